@@ -1,0 +1,40 @@
+"""stemdm.meta: a meta-analysis engine whose numbers agree with R's metafor.
+
+Public API::
+
+    from stemdm import meta
+    res = meta.fit(df, measure="RR", method="REML", test="knha")
+    res.to_dict(); res.summary()
+    meta.egger_test(res); meta.begg_test(res); meta.trim_and_fill(res)
+    meta.leave_one_out(res); meta.cumulative(res); meta.influence(res); meta.baujat(res)
+    meta.fit_batch(yi, vi, method="REML", test="knha")
+    meta.forest_plot(res, "forest.png"); meta.funnel_plot(res, "funnel.svg"); meta.baujat_plot(...)
+"""
+
+from stemdm.meta.api import fit, fit_batch
+from stemdm.meta.bias import begg_test, egger_test, trim_and_fill
+from stemdm.meta.effects import MEASURES, compute_effects
+from stemdm.meta.errors import ConvergenceError, MetaInputError
+from stemdm.meta.model import MetaResult
+# from stemdm.meta.plots import baujat_plot, forest_plot, funnel_plot
+from stemdm.meta.sensitivity import baujat, cumulative, influence, leave_one_out
+
+__all__ = [
+    "MEASURES",
+    "ConvergenceError",
+    "MetaInputError",
+    "MetaResult",
+    "baujat",
+    "baujat_plot",
+    "begg_test",
+    "compute_effects",
+    "cumulative",
+    "egger_test",
+    "fit",
+    "fit_batch",
+    "forest_plot",
+    "funnel_plot",
+    "influence",
+    "leave_one_out",
+    "trim_and_fill",
+]

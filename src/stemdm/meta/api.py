@@ -1,0 +1,226 @@
+"""``meta.fit``: the one entry point from a DataFrame to a fitted meta-analysis."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from stemdm.meta import core
+from stemdm.meta.binary import fit_binary
+from stemdm.meta.effects import StudyEffects, compute_effects, study_labels
+from stemdm.meta.errors import MetaInputError
+from stemdm.meta.model import MetaResult, fit_effects
+
+POOLING_METHODS = ("MH", "PETO")
+
+
+def fit(
+    data: pd.DataFrame,
+    measure: str = "GEN",
+    method: str = "REML",
+    test: str = "z",
+    level: float = 95,
+    by: str | None = None,
+    mods: Sequence[str] | str | None = None,
+    add: float = 0.5,
+    to: str = "only0",
+) -> MetaResult:
+    """Fit a meta-analysis to ``data`` (a DataFrame with metafor's column names).
+
+    measure: MD, SMD, ROM, RR, OR, RD or GEN (see :mod:`stemdm.meta.effects`).
+    method: FE, DL, HE, HS, SJ, ML, REML, EB, PM (inverse variance) or MH / PETO (2x2 tables).
+    test: "z", "knha" (Hartung-Knapp-Sidik-Jonkman, t with k-p df) or "adhoc" (knha whose SE is
+    never below the z-test's). level: confidence level in percent.
+    by: a column whose levels get separate models plus the test for subgroup differences
+    (Q between, as RevMan: Borenstein et al. 2009, ch. 19). mods: moderator columns for a
+    mixed-effects meta-regression (text columns become treatment-coded dummies, first level
+    in sorted order as reference, as R's ``model.matrix``).
+    add, to: continuity correction for 2x2 data (metafor's ``add``/``to``).
+    """
+    method = str(method).upper()
+    effects = compute_effects(data, measure, add=add, to=to)
+    if by is not None and mods:
+        raise MetaInputError("use either by= (subgroups) or mods= (meta-regression), not both")
+    if by is not None:
+        return fit_subgroups(data, effects, by, method, test, level, add, to)
+    if mods:
+        if method in POOLING_METHODS:
+            raise MetaInputError(f"method='{method}' cannot take moderators", field="mods")
+        X, names = design_matrix(data, [mods] if isinstance(mods, str) else list(mods))
+        return fit_effects(effects, method, test, level, X=X, coef_names=names)
+    return fit_pooled(effects, method, test, level, add, to)
+
+
+def fit_pooled(
+    effects: StudyEffects, method: str, test: str, level: float, add: float = 0.5, to: str = "only0"
+) -> MetaResult:
+    """Pooling of study effects by inverse variance (any estimator) or MH / Peto."""
+    if method in POOLING_METHODS:
+        return fit_binary(effects, method, level, add, to)
+    return fit_effects(effects, method, test, level)
+
+
+def fit_subgroups(
+    data: pd.DataFrame, effects: StudyEffects, by: str, method: str, test: str, level: float,
+    add: float = 0.5, to: str = "only0",
+) -> MetaResult:  # fmt: skip
+    """A separate model per level of ``by``, the overall model, and Q between subgroups.
+
+    Q_between = sum_g w_g (theta_g - theta_bar)^2 with w_g = 1/SE_g^2 of each subgroup's pooled
+    estimate, df = G - 1 (the test for subgroup differences RevMan reports).
+    """
+    groups = subgroup_labels(data, by)
+    levels = _levels(data[by], groups)
+    subgroups: dict[str, MetaResult] = {}
+    for level_name in levels:
+        mask = np.array([g == level_name for g in groups])
+        if not mask.any():
+            raise MetaInputError(f"subgroup '{level_name}' has no studies", field=by)
+        try:
+            subgroups[level_name] = fit_pooled(effects.subset(mask), method, test, level, add, to)
+        except MetaInputError as error:
+            raise MetaInputError(f"in subgroup '{level_name}' of '{by}': {error}", field=by) from None
+    if len(subgroups) < 2:
+        raise MetaInputError(f"'{by}' has a single level: no subgroups to compare", field=by)
+    overall = fit_pooled(effects, method, test, level, add, to)
+    estimates = np.array([s.estimate for s in subgroups.values()])
+    ses = np.array([s.se for s in subgroups.values()])
+    w = 1 / ses**2
+    pooled = np.sum(w * estimates) / np.sum(w)
+    overall.subgroups = subgroups
+    overall.by = by
+    overall.q_between = float(np.sum(w * (estimates - pooled) ** 2))
+    overall.q_between_df = len(subgroups) - 1
+    overall.q_between_pval = float(stats.chi2.sf(overall.q_between, overall.q_between_df))
+    return overall
+
+
+def subgroup_labels(data: pd.DataFrame, by: str) -> list[str]:
+    if by not in data.columns:
+        raise MetaInputError(f"subgroup column '{by}' not in the data", field=by)
+    labels = study_labels(data)
+    values = data[by].tolist()
+    for label, value in zip(labels, values, strict=True):
+        if pd.isna(value) or str(value).strip() == "":
+            raise MetaInputError("subgroup value is missing", study=label, field=by)
+    return [str(v) for v in values]
+
+
+def _levels(column: pd.Series, groups: list[str]) -> list[str]:
+    """Subgroup levels: a categorical's declared order (so empty ones are caught), else sorted."""
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        return [str(c) for c in column.cat.categories]
+    return sorted(set(groups))
+
+
+def design_matrix(data: pd.DataFrame, mods: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Intercept plus moderators; text/categorical columns as treatment-coded dummies."""
+    labels = study_labels(data)
+    columns = [np.ones(len(data))]
+    names = ["intrcpt"]
+    for name in mods:
+        if name not in data.columns:
+            raise MetaInputError(f"moderator column '{name}' not in the data", field=name)
+        column = data[name]
+        for label, value in zip(labels, column.tolist(), strict=True):
+            if pd.isna(value):
+                raise MetaInputError("moderator value is missing", study=label, field=name)
+        if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+            values = column.to_numpy(dtype=float)
+            if np.ptp(values) == 0:
+                raise MetaInputError(
+                    f"moderator '{name}' is constant ({values[0]:g}) and explains nothing", field=name
+                )
+            columns.append(values)
+            names.append(name)
+        else:
+            text = column.astype(str)
+            levels = _levels(column, text.tolist())
+            if len(set(text)) < 2:
+                raise MetaInputError(
+                    f"moderator '{name}' has a single level ('{text.iloc[0]}')", field=name
+                )
+            for level_name in levels[1:]:
+                columns.append((text == level_name).to_numpy(dtype=float))
+                names.append(f"{name}{level_name}")
+    X = np.column_stack(columns)
+    if np.linalg.matrix_rank(X) < X.shape[1]:
+        raise MetaInputError(
+            f"moderators {mods} are collinear (design matrix rank {np.linalg.matrix_rank(X)} "
+            f"< {X.shape[1]} coefficients)",
+            field=",".join(mods),
+        )
+    if X.shape[0] <= X.shape[1]:
+        raise MetaInputError(
+            f"{X.shape[0]} studies cannot estimate {X.shape[1]} coefficients", field=",".join(mods)
+        )
+    return X, names
+
+
+def fit_batch(
+    yi: np.ndarray,
+    vi: np.ndarray,
+    method: str = "REML",
+    test: str = "z",
+    level: float = 95,
+    tau2_ci: bool = True,
+) -> dict[str, np.ndarray]:
+    """Fit m intercept-only meta-analyses at once from (m, k) arrays (NaN-padded), vectorized.
+
+    Returns a dict of length-m arrays with the keys of ``MetaResult.to_dict()`` plus
+    ``converged`` (False where an iterative estimator found no root: those rows are NaN and
+    flagged, never silently wrong). Rows with k < 2 (or k < 3 under knha) are NaN with
+    ``converged`` True and ``k`` telling why.
+    """
+    method = method.upper()
+    if method not in core.ESTIMATORS:
+        raise MetaInputError(f"unknown method {method!r}; use one of {core.ESTIMATORS}", field="method")
+    if test not in core.TESTS:
+        raise MetaInputError(f"unknown test {test!r}; use one of {core.TESTS}", field="test")
+    yi = np.atleast_2d(np.asarray(yi, dtype=float))
+    vi = np.atleast_2d(np.asarray(vi, dtype=float))
+    if yi.shape != vi.shape:
+        raise MetaInputError(f"yi {yi.shape} and vi {vi.shape} differ in shape", field="vi")
+    bad_v = np.isfinite(yi) & ~(vi > 0)
+    if bad_v.any():
+        row, col = np.argwhere(bad_v)[0]
+        raise MetaInputError(f"sampling variance must be > 0 (got {vi[row, col]})",
+                             study=f"analysis {row}, study {col}", field="vi")  # fmt: skip
+    batch = core.make_batch(yi, vi)
+    k = batch.k
+    min_k = 3 if test in ("knha", "adhoc") else 2
+    usable = k >= min_k
+    out = {key: np.full(len(yi), np.nan) for key in _BATCH_KEYS}
+    out["k"] = k
+    out["converged"] = np.ones(len(yi), dtype=bool)
+    if usable.any():
+        _fill_batch(out, core._subset(batch, usable), usable, method, test, level, tau2_ci)
+    return out
+
+
+_BATCH_KEYS = (
+    "estimate", "se", "ci_lb", "ci_ub", "pval", "tau2", "tau2_ci_lb", "tau2_ci_ub",
+    "i2", "h2", "q", "q_df", "q_pval", "pi_lb", "pi_ub",
+)  # fmt: skip
+
+
+def _fill_batch(out, batch, rows, method, test, level, tau2_ci) -> None:
+    tau2, converged = core.estimate_tau2(batch, method)
+    inference = core.infer(batch, tau2, test, level)
+    het = core.heterogeneity(batch, tau2, method)
+    half = inference.crit * np.sqrt(inference.se[:, 0] ** 2 + tau2)
+    values = {
+        "estimate": inference.beta[:, 0], "se": inference.se[:, 0],
+        "ci_lb": inference.ci_lb[:, 0], "ci_ub": inference.ci_ub[:, 0],
+        "pval": inference.pval[:, 0], "tau2": tau2, "i2": het.i2, "h2": het.h2,
+        "q": het.q, "q_df": het.q_df.astype(float), "q_pval": het.q_pval,
+        "pi_lb": inference.beta[:, 0] - half, "pi_ub": inference.beta[:, 0] + half,
+    }  # fmt: skip
+    if tau2_ci and method != "FE":
+        values["tau2_ci_lb"], values["tau2_ci_ub"] = core.tau2_ci_qprofile(batch, level)
+    for key, value in values.items():
+        out[key][rows] = np.where(converged, value, np.nan)
+    out["converged"][rows] = converged
