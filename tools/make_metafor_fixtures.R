@@ -101,7 +101,7 @@ mh_case <- function(id, dataset, data, measure) {
   res <- rma.mh(ai = ai, n1i = n1i, ci = ci, n2i = n2i, data = data, measure = measure)
   exp <- list(k = res$k, estimate = c(res$beta), se = res$se, ci_lb = res$ci.lb, ci_ub = res$ci.ub,
               pval = res$pval, q = res$QE, q_pval = res$QEp, i2 = res$I2, h2 = res$H2, q_df = res$k.yi - 1, k_q = res$k.yi)
-  if (measure == "OR") { exp$cmh = res$CO; exp$cmh_pval = res$COp }
+  if (measure == "OR") { exp$cochran_chi2 = res$CO; exp$cochran_pval = res$COp; exp$cmh = res$MH; exp$cmh_pval = res$MHp }
   add_case(list(id = id, dataset = dataset, kind = "mh", args = list(measure = measure, method = "MH"),
                 data = data, expected = exp))
 }

@@ -55,12 +55,21 @@ def fit(
 
 
 def fit_pooled(
-    effects: StudyEffects, method: str, test: str, level: float, add: float = 0.5, to: str = "only0"
-) -> MetaResult:
-    """Pooling of study effects by inverse variance (any estimator) or MH / Peto."""
+    effects: StudyEffects, method: str, test: str, level: float, add: float = 0.5,
+    to: str = "only0", allow_small_df: bool = False,
+) -> MetaResult:  # fmt: skip
+    """Pooling of study effects by inverse variance (any estimator) or MH / Peto.
+
+    ``allow_small_df``: let knha run on 1 residual df (a subgroup of 2 studies), with a note.
+    """
     if method in POOLING_METHODS:
         return fit_binary(effects, method, level, add, to)
-    return fit_effects(effects, method, test, level)
+    result = fit_effects(effects, method, test, level, allow_small_df=allow_small_df)
+    if test != "z" and result.k == 2:
+        result.notes.append(
+            f"k = 2 under test='{test}': t on 1 df, so the interval is very wide"
+        )
+    return result
 
 
 def fit_subgroups(
@@ -80,7 +89,9 @@ def fit_subgroups(
         if not mask.any():
             raise MetaInputError(f"subgroup '{level_name}' has no studies", field=by)
         try:
-            subgroups[level_name] = fit_pooled(effects.subset(mask), method, test, level, add, to)
+            subgroups[level_name] = fit_pooled(
+                effects.subset(mask), method, test, level, add, to, allow_small_df=True
+            )
         except MetaInputError as error:
             raise MetaInputError(f"in subgroup '{level_name}' of '{by}': {error}", field=by) from None
     if len(subgroups) < 2:

@@ -49,7 +49,7 @@ def _mh_estimate(a, b, c, d, measure: str) -> tuple[float, float]:
         return float(np.log(R / S)), float(np.sqrt(var))
     weight = np.sum(n1 * n2 / N)
     rd = np.sum((a * n2 - c * n1) / N) / weight
-    P = (n2**2 * a - n1**2 * c + n1 * n2 * (n2 - n1) / 2) / N**2
+    P = (c * n1**2 - a * n2**2 + n1 * n2 * (n2 - n1) / 2) / N**2
     Q = (a * (n2 - c) + c * (n1 - a)) / (2 * N)
     var = (rd * np.sum(P) + np.sum(Q)) / weight**2
     return float(rd), float(np.sqrt(var))
@@ -65,31 +65,37 @@ def _require_events(R: float, S: float, what: str) -> None:
 
 
 def _heterogeneity(effects: StudyEffects, estimate: float, measure: str, add: float, to: str):
-    """Q over studies with at least one event, from continuity-corrected per-study effects."""
+    """Cochran's Q for MH / Peto pooling, over studies with at least one event.
+
+    MH: Q = sum (y_i - theta_MH)^2 / v_i from continuity-corrected per-study effects.
+    Peto: Q = sum (O-E)^2/V - (sum (O-E))^2 / sum V from the raw counts (Yusuf et al. 1985).
+    """
     a, b, c, d = _cells(effects, "MH")
     double_zero = ((a == 0) & (c == 0)) | ((b == 0) & (d == 0))
     cells = {k: v[~double_zero] for k, v in effects.counts.items()}
-    corrected = continuity_corrected(cells, add, to)
-    if measure == "PETO":
-        yi, vi = _peto_effects(corrected)
-    else:
-        yi, vi = binary_effects(corrected, measure)
-    k_q = len(yi)
+    k_q = len(cells["ai"])
     if k_q < 2:
         return None, None, None, None, None, k_q
-    q = float(max(0.0, np.sum((yi - estimate) ** 2 / vi)))
+    if measure == "PETO":
+        o_minus_e, v = _peto_o_minus_e(cells)
+        q = float(np.sum(o_minus_e**2 / v) - np.sum(o_minus_e) ** 2 / np.sum(v))
+    else:
+        yi, vi = binary_effects(continuity_corrected(cells, add, to), measure)
+        q = float(np.sum((yi - estimate) ** 2 / vi))
+    q = max(0.0, q)
     df = k_q - 1
     i2 = max(0.0, 100 * (q - df) / q) if q > 0 else 0.0
     return q, df, float(stats.chi2.sf(q, df)), i2, q / df, k_q
 
 
-def _peto_effects(cells):
+def _peto_o_minus_e(cells) -> tuple[np.ndarray, np.ndarray]:
+    """Observed minus expected events in group 1 and its hypergeometric variance V."""
     a, b, c, d = (cells[k] for k in ("ai", "bi", "ci", "di"))
     n1, n2 = a + b, c + d
     N = n1 + n2
     o_minus_e = a - n1 * (a + c) / N
     v = n1 * n2 * (a + c) * (b + d) / (N**2 * (N - 1))
-    return o_minus_e / v, 1 / v
+    return o_minus_e, v
 
 
 def mh_weights(a, b, c, d, measure: str) -> np.ndarray:
@@ -103,17 +109,22 @@ def mh_weights(a, b, c, d, measure: str) -> np.ndarray:
     return n1 * n2 / N
 
 
-def cmh_test(effects: StudyEffects) -> tuple[float, float]:
-    """Cochran-Mantel-Haenszel chi^2 (1 df, with continuity correction) and its p-value."""
+def cmh_tests(effects: StudyEffects) -> dict[str, float]:
+    """Cochran (1954) and Mantel-Haenszel (1959) chi^2 tests of no association (1 df,
+    continuity-corrected). They differ only in the variance: Cochran's uses N, MH's N - 1."""
     a, b, c, d = _cells(effects, "MH")
     n1, n2 = a + b, c + d
     m1, m2 = a + c, b + d
     N = n1 + n2
-    ok = N > 1
-    num = (abs(np.sum(a[ok] - n1[ok] * m1[ok] / N[ok])) - 0.5) ** 2
-    den = np.sum(n1[ok] * n2[ok] * m1[ok] * m2[ok] / (N[ok] ** 2 * (N[ok] - 1)))
-    stat = float(num / den)
-    return stat, float(stats.chi2.sf(stat, 1))
+    numerator = (abs(np.sum(a - n1 * m1 / N)) - 0.5) ** 2
+    variance_terms = n1 * n2 * m1 * m2 / N**2
+    cochran = float(numerator / np.sum(variance_terms / N))
+    single = N > 1  # a study of one person has no hypergeometric variance
+    mantel = float(numerator / np.sum(variance_terms[single] / (N[single] - 1)))
+    return {
+        "cochran_chi2": cochran, "cochran_pval": float(stats.chi2.sf(cochran, 1)),
+        "cmh": mantel, "cmh_pval": float(stats.chi2.sf(mantel, 1)),
+    }  # fmt: skip
 
 
 def fit_binary(
@@ -131,11 +142,7 @@ def fit_binary(
         raise MetaInputError("Mantel-Haenszel needs measure OR, RR or RD", field="measure")
     a, b, c, d = _cells(effects, method)
     if method == "PETO":
-        raw = {"ai": a, "bi": b, "ci": c, "di": d}
-        o_minus_e = a - (a + b) * (a + c) / (a + b + c + d)
-        _, inv_v = _peto_effects(raw)
-        with np.errstate(divide="ignore"):
-            v = np.where(np.isfinite(inv_v), 1 / inv_v, 0.0)
+        o_minus_e, v = _peto_o_minus_e({"ai": a, "bi": b, "ci": c, "di": d})
         if np.sum(v) == 0:
             raise MetaInputError("Peto odds ratio is undefined: no events in any study", field="ai")
         estimate = float(np.sum(o_minus_e) / np.sum(v))
@@ -163,5 +170,5 @@ def fit_binary(
         weights=100 * study_weight / np.sum(study_weight), notes=notes, pooling=method,
     )  # fmt: skip
     if method == "MH" and measure == "OR":
-        result.extra["cmh"], result.extra["cmh_pval"] = cmh_test(effects)
+        result.extra.update(cmh_tests(effects))
     return result

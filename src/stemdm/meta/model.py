@@ -63,6 +63,8 @@ class MetaResult:
     pi_ub: float | None
     weights: np.ndarray
     notes: list[str] = field(default_factory=list)
+    #: Knapp-Hartung scale factor of the sampling variances (1 under the z test)
+    s2w: float = 1.0
     # meta-regression
     X: np.ndarray | None = None
     coef_names: list[str] | None = None
@@ -241,6 +243,7 @@ def fit_effects(
         i2=float(het.i2[0]), h2=float(het.h2[0]), i2_ci=i2_ci, h2_ci=h2_ci,
         q=float(het.q[0]), q_df=int(het.q_df[0]), q_pval=float(het.q_pval[0]),
         pi_lb=None, pi_ub=None, weights=100 * w / w.sum(), notes=notes,
+        s2w=float(inference.s2w[0]),
     )  # fmt: skip
     if X is None:
         half = float(inference.crit[0]) * math.sqrt(result.se**2 + tau2)

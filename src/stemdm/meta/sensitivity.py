@@ -70,8 +70,9 @@ def cumulative(result: MetaResult, order: np.ndarray | None = None) -> pd.DataFr
 def influence(result: MetaResult) -> pd.DataFrame:
     """Case-deletion diagnostics of an inverse-variance model (Viechtbauer & Cheung 2010).
 
-    rstudent: (y_i - x_i'b_(-i)) / sqrt(v_i + tau2_(-i) + x_i' V_(-i) x_i);
-    dffits: (x_i'b - x_i'b_(-i)) / sqrt(h_i (tau2_(-i) + v_i));
+    rstudent: (y_i - x_i'b_(-i)) / sqrt(s_(-i) (v_i + tau2_(-i)) + x_i' V_(-i) x_i);
+    dffits: (x_i'b - x_i'b_(-i)) / sqrt(s_(-i) h_i (tau2_(-i) + v_i));
+    (s_(-i): the deleted fit's Knapp-Hartung factor, 1 under the z test);
     cook_d: (b - b_(-i))' V^-1 (b - b_(-i)); cov_r: det V_(-i) / det V;
     hat: diagonal of X (X'WX)^-1 X'W; weight: 100 w_i / sum w (percent).
     """
@@ -93,8 +94,10 @@ def influence(result: MetaResult) -> pd.DataFrame:
         beta_del, vb_del = _coefficients(deleted)
         x_i = X[i]
         pred_del = x_i @ beta_del
-        out["rstudent"][i] = (y[i] - pred_del) / np.sqrt(v[i] + deleted.tau2 + x_i @ vb_del @ x_i)
-        out["dffits"][i] = (x_i @ beta - pred_del) / np.sqrt(hat[i] * (deleted.tau2 + v[i]))
+        scale = deleted.s2w
+        total_var = v[i] + deleted.tau2
+        out["rstudent"][i] = (y[i] - pred_del) / np.sqrt(scale * total_var + x_i @ vb_del @ x_i)
+        out["dffits"][i] = (x_i @ beta - pred_del) / np.sqrt(scale * hat[i] * total_var)
         diff = beta - beta_del
         out["cook_d"][i] = diff @ vb_inv @ diff
         out["cov_r"][i] = np.linalg.det(vb_del) / np.linalg.det(vb)
@@ -115,23 +118,20 @@ def _coefficients(result: MetaResult) -> tuple[np.ndarray, np.ndarray]:
 
 
 def baujat(result: MetaResult) -> pd.DataFrame:
-    """Baujat et al. (2002) coordinates from a common-effect fit, as metafor's ``baujat``.
+    """Baujat et al. (2002) coordinates for the fitted model, as metafor's ``baujat``.
 
-    x: contribution of each study to Cochran's Q, (y_i - theta_FE)^2 / v_i;
-    y: influence on the pooled result, (theta_FE - theta_FE(-i))^2 / SE_FE(-i)^2.
+    x: the study's squared residual, (y_i - x_i'b)^2 / (v_i + tau^2) (its share of Q for a
+    common-effect model); y: its influence on the fit, (x_i'b_(-i) - x_i'b)^2 / Var(x_i'b_(-i)),
+    with b_(-i) from the same model refitted without the study.
     """
     _require_plain(result, "the Baujat plot")
-    y, v = result.effects.yi, result.effects.vi
     X = _design(result)
-    w = 1 / v
-    beta = np.linalg.solve(X.T @ (w[:, None] * X), X.T @ (w * y))
-    x_coord = (y - X @ beta) ** 2 / v
+    beta, _ = _coefficients(result)
+    y, v = result.effects.yi, result.effects.vi
+    x_coord = (y - X @ beta) ** 2 / (v + result.tau2)
     y_coord = np.empty(result.k)
     for i in range(result.k):
         keep = np.arange(result.k) != i
-        Xd, wd = X[keep], w[keep]
-        A_inv = np.linalg.inv(Xd.T @ (wd[:, None] * Xd))
-        beta_del = A_inv @ (Xd.T @ (wd * y[keep]))
-        pred_full, pred_del = X[i] @ beta, X[i] @ beta_del
-        y_coord[i] = (pred_full - pred_del) ** 2 / (X[i] @ A_inv @ X[i])
+        beta_del, vb_del = _coefficients(refit(result, keep))
+        y_coord[i] = (X[i] @ beta_del - X[i] @ beta) ** 2 / (X[i] @ vb_del @ X[i])
     return pd.DataFrame({"x": x_coord, "y": y_coord}, index=pd.Index(result.effects.study, name="study"))
