@@ -16,7 +16,7 @@ from stemdm.meta.bias import begg_test, egger_test, trim_and_fill
 from stemdm.meta.effects import MEASURES, compute_effects
 from stemdm.meta.errors import ConvergenceError, MetaInputError
 from stemdm.meta.model import MetaResult
-# from stemdm.meta.plots import baujat_plot, forest_plot, funnel_plot
+from stemdm.meta.plots import baujat_plot, forest_plot, funnel_plot
 from stemdm.meta.sensitivity import baujat, cumulative, influence, leave_one_out
 
 __all__ = [

@@ -1,0 +1,34 @@
+# Set-up and everyday commands. Both entry points create .venv from scratch if it is missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint fixtures bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/stemdm demo --out out
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+# Regenerate the metafor reference fixtures (needs R: see tools/make_metafor_fixtures.R).
+fixtures:
+	Rscript tools/make_metafor_fixtures.R
+
+# Speed against R's metafor on this machine (installs R from Debian packages when missing).
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_vs_metafor.py
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .hypothesis

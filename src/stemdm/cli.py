@@ -1,0 +1,162 @@
+"""Command line: ``stemdm meta DATA.csv ...`` and ``stemdm demo``.
+
+Bad input exits with code 2 and a one-line message naming the study and field; no traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from stemdm import NOT_MEDICAL_ADVICE, __version__
+from stemdm.meta import MetaInputError, MetaResult, fit, forest_plot, funnel_plot
+from stemdm.meta.errors import ConvergenceError
+from stemdm.meta.report import effect_line, fmt, fmt_p, heterogeneity_line, shown
+
+app = typer.Typer(
+    help="stemdm: evidence and mechanisms of stem-cell therapy for diabetes. Not medical advice.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+errors = Console(stderr=True)
+
+
+def _fail(message: str) -> None:
+    errors.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code=2)
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        _fail(f"no such file: {path}")
+    try:
+        if path.suffix.lower() in (".xlsx", ".xls"):
+            return pd.read_excel(path)
+        return pd.read_csv(path, comment="#")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as error:
+        _fail(f"cannot read {path}: {error}")
+    raise AssertionError("unreachable")
+
+
+def _study_table(result: MetaResult) -> Table:
+    scale = f"{result.measure} (exp)" if result.is_ratio else result.measure
+    table = Table(title=f"Studies (k = {result.k})", show_lines=False)
+    for column in ("Study", scale, f"{result.level:g}% CI", "Weight %"):
+        table.add_column(column, justify="left" if column == "Study" else "right")
+    frame = result.study_table()
+    for _, row in frame.iterrows():
+        table.add_row(
+            str(row["study"]),
+            fmt(shown(result, row["yi"]), 3),
+            f"[{fmt(shown(result, row['ci_lb']), 3)}, {fmt(shown(result, row['ci_ub']), 3)}]",
+            fmt(row["weight"], 1),
+        )
+    return table
+
+
+def _print_result(result: MetaResult) -> None:
+    console.print(_study_table(result))
+    if result.subgroups is not None:
+        sub_table = Table(title=f"Subgroups by {result.by}")
+        for column in ("Subgroup", "k", "Estimate", "CI", "p", "I2 %", "tau2"):
+            sub_table.add_column(column, justify="left" if column == "Subgroup" else "right")
+        for name, sub in result.subgroups.items():
+            sub_table.add_row(
+                name, str(sub.k), fmt(shown(sub, sub.estimate)),
+                f"[{fmt(shown(sub, sub.ci_lb))}, {fmt(shown(sub, sub.ci_ub))}]",
+                fmt_p(sub.pval), fmt(sub.i2, 1), fmt(sub.tau2, 4),
+            )  # fmt: skip
+        console.print(sub_table)
+        console.print(
+            f"Test for subgroup differences: Q = {fmt(result.q_between, 2)}, "
+            f"df = {result.q_between_df}, p = {fmt_p(result.q_between_pval)}"
+        )
+    if result.coef is not None:
+        coef_table = Table(title="Meta-regression (analysis scale)")
+        for column in ("Coefficient", "Estimate", "SE", "p", "CI"):
+            coef_table.add_column(column, justify="left" if column == "Coefficient" else "right")
+        lower, upper = result.coef_ci
+        for j, name in enumerate(result.coef_names):
+            coef_table.add_row(
+                name, fmt(result.coef[j], 4), fmt(result.coef_se[j], 4), fmt_p(result.coef_pval[j]),
+                f"[{fmt(lower[j], 4)}, {fmt(upper[j], 4)}]",
+            )  # fmt: skip
+        console.print(coef_table)
+        console.print(f"QM = {fmt(result.qm, 3)}, p = {fmt_p(result.qm_pval)}; R2 = {fmt(result.r2, 1)}%")
+    label = "Intercept" if result.coef is not None else "Pooled"
+    console.print(effect_line(result, label), highlight=False)
+    console.print(heterogeneity_line(result), highlight=False)
+    for note in result.notes:
+        console.print(f"[dim]note: {note}[/]")
+    console.print(f"[italic]{NOT_MEDICAL_ADVICE}[/]")
+
+
+def _json_safe(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+@app.command("meta")
+def meta_command(
+    data: Annotated[Path, typer.Argument(help="CSV (or .xlsx) with metafor's column names")],
+    measure: Annotated[str, typer.Option(help="MD, SMD, ROM, RR, OR, RD or GEN")] = "GEN",
+    method: Annotated[str, typer.Option(help="FE DL HE HS SJ ML REML EB PM, or MH / PETO")] = "REML",
+    test: Annotated[str, typer.Option(help="z, knha or adhoc")] = "z",
+    level: Annotated[float, typer.Option(help="confidence level, percent")] = 95,
+    by: Annotated[str | None, typer.Option(help="subgroup column")] = None,
+    mods: Annotated[list[str] | None, typer.Option(help="moderator column (repeat for more)")] = None,
+    forest: Annotated[Path | None, typer.Option(help="write a forest plot (.png/.svg/.pdf)")] = None,
+    funnel: Annotated[Path | None, typer.Option(help="write a funnel plot (.png/.svg/.pdf)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print to_dict() as JSON")] = False,
+) -> None:
+    """Meta-analysis of a table of studies: summary table, or JSON with --json."""
+    frame = _read_table(data)
+    try:
+        result = fit(frame, measure=measure, method=method, test=test, level=level, by=by, mods=mods)
+        if forest is not None:
+            forest_plot(result, forest)
+        if funnel is not None:
+            funnel_plot(result, funnel)
+    except (MetaInputError, ConvergenceError) as error:
+        _fail(str(error))
+    if as_json:
+        out = _json_safe(result.to_dict())
+        out["not_medical_advice"] = NOT_MEDICAL_ADVICE
+        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        return
+    _print_result(result)
+
+
+@app.command("demo")
+def demo_command(
+    out: Annotated[Path, typer.Option(help="output folder")] = Path("out"),
+) -> None:
+    """Run the engine on the bundled BCG trials; write a forest plot, funnel plot and JSON."""
+    from stemdm.demo import run_demo
+
+    run_demo(out, console)
+
+
+@app.command("version")
+def version_command() -> None:
+    """Print the version."""
+    console.print(__version__)
+
+
+def main() -> None:
+    app()

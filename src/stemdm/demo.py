@@ -1,0 +1,95 @@
+"""``make demo`` until the review exists: the engine on the bundled BCG trials.
+
+Writes under ``out/``: forest plots (overall and by allocation), a contour-enhanced funnel plot
+with trim-and-fill, a Baujat plot and ``bcg_summary.json`` with every number and its method.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from stemdm import NOT_MEDICAL_ADVICE
+from stemdm import meta
+from stemdm.meta.datasets import DATASETS, load_dataset
+from stemdm.meta.report import fmt, fmt_p
+
+
+def _clean(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clean(v) for v in value]
+    return value
+
+
+def run_demo(out: Path, console: Console) -> dict:
+    """Fit the BCG data (RR, REML + Knapp-Hartung) and write plots and a JSON summary."""
+    out.mkdir(parents=True, exist_ok=True)
+    data = load_dataset("bcg")
+    result = meta.fit(data, measure="RR", method="REML", test="knha")
+    by_alloc = meta.fit(data, measure="RR", method="REML", test="knha", by="alloc")
+    latitude = meta.fit(data, measure="RR", method="REML", test="knha", mods=["ablat"])
+    filled = meta.trim_and_fill(result)
+    files = {
+        "forest": meta.forest_plot(result, out / "bcg_forest.png",
+                                   labels=("Favours vaccine", "Favours control"),
+                                   group_names=("Vaccine", "Control")),  # fmt: skip
+        "forest_by_alloc": meta.forest_plot(by_alloc, out / "bcg_forest_by_alloc.png",
+                                            labels=("Favours vaccine", "Favours control"),
+                                            group_names=("Vaccine", "Control")),  # fmt: skip
+        "funnel": meta.funnel_plot(result, out / "bcg_funnel.png", filled=filled),
+        "baujat": meta.baujat_plot(result, out / "bcg_baujat.png"),
+    }
+    summary = {
+        "dataset": DATASETS["bcg"],
+        "model": {"measure": "RR", "method": "REML", "test": "knha"},
+        "overall": result.to_dict(),
+        "overall_rr": {k: math.exp(result.to_dict()[k]) for k in ("estimate", "ci_lb", "ci_ub", "pi_lb", "pi_ub")},
+        "by_allocation": by_alloc.to_dict(),
+        "meta_regression_latitude": latitude.to_dict(),
+        "egger": meta.egger_test(result),
+        "begg": meta.begg_test(result),
+        "trim_and_fill": filled.to_dict(),
+        "leave_one_out": meta.leave_one_out(result).reset_index().to_dict(orient="records"),
+        "files": {name: str(path) for name, path in files.items()},
+        "not_medical_advice": NOT_MEDICAL_ADVICE,
+    }
+    json_path = out / "bcg_summary.json"
+    json_path.write_text(json.dumps(_clean(summary), indent=2))
+    _print(console, result, by_alloc, latitude, summary, json_path, files)
+    return summary
+
+
+def _print(console, result, by_alloc, latitude, summary, json_path, files) -> None:
+    table = Table(title="BCG vaccine trials (Colditz 1994): risk ratio of tuberculosis, REML + HKSJ")
+    for column in ("Analysis", "k", "RR", "95% CI", "p", "I2 %"):
+        table.add_column(column, justify="left" if column == "Analysis" else "right")
+    rows = [("All trials", result)] + [
+        (f"alloc = {name}", sub) for name, sub in by_alloc.subgroups.items()
+    ]
+    for name, fit in rows:
+        table.add_row(
+            name, str(fit.k), fmt(math.exp(fit.estimate)),
+            f"[{fmt(math.exp(fit.ci_lb))}, {fmt(math.exp(fit.ci_ub))}]",
+            fmt_p(fit.pval), fmt(fit.i2, 1),
+        )  # fmt: skip
+    console.print(table)
+    console.print(
+        f"Prediction interval (RR): [{fmt(math.exp(result.pi_lb))}, {fmt(math.exp(result.pi_ub))}]; "
+        f"subgroup differences p = {fmt_p(by_alloc.q_between_pval)}; "
+        f"latitude slope {fmt(latitude.coef[1], 4)} per degree (p = {fmt_p(latitude.coef_pval[1])}, "
+        f"R2 = {fmt(latitude.r2, 1)}%)"
+    )
+    console.print(
+        f"Egger p = {fmt_p(summary['egger']['pval'])}; trim-and-fill k0 = "
+        f"{summary['trim_and_fill']['k0']} ({summary['trim_and_fill']['side']})"
+    )
+    console.print(f"Wrote {json_path} and " + ", ".join(str(p) for p in files.values()))
+    console.print(f"[italic]{NOT_MEDICAL_ADVICE}[/]")

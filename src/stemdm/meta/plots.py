@@ -1,0 +1,328 @@
+"""Forest plot in the RevMan layout, contour-enhanced funnel plot, Baujat plot (matplotlib).
+
+The file type follows the extension: .png, .svg or .pdf. Ratio measures are drawn on a log
+axis labelled with back-transformed values.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.patches import Polygon  # noqa: E402
+from scipy import stats  # noqa: E402
+
+from stemdm import NOT_MEDICAL_ADVICE  # noqa: E402
+from stemdm.meta.errors import MetaInputError  # noqa: E402
+from stemdm.meta.model import MetaResult  # noqa: E402
+from stemdm.meta.report import METHOD_NAMES, fmt, fmt_p  # noqa: E402
+from stemdm.meta.sensitivity import baujat  # noqa: E402
+
+FORMATS = (".png", ".svg", ".pdf")
+ROW_HEIGHT_INCHES = 0.28
+
+
+def _check_path(path: str | Path) -> Path:
+    path = Path(path)
+    if path.suffix.lower() not in FORMATS:
+        raise MetaInputError(f"plot file must end in one of {FORMATS}: {path}", field="path")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@dataclass
+class _Row:
+    """One line of the forest plot: a study, a diamond, or text."""
+
+    kind: str  # "header", "study", "diamond", "pi", "text"
+    label: str
+    estimate: float | None = None
+    lower: float | None = None
+    upper: float | None = None
+    weight: float | None = None
+    n1: float | None = None
+    n2: float | None = None
+    bold: bool = False
+
+
+def _study_rows(result: MetaResult, weights: np.ndarray) -> list[_Row]:
+    table = result.study_table()
+    effects = result.effects
+    rows = []
+    for i, record in table.iterrows():
+        rows.append(
+            _Row(
+                "study", str(record["study"]), record["yi"], record["ci_lb"], record["ci_ub"],
+                weights[i], None if effects.n1 is None else effects.n1[i],
+                None if effects.n2 is None else effects.n2[i],
+            )
+        )  # fmt: skip
+    return rows
+
+
+def _het_text(result: MetaResult) -> str:
+    if result.q is None:
+        return "Heterogeneity: not applicable (one study)"
+    tau = f"Tau\u00b2 = {fmt(result.tau2, 3)}; " if result.method not in ("FE", "MH", "PETO") else ""
+    return (
+        f"Heterogeneity: {tau}Chi\u00b2 = {fmt(result.q, 2)}, df = {result.q_df} "
+        f"({_p_text(result.q_pval)}); I\u00b2 = {fmt(result.i2, 0)}%"
+    )
+
+
+def _test_text(result: MetaResult) -> str:
+    name = "Z" if result.dist_df is None else f"t({result.dist_df:g})"
+    return f"Test for overall effect: {name} = {fmt(abs(result.stat), 2)} ({_p_text(result.pval)})"
+
+
+def _p_text(p: float | None) -> str:
+    text = fmt_p(p)
+    return f"P {text}" if text.startswith("<") else f"P = {text}"
+
+
+def _summary_rows(result: MetaResult, label: str, with_pi: bool) -> list[_Row]:
+    total_n1 = None if result.effects.n1 is None else float(np.sum(result.effects.n1))
+    total_n2 = None if result.effects.n2 is None else float(np.sum(result.effects.n2))
+    rows = [
+        _Row("diamond", label, result.estimate, result.ci_lb, result.ci_ub, None,
+             total_n1, total_n2, bold=True),
+    ]  # fmt: skip
+    if with_pi and result.pi_lb is not None:
+        rows.append(_Row("pi", "Prediction interval", result.estimate, result.pi_lb, result.pi_ub))
+    rows.append(_Row("text", _het_text(result)))
+    rows.append(_Row("text", _test_text(result)))
+    return rows
+
+
+def _forest_rows(result: MetaResult) -> list[_Row]:
+    if result.subgroups is None:
+        return _study_rows(result, result.weights) + _summary_rows(result, "Total", True)
+    rows: list[_Row] = []
+    total_weight = {name: sub.weights for name, sub in result.subgroups.items()}
+    for name, sub in result.subgroups.items():
+        rows.append(_Row("header", f"{result.by}: {name}", bold=True))
+        # weights within the whole analysis, as RevMan shows them
+        overall_share = _overall_weights(result, sub)
+        rows.extend(_study_rows(sub, overall_share if overall_share is not None else total_weight[name]))
+        rows.extend(_summary_rows(sub, f"Subtotal ({name})", False))
+    rows.extend(_summary_rows(result, "Total", True))
+    rows.append(
+        _Row("text", f"Test for subgroup differences: Chi\u00b2 = {fmt(result.q_between, 2)}, "
+                     f"df = {result.q_between_df} ({_p_text(result.q_between_pval)})")
+    )  # fmt: skip
+    return rows
+
+
+def _overall_weights(result: MetaResult, sub: MetaResult) -> np.ndarray | None:
+    """Each subgroup study's percentage weight in the overall model, matched by label."""
+    lookup = dict(zip(result.effects.study, result.weights, strict=True))
+    if len(lookup) != len(result.effects.study):
+        return None
+    return np.array([lookup[s] for s in sub.effects.study])
+
+
+def _to_display(result: MetaResult, value: float | None) -> float | None:
+    if value is None:
+        return None
+    return math.exp(value) if result.is_ratio else value
+
+
+def forest_plot(
+    result: MetaResult,
+    path: str | Path,
+    *,
+    labels: tuple[str, str] = ("Favours treatment", "Favours control"),
+    group_names: tuple[str, str] = ("Treatment", "Control"),
+    title: str | None = None,
+) -> Path:
+    """A forest plot in the RevMan layout, written to ``path`` (.png, .svg or .pdf).
+
+    Columns: study, n per group, weight (%), effect with CI; squares sized by weight, diamonds
+    for (sub)totals, a bar for the prediction interval, heterogeneity and test lines, favours
+    labels under the axis, and the not-medical-advice line.
+    """
+    path = _check_path(path)
+    rows = _forest_rows(result)
+    n_rows = len(rows) + 3
+    fig = plt.figure(figsize=(11, max(3.5, n_rows * ROW_HEIGHT_INCHES + 1.2)))
+    text_ax = fig.add_axes([0.01, 0.12, 0.56, 0.80])
+    plot_ax = fig.add_axes([0.58, 0.12, 0.40, 0.80], sharey=text_ax)
+    text_ax.set_axis_off()
+    top = len(rows)
+    _header(text_ax, plot_ax, result, top, group_names)
+    for position, row in enumerate(rows):
+        y = top - position - 1
+        _draw_text_row(text_ax, row, y, result)
+        _draw_graphic_row(plot_ax, row, y, result)
+    _style_axis(plot_ax, result, rows, top, labels)
+    text_ax.set_ylim(-1.5, top + 1.5)
+    fig.suptitle(title or f"{result.measure}, {METHOD_NAMES.get(result.method, result.method)}",
+                 fontsize=11, x=0.01, ha="left")  # fmt: skip
+    fig.text(0.01, 0.01, NOT_MEDICAL_ADVICE, fontsize=7, color="#555555")
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return path
+
+
+COLUMNS = {"study": 0.0, "n1": 0.46, "n2": 0.58, "weight": 0.72, "effect": 1.0}
+
+
+def _header(text_ax, plot_ax, result, top, group_names) -> None:
+    y = top + 0.6
+    text_ax.text(COLUMNS["study"], y, "Study", fontweight="bold", fontsize=9, va="center")
+    if result.effects.n1 is not None:
+        text_ax.text(COLUMNS["n1"], y, f"{group_names[0]}\nN", fontweight="bold", fontsize=8,
+                     ha="right", va="center")  # fmt: skip
+        text_ax.text(COLUMNS["n2"], y, f"{group_names[1]}\nN", fontweight="bold", fontsize=8,
+                     ha="right", va="center")  # fmt: skip
+    text_ax.text(COLUMNS["weight"], y, "Weight", fontweight="bold", fontsize=9, ha="right", va="center")
+    scale = result.measure
+    text_ax.text(COLUMNS["effect"], y, f"{scale} [{result.level:g}% CI]", fontweight="bold",
+                 fontsize=9, ha="right", va="center")  # fmt: skip
+
+
+def _draw_text_row(ax, row: _Row, y: float, result: MetaResult) -> None:
+    weight = "bold" if row.bold else "normal"
+    if row.kind in ("text",):
+        ax.text(COLUMNS["study"], y, row.label, fontsize=7.5, va="center", style="italic")
+        return
+    ax.text(COLUMNS["study"], y, row.label, fontsize=8.5, va="center", fontweight=weight)
+    if row.kind == "header":
+        return
+    if row.n1 is not None:
+        ax.text(COLUMNS["n1"], y, f"{row.n1:g}", fontsize=8.5, ha="right", va="center", fontweight=weight)
+    if row.n2 is not None:
+        ax.text(COLUMNS["n2"], y, f"{row.n2:g}", fontsize=8.5, ha="right", va="center", fontweight=weight)
+    if row.weight is not None:
+        ax.text(COLUMNS["weight"], y, f"{row.weight:.1f}%", fontsize=8.5, ha="right", va="center")
+    elif row.kind == "diamond":
+        ax.text(COLUMNS["weight"], y, "", fontsize=8.5)
+    values = [_to_display(result, v) for v in (row.estimate, row.lower, row.upper)]
+    if row.kind == "pi":
+        text = f"[{fmt(values[1], 2)}, {fmt(values[2], 2)}]"
+    else:
+        text = f"{fmt(values[0], 2)} [{fmt(values[1], 2)}, {fmt(values[2], 2)}]"
+    ax.text(COLUMNS["effect"], y, text, fontsize=8.5, ha="right", va="center", fontweight=weight)
+
+
+def _draw_graphic_row(ax, row: _Row, y: float, result: MetaResult) -> None:
+    if row.estimate is None:
+        return
+    est, lo, hi = (_to_display(result, v) for v in (row.estimate, row.lower, row.upper))
+    if row.kind == "study":
+        ax.plot([lo, hi], [y, y], color="black", lw=0.9)
+        size = 4 + 10 * math.sqrt(max(row.weight or 0, 0) / 100)
+        ax.plot([est], [y], marker="s", color="#1f4e79", markersize=size, linestyle="none")
+    elif row.kind == "diamond":
+        diamond = Polygon([[lo, y], [est, y + 0.35], [hi, y], [est, y - 0.35]], closed=True,
+                          facecolor="black", edgecolor="black")  # fmt: skip
+        ax.add_patch(diamond)
+    elif row.kind == "pi":
+        ax.plot([lo, hi], [y, y], color="#b22222", lw=3, solid_capstyle="butt")
+
+
+def _style_axis(ax, result: MetaResult, rows: list[_Row], top: int, labels) -> None:
+    values = [
+        _to_display(result, v)
+        for row in rows
+        for v in (row.lower, row.upper)
+        if v is not None and math.isfinite(v)
+    ]
+    null_value = 1.0 if result.is_ratio else 0.0
+    if result.is_ratio:
+        ax.set_xscale("log")
+        low, high = min(values + [null_value]), max(values + [null_value])
+        span = max(high / null_value, null_value / low)
+        ax.set_xlim(null_value / span / 1.2, null_value * span * 1.2)
+        ticks = [t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100)
+                 if null_value / span / 1.2 <= t <= null_value * span * 1.2]  # fmt: skip
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([f"{t:g}" for t in ticks])
+        ax.minorticks_off()
+    else:
+        low, high = min(values + [null_value]), max(values + [null_value])
+        half = max(abs(high - null_value), abs(low - null_value)) * 1.1
+        ax.set_xlim(null_value - half, null_value + half)
+    ax.axvline(null_value, color="grey", lw=0.8)
+    for side in ("top", "right", "left"):
+        ax.spines[side].set_visible(False)
+    ax.tick_params(axis="y", left=False, labelleft=False)
+    ax.tick_params(axis="x", labelsize=8)
+    ax.set_ylim(-1.5, top + 1.5)
+    ax.set_xlabel(f"{labels[0]}  \u2190    \u2192  {labels[1]}", fontsize=8)
+
+
+def funnel_plot(
+    result: MetaResult,
+    path: str | Path,
+    *,
+    contours: tuple[float, ...] = (0.10, 0.05, 0.01),
+    filled: MetaResult | None = None,
+) -> Path:
+    """Contour-enhanced funnel plot (Peters et al. 2008): effect vs standard error.
+
+    Shaded regions mark where a study's two-sided p-value against the null would fall in
+    (0.10, 1], (0.05, 0.10], (0.01, 0.05] and below 0.01; the pooled estimate has a pseudo-CI
+    funnel. ``filled`` (a trim-and-fill result) adds its imputed studies as open circles.
+    """
+    path = _check_path(path)
+    y, se = result.effects.yi, np.sqrt(result.effects.vi)
+    se_max = float(se.max()) * 1.1
+    grid = np.linspace(0, se_max, 200)
+    fig, ax = plt.subplots(figsize=(7, 5.5))
+    levels = sorted(contours)  # e.g. 0.01, 0.05, 0.10
+    shades = ["#8c8c8c", "#b3b3b3", "#d9d9d9", "#ffffff"]
+    z_outer = stats.norm.ppf(1 - levels[0] / 2)
+    x_extent = max(float(np.max(np.abs(y))) * 1.1, z_outer * se_max)
+    # darkest background: p below the smallest contour; then lighter bands towards the null
+    ax.fill_betweenx(grid, -x_extent, x_extent, color=shades[0], zorder=0, label=f"p < {levels[0]:g}")
+    band_labels = [f"{lo:g} ≤ p < {hi:g}" for lo, hi in zip(levels, levels[1:], strict=False)]
+    band_labels.append(f"p ≥ {levels[-1]:g}")
+    for index, p_value in enumerate(levels):
+        z = stats.norm.ppf(1 - p_value / 2)
+        ax.fill_betweenx(grid, -z * grid, z * grid, color=shades[min(index + 1, 3)],
+                         zorder=index + 1, label=band_labels[index])  # fmt: skip
+    crit = stats.norm.ppf(1 - (1 - result.level / 100) / 2)
+    ax.plot(result.estimate - crit * grid, grid, color="black", lw=0.8, ls="--", zorder=9)
+    ax.plot(result.estimate + crit * grid, grid, color="black", lw=0.8, ls="--", zorder=9)
+    ax.axvline(result.estimate, color="black", lw=1, zorder=9)
+    ax.scatter(y, se, color="#1f4e79", zorder=10, s=25, label="studies")
+    if filled is not None and "k0" in filled.extra and filled.extra["k0"] > 0:
+        k0 = filled.extra["k0"]
+        ax.scatter(filled.effects.yi[-k0:], np.sqrt(filled.effects.vi[-k0:]), facecolors="white",
+                   edgecolors="#b22222", zorder=10, s=25, label="imputed (trim-and-fill)")  # fmt: skip
+    ax.set_ylim(se_max, 0)
+    ax.set_xlim(-x_extent, x_extent)
+    scale = f"log {result.measure}" if result.is_ratio else result.measure
+    ax.set_xlabel(scale)
+    ax.set_ylabel("Standard error")
+    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title(f"Contour-enhanced funnel plot (k = {result.k})", fontsize=10)
+    fig.text(0.01, 0.005, NOT_MEDICAL_ADVICE, fontsize=6, color="#555555")
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return path
+
+
+def baujat_plot(result: MetaResult, path: str | Path) -> Path:
+    """Baujat plot: contribution to heterogeneity (x) vs influence on the pooled result (y)."""
+    path = _check_path(path)
+    coordinates = baujat(result)
+    fig, ax = plt.subplots(figsize=(7, 5.5))
+    ax.scatter(coordinates["x"], coordinates["y"], color="#1f4e79", s=20)
+    for label, row in coordinates.iterrows():
+        ax.annotate(str(label), (row["x"], row["y"]), fontsize=7, xytext=(3, 3),
+                    textcoords="offset points")  # fmt: skip
+    ax.set_xlabel("Squared Pearson residual (contribution to heterogeneity)")
+    ax.set_ylabel("Influence on the overall result")
+    ax.set_title(f"Baujat plot (k = {result.k})", fontsize=10)
+    fig.text(0.01, 0.005, NOT_MEDICAL_ADVICE, fontsize=6, color="#555555")
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return path
