@@ -14,6 +14,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from stemdm import NOT_MEDICAL_ADVICE, __version__
@@ -32,7 +33,7 @@ errors = Console(stderr=True)
 
 
 def _fail(message: str) -> None:
-    errors.print(f"[bold red]error:[/] {message}", highlight=False)
+    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(code=2)
 
 
@@ -97,7 +98,7 @@ def _print_result(result: MetaResult) -> None:
     console.print(effect_line(result, label), highlight=False)
     console.print(heterogeneity_line(result), highlight=False)
     for note in result.notes:
-        console.print(f"[dim]note: {note}[/]")
+        console.print(f"[dim]note: {escape(note)}[/]")
     console.print(f"[italic]{NOT_MEDICAL_ADVICE}[/]")
 
 
