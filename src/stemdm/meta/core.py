@@ -15,10 +15,15 @@ Estimators (formulas as in metafor's ``rma.uni``, Viechtbauer 2005, 2010):
 * HS (Hunter & Schmidt 2004): (Q_FE - k) / sum w_FE, truncated at 0.
 * SJ (Sidik & Jonkman 2005): t0 * Q(t0) / (k-p) with t0 = population variance of y.
 * ML, REML (Viechtbauer 2005): roots of the likelihood score equations
-  y'PPy = sum w (ML) or y'PPy = tr(P) (REML), by Fisher scoring from the HE estimate with
-  step-halving, and a bracketing bisection fallback where scoring does not settle.
+  y'PPy = sum w (ML) or y'PPy = tr(P) (REML).
 * EB (Morris 1983) and PM (Paule & Mandel 1982): the root of the generalized Q,
   y'P(t)y = k - p (EB's scoring fixed point is the PM root).
+
+Root finding (iterative estimators and Q-profile bounds) is one safeguarded Newton iteration:
+Newton steps with the exact derivative where it is available (intercept-only models), Fisher
+scoring steps otherwise, kept inside a bracket [lo, hi] that every evaluation narrows, and
+bisection of that bracket whenever a step would leave it. It therefore converges wherever a
+sign change exists, including data on which metafor's plain Fisher scoring gives up.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import special
 
 ESTIMATORS = ("FE", "DL", "HE", "HS", "SJ", "ML", "REML", "EB", "PM")
 TESTS = ("z", "knha", "adhoc")
@@ -34,7 +39,6 @@ TESTS = ("z", "knha", "adhoc")
 #: Stopping rule on the change in tau^2: |change| <= TOL * (1 + tau^2).
 TOL = 1e-12
 MAX_SCORING_ITER = 500
-MAX_BISECTION_ITER = 200
 
 
 @dataclass
@@ -45,6 +49,7 @@ class Batch:
     v: np.ndarray  # (m, k)
     X: np.ndarray  # (m, k, p)
     mask: np.ndarray  # (m, k) bool
+    intercept_only: bool = False
 
     @property
     def k(self) -> np.ndarray:
@@ -66,13 +71,14 @@ def make_batch(y: np.ndarray, v: np.ndarray, X: np.ndarray | None = None) -> Bat
     mask = np.isfinite(y) & np.isfinite(v)
     y = np.where(mask, y, 0.0)
     v = np.where(mask, v, 1.0)
+    intercept_only = X is None
     if X is None:
         X = np.ones(y.shape + (1,))
     X = np.asarray(X, dtype=float)
     if X.ndim == 2:
         X = np.broadcast_to(X, y.shape + (X.shape[1],))
     X = np.where(mask[..., None], X, 0.0)
-    return Batch(y, v, X, mask)
+    return Batch(y, v, X, mask, intercept_only)
 
 
 @dataclass
@@ -91,6 +97,11 @@ class WLS:
 
 
 def wls(batch: Batch, w: np.ndarray) -> WLS:
+    if batch.intercept_only:  # plain weighted means: no einsum, no matrix inverse
+        total = w.sum(axis=1)
+        beta = (w * batch.y).sum(axis=1) / total
+        resid = (batch.y - beta[:, None]) * batch.mask
+        return WLS(w, beta[:, None], (1 / total)[:, None, None], resid)
     X = batch.X
     A = np.einsum("mkp,mk,mkq->mpq", X, w, X)
     A_inv = np.linalg.inv(A)
@@ -111,11 +122,18 @@ def _trace_ainv_xwx(batch: Batch, fit: WLS, w_power: np.ndarray) -> np.ndarray:
 
 
 def trace_P(batch: Batch, fit: WLS) -> np.ndarray:
+    if batch.intercept_only:
+        return fit.w.sum(axis=1) - (fit.w**2).sum(axis=1) * fit.A_inv[:, 0, 0]
     return fit.w.sum(axis=1) - _trace_ainv_xwx(batch, fit, fit.w**2)
 
 
 def trace_PP(batch: Batch, fit: WLS) -> np.ndarray:
     w = fit.w
+    if batch.intercept_only:
+        inv_total = fit.A_inv[:, 0, 0]
+        w2 = w * w
+        sum_w2 = w2.sum(axis=1)
+        return sum_w2 - 2 * (w2 * w).sum(axis=1) * inv_total + (sum_w2 * inv_total) ** 2
     B2 = np.einsum("mkp,mk,mkq->mpq", batch.X, w**2, batch.X)
     C = np.einsum("mpq,mqr->mpr", fit.A_inv, B2)
     return (
@@ -161,85 +179,86 @@ def tau2_sj(batch: Batch) -> np.ndarray:
 # --- iterative estimators ---------------------------------------------------------------------
 
 
-def _score_and_information(batch: Batch, tau2: np.ndarray, method: str):
-    """Estimating-equation value g(tau^2) (root = estimate) and Fisher information for scoring."""
-    fit = wls(batch, weights(batch, tau2))
-    w = fit.w
-    if method == "ML":
-        score = np.sum(w**2 * fit.resid**2, axis=1) - w.sum(axis=1)
-        info = np.sum(w**2, axis=1)
-    elif method == "REML":
-        score = np.sum(w**2 * fit.resid**2, axis=1) - trace_P(batch, fit)
-        info = trace_PP(batch, fit)
-    else:  # EB / PM: generalized Q equals its degrees of freedom; Newton step on Q
-        score = fit.rss - batch.df
-        info = np.sum(w**2 * fit.resid**2, axis=1)  # -dQ/dtau^2 = y'PPy
-    return score, info
+def _estimating_equation(batch: Batch, tau2: np.ndarray, method: str, target=None):
+    """g(tau^2) whose root is the estimate, dg/dtau^2 (NaN where only Fisher is known) and the
+    Fisher information for a scoring step. g is positive left of the root.
 
-
-def _upper_bracket(batch: Batch, method: str, start: np.ndarray) -> np.ndarray:
-    """An upper bound where the estimating equation is negative, by doubling."""
-    upper = np.maximum(np.maximum(start, 1.0) * 2, 100.0)
-    for _ in range(200):
-        score, _ = _score_and_information(batch, upper, method)
-        high = score > 0
-        if not high.any():
-            break
-        upper = np.where(high, upper * 4, upper)
-    return upper
-
-
-def _bisect(batch: Batch, method: str, lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
-    """Vectorized bisection of g on [lower, upper] where g(lower) > 0 > g(upper)."""
-    for _ in range(MAX_BISECTION_ITER):
-        mid = 0.5 * (lower + upper)
-        score, _ = _score_and_information(batch, mid, method)
-        positive = score > 0
-        lower = np.where(positive, mid, lower)
-        upper = np.where(positive, upper, mid)
-        if np.all(upper - lower <= TOL * (1 + upper)):
-            break
-    return 0.5 * (lower + upper)
-
-
-def tau2_iterative(batch: Batch, method: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """ML, REML, EB or PM: (tau2, converged, iterations).
-
-    Step-halving Fisher scoring (metafor's algorithm) from the HE estimate; a zero estimate when
-    the estimating equation is already non-positive at tau^2 = 0 (the likelihood falls from the
-    boundary); bisection on a doubling bracket for analyses where scoring did not settle.
+    ML:   g = y'PPy - tr(W),  g' = -2 y'PPPy + tr(WW)
+    REML: g = y'PPy - tr(P),  g' = -2 y'PPPy + tr(PP)
+    Q:    g = y'Py - target,  g' = -y'PPy  (PM/EB with target k - p; Q-profile bounds)
+    With an intercept only, y'PPPy = sum w^3 r^2 - (sum w^2 r)^2 / sum w.
     """
-    m = len(batch.y)
-    score0, _ = _score_and_information(batch, np.zeros(m), method)
-    at_boundary = score0 <= 0
-    tau2 = np.where(at_boundary, 0.0, tau2_he(batch))
-    done = at_boundary.copy()
-    iterations = np.zeros(m, dtype=int)
-    for _ in range(MAX_SCORING_ITER):
-        if done.all():
-            break
-        score, info = _score_and_information(batch, tau2, method)
-        step = score / info
-        proposal = tau2 + step
-        # step-halving keeps tau^2 inside the parameter space
-        proposal = np.where(proposal < 0, tau2 / 2, proposal)
-        change = np.abs(proposal - tau2)
-        tau2 = np.where(done, tau2, proposal)
-        iterations += ~done
-        done |= change <= TOL * (1 + tau2)
-    failed = ~done | ~np.isfinite(tau2)
-    if failed.any():
-        sub = _subset(batch, failed)
-        upper = _upper_bracket(sub, method, np.where(np.isfinite(tau2[failed]), tau2[failed], 1.0))
-        tau2[failed] = _bisect(sub, method, np.zeros(failed.sum()), upper)
-    score, _ = _score_and_information(batch, tau2, method)
-    scale = np.abs(score0) + 1.0
-    converged = at_boundary | (np.abs(score) <= 1e-6 * scale) | (tau2 == 0)
-    return tau2, converged & np.isfinite(tau2), iterations
+    fit = wls(batch, weights(batch, tau2))
+    w, r = fit.w, fit.resid
+    wr = w * r
+    ypp = np.sum(wr * wr, axis=1)  # y'PPy
+    if method == "Q":
+        return fit.rss - target, -ypp, ypp
+    if batch.intercept_only:
+        yppp = np.sum(wr * wr * w, axis=1) - np.sum(wr * w, axis=1) ** 2 * fit.A_inv[:, 0, 0]
+    else:
+        yppp = np.full(len(w), np.nan)
+    if method == "ML":
+        info = np.sum(w * w, axis=1)
+        return ypp - w.sum(axis=1), -2 * yppp + info, info
+    info = trace_PP(batch, fit)
+    return ypp - trace_P(batch, fit), -2 * yppp + info, info
 
 
 def _subset(batch: Batch, rows: np.ndarray) -> Batch:
-    return Batch(batch.y[rows], batch.v[rows], batch.X[rows], batch.mask[rows])
+    return Batch(batch.y[rows], batch.v[rows], batch.X[rows], batch.mask[rows], batch.intercept_only)
+
+
+def solve_root(
+    batch: Batch, method: str, start: np.ndarray, target: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Root in tau^2 >= 0 of the estimating equation ``method`` for each row: (root, converged).
+
+    Rows where g(0) <= 0 have their root at the boundary, 0. Elsewhere: safeguarded Newton
+    (see module docstring) from ``start``, working only on the rows not yet converged.
+    """
+    m = len(batch.y)
+    root = np.zeros(m)
+    converged = np.ones(m, dtype=bool)
+    g0, _, _ = _estimating_equation(batch, np.zeros(m), method, target)
+    active = np.flatnonzero(g0 > 0)
+    if active.size == 0:
+        return root, converged
+    sub = _subset(batch, active)
+    sub_target = None if target is None else target[active]
+    t = np.maximum(np.asarray(start, dtype=float)[active], 0.0)
+    lo, hi = np.zeros(active.size), np.full(active.size, np.inf)
+    done = np.zeros(active.size, dtype=bool)
+    for _ in range(MAX_SCORING_ITER):
+        todo = np.flatnonzero(~done)
+        if todo.size == 0:
+            break
+        part = sub if todo.size == active.size else _subset(sub, todo)
+        part_target = None if sub_target is None else sub_target[todo]
+        tt = t[todo]
+        g, slope, info = _estimating_equation(part, tt, method, part_target)
+        positive = g > 0
+        lo_t = np.where(positive, np.maximum(lo[todo], tt), lo[todo])
+        hi_t = np.where(positive, hi[todo], np.minimum(hi[todo], tt))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            newton = np.where(slope < 0, tt - g / slope, tt + g / info)
+        inside = np.isfinite(newton) & (newton > lo_t) & (newton < hi_t)
+        outward = np.maximum(2 * tt, tt + np.abs(g / info))  # no upper bracket yet: expand
+        proposal = np.where(inside, newton, np.where(np.isfinite(hi_t), 0.5 * (lo_t + hi_t), outward))
+        step = np.abs(proposal - tt)
+        settled = (step <= TOL * (1 + tt)) | (hi_t - lo_t <= TOL * (1 + lo_t)) | (g == 0)
+        t[todo], lo[todo], hi[todo] = proposal, lo_t, hi_t
+        done[todo] = settled
+    root[active] = t
+    converged[active] = done & np.isfinite(t)
+    return root, converged
+
+
+def tau2_iterative(batch: Batch, method: str) -> tuple[np.ndarray, np.ndarray]:
+    """ML, REML, EB or PM estimate of tau^2, started at the DL estimate: (tau2, converged)."""
+    if method in ("EB", "PM"):
+        return solve_root(batch, "Q", tau2_dl(batch), batch.df.astype(float))
+    return solve_root(batch, method, tau2_dl(batch))
 
 
 def estimate_tau2(batch: Batch, method: str) -> tuple[np.ndarray, np.ndarray]:
@@ -251,52 +270,21 @@ def estimate_tau2(batch: Batch, method: str) -> tuple[np.ndarray, np.ndarray]:
     if method in closed_form:
         return closed_form[method](batch), np.ones(m, dtype=bool)
     if method in ("ML", "REML", "EB", "PM"):
-        tau2, converged, _ = tau2_iterative(batch, "PM" if method == "EB" else method)
-        return tau2, converged
+        return tau2_iterative(batch, method)
     raise ValueError(f"unknown method {method!r}")
 
 
 # --- Q-profile interval -----------------------------------------------------------------------
 
 
-def solve_q_equals(batch: Batch, target: np.ndarray) -> np.ndarray:
-    """tau^2 where the generalized Q equals ``target`` (0 where Q(0) <= target).
-
-    Safeguarded Newton from the left (dQ/dtau^2 = -y'PPy) inside a bisection bracket.
-    """
-    m = len(batch.y)
-    lower = np.zeros(m)
-    q0 = q_generalized(batch, lower)
-    none = q0 <= target
-    upper = np.full(m, 100.0)
-    for _ in range(200):
-        high = (q_generalized(batch, upper) > target) & ~none
-        if not high.any():
-            break
-        upper = np.where(high, upper * 4, upper)
-    tau2 = lower.copy()
-    for _ in range(MAX_BISECTION_ITER):
-        fit = wls(batch, weights(batch, tau2))
-        value = fit.rss - target
-        slope = np.sum(fit.w**2 * fit.resid**2, axis=1)
-        lower = np.where(value > 0, tau2, lower)
-        upper = np.where(value > 0, upper, tau2)
-        newton = tau2 + value / np.where(slope > 0, slope, np.inf)
-        inside = (newton > lower) & (newton < upper)
-        proposal = np.where(inside, newton, 0.5 * (lower + upper))
-        change = np.abs(proposal - tau2)
-        tau2 = np.where(none, 0.0, proposal)
-        if np.all(none | (change <= TOL * (1 + tau2))):
-            break
-    return tau2
-
-
 def tau2_ci_qprofile(batch: Batch, level: float) -> tuple[np.ndarray, np.ndarray]:
-    """Q-profile confidence interval for tau^2 (Viechtbauer 2007, Stat Med 26:37-52)."""
+    """Q-profile confidence interval for tau^2 (Viechtbauer 2007, Stat Med 26:37-52):
+    the tau^2 values where the generalized Q equals the chi^2_{k-p} quantiles; 0 where Q(0) is
+    already below the quantile."""
     alpha = 1 - level / 100
-    df = batch.df
-    lower = solve_q_equals(batch, stats.chi2.ppf(1 - alpha / 2, df))
-    upper = solve_q_equals(batch, stats.chi2.ppf(alpha / 2, df))
+    df = batch.df.astype(float)
+    lower, _ = solve_root(batch, "Q", np.zeros(len(df)), special.chdtri(df, alpha / 2))
+    upper, _ = solve_root(batch, "Q", lower, special.chdtri(df, 1 - alpha / 2))
     return lower, upper
 
 
@@ -329,18 +317,18 @@ def infer(batch: Batch, tau2: np.ndarray, test: str, level: float) -> Inference:
         if test == "adhoc":  # never below the unadjusted SE (Jackson et al. 2017)
             s2w = np.maximum(1.0, s2w)
         dist_df = batch.df.astype(float)
-        crit = stats.t.ppf(1 - alpha / 2, dist_df)
+        crit = special.stdtrit(dist_df, 1 - alpha / 2)
     else:
         dist_df = np.full(len(batch.y), np.inf)
-        crit = np.full(len(batch.y), stats.norm.ppf(1 - alpha / 2))
+        crit = np.full(len(batch.y), special.ndtri(1 - alpha / 2))
     vb = fit.A_inv * s2w[:, None, None]
     se = np.sqrt(np.einsum("mpp->mp", vb))
     with np.errstate(divide="ignore", invalid="ignore"):
         stat = fit.beta / se
     if test == "z":
-        pval = 2 * stats.norm.sf(np.abs(stat))
+        pval = 2 * special.ndtr(-np.abs(stat))
     else:
-        pval = 2 * stats.t.sf(np.abs(stat), dist_df[:, None])
+        pval = 2 * special.stdtr(dist_df[:, None], -np.abs(stat))
     return Inference(
         beta=fit.beta,
         vb=vb,
@@ -383,7 +371,7 @@ def heterogeneity(batch: Batch, tau2: np.ndarray, method: str) -> Heterogeneity:
     else:
         i2 = 100 * tau2 / (typical_v + tau2)
         h2 = tau2 / typical_v + 1
-    return Heterogeneity(q, df, stats.chi2.sf(q, df), typical_v, i2, h2)
+    return Heterogeneity(q, df, special.chdtrc(df, q), typical_v, i2, h2)
 
 
 def i2_from_tau2(tau2: np.ndarray, typical_v: np.ndarray) -> np.ndarray:
