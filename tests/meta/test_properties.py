@@ -43,10 +43,12 @@ def test_permuting_studies_changes_nothing(data, method, seed):
     a = meta.fit(data, measure="GEN", method=method).to_dict()
     b = meta.fit(shuffled, measure="GEN", method=method).to_dict()
     for key in KEYS:
+        # Q-profile bounds are roots of a flat function: summation order moves them ~1e-8
+        rel = 1e-6 if key.startswith("tau2_ci") else 1e-7
         if a[key] is None:
             assert b[key] is None
         else:
-            assert b[key] == pytest.approx(a[key], rel=1e-7, abs=1e-9), key
+            assert b[key] == pytest.approx(a[key], rel=rel, abs=1e-9), key
 
 
 @SETTINGS

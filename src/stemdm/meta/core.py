@@ -64,13 +64,22 @@ class Batch:
         return self.k - self.p
 
 
+def rowsum(a: np.ndarray) -> np.ndarray:
+    """Sum over studies (axis 1) as a BLAS matrix-vector product: several times faster than
+    ``a.sum(axis=1)`` for the short rows (k ~ 10) of simulation batches."""
+    return a @ np.ones(a.shape[1])
+
+
 def make_batch(y: np.ndarray, v: np.ndarray, X: np.ndarray | None = None) -> Batch:
-    """A Batch from (m, k) arrays with NaN padding; X defaults to the intercept."""
+    """A Batch from (m, k) arrays with NaN padding; X defaults to the intercept.
+
+    Padded studies get y = 0 and v = inf, so that their weight 1/(v + tau^2) is exactly 0.
+    """
     y = np.atleast_2d(np.asarray(y, dtype=float))
     v = np.atleast_2d(np.asarray(v, dtype=float))
     mask = np.isfinite(y) & np.isfinite(v)
     y = np.where(mask, y, 0.0)
-    v = np.where(mask, v, 1.0)
+    v = np.where(mask, v, np.inf)
     intercept_only = X is None
     if X is None:
         X = np.ones(y.shape + (1,))
@@ -93,14 +102,14 @@ class WLS:
     @property
     def rss(self) -> np.ndarray:
         """y'Py = sum w r^2 (the generalized Q statistic at these weights)."""
-        return np.sum(self.w * self.resid**2, axis=1)
+        return rowsum(self.w * self.resid**2)
 
 
 def wls(batch: Batch, w: np.ndarray) -> WLS:
     if batch.intercept_only:  # plain weighted means: no einsum, no matrix inverse
-        total = w.sum(axis=1)
-        beta = (w * batch.y).sum(axis=1) / total
-        resid = (batch.y - beta[:, None]) * batch.mask
+        total = rowsum(w)
+        beta = rowsum(w * batch.y) / total
+        resid = batch.y - beta[:, None]  # padded entries carry weight 0 wherever resid is used
         return WLS(w, beta[:, None], (1 / total)[:, None, None], resid)
     X = batch.X
     A = np.einsum("mkp,mk,mkq->mpq", X, w, X)
@@ -112,7 +121,9 @@ def wls(batch: Batch, w: np.ndarray) -> WLS:
 
 
 def weights(batch: Batch, tau2: np.ndarray) -> np.ndarray:
-    return batch.mask / (batch.v + np.asarray(tau2)[:, None])
+    """1/(v + tau^2), exactly 0 for padded studies (v = inf)."""
+    w = batch.v + np.asarray(tau2)[:, None]
+    return np.reciprocal(w, out=w)
 
 
 def _trace_ainv_xwx(batch: Batch, fit: WLS, w_power: np.ndarray) -> np.ndarray:
@@ -123,7 +134,7 @@ def _trace_ainv_xwx(batch: Batch, fit: WLS, w_power: np.ndarray) -> np.ndarray:
 
 def trace_P(batch: Batch, fit: WLS) -> np.ndarray:
     if batch.intercept_only:
-        return fit.w.sum(axis=1) - (fit.w**2).sum(axis=1) * fit.A_inv[:, 0, 0]
+        return rowsum(fit.w) - rowsum(fit.w**2) * fit.A_inv[:, 0, 0]
     return fit.w.sum(axis=1) - _trace_ainv_xwx(batch, fit, fit.w**2)
 
 
@@ -132,8 +143,8 @@ def trace_PP(batch: Batch, fit: WLS) -> np.ndarray:
     if batch.intercept_only:
         inv_total = fit.A_inv[:, 0, 0]
         w2 = w * w
-        sum_w2 = w2.sum(axis=1)
-        return sum_w2 - 2 * (w2 * w).sum(axis=1) * inv_total + (sum_w2 * inv_total) ** 2
+        sum_w2 = rowsum(w2)
+        return sum_w2 - 2 * rowsum(w2 * w) * inv_total + (sum_w2 * inv_total) ** 2
     B2 = np.einsum("mkp,mk,mkq->mpq", batch.X, w**2, batch.X)
     C = np.einsum("mpq,mqr->mpr", fit.A_inv, B2)
     return (
@@ -158,9 +169,8 @@ def tau2_dl(batch: Batch) -> np.ndarray:
 
 def tau2_he(batch: Batch) -> np.ndarray:
     ols = wls(batch, batch.mask.astype(float))
-    tr_pv = np.sum(batch.mask * batch.v, axis=1) - _trace_ainv_xwx(
-        batch, ols, batch.mask * batch.v
-    )
+    v = np.where(batch.mask, batch.v, 0.0)
+    tr_pv = rowsum(v) - _trace_ainv_xwx(batch, ols, v)
     return np.maximum(0.0, (ols.rss - tr_pv) / batch.df)
 
 
@@ -191,16 +201,18 @@ def _estimating_equation(batch: Batch, tau2: np.ndarray, method: str, target=Non
     fit = wls(batch, weights(batch, tau2))
     w, r = fit.w, fit.resid
     wr = w * r
-    ypp = np.sum(wr * wr, axis=1)  # y'PPy
+    wr2 = wr * r
     if method == "Q":
-        return fit.rss - target, -ypp, ypp
+        ypp = rowsum(wr * wr)  # y'PPy
+        return rowsum(wr2) - target, -ypp, ypp
+    ypp = rowsum(wr * wr)
     if batch.intercept_only:
-        yppp = np.sum(wr * wr * w, axis=1) - np.sum(wr * w, axis=1) ** 2 * fit.A_inv[:, 0, 0]
+        yppp = rowsum(wr * wr * w) - rowsum(wr * w) ** 2 * fit.A_inv[:, 0, 0]
     else:
         yppp = np.full(len(w), np.nan)
     if method == "ML":
-        info = np.sum(w * w, axis=1)
-        return ypp - w.sum(axis=1), -2 * yppp + info, info
+        info = rowsum(w * w)
+        return ypp - rowsum(w), -2 * yppp + info, info
     info = trace_PP(batch, fit)
     return ypp - trace_P(batch, fit), -2 * yppp + info, info
 
