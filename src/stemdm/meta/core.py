@@ -128,6 +128,8 @@ def weights(batch: Batch, tau2: np.ndarray) -> np.ndarray:
 
 def _trace_ainv_xwx(batch: Batch, fit: WLS, w_power: np.ndarray) -> np.ndarray:
     """tr(A^-1 X' diag(w_power) X), the pieces of tr(P) and tr(PP)."""
+    if batch.intercept_only:
+        return rowsum(np.where(batch.mask, w_power, 0.0)) * fit.A_inv[:, 0, 0]
     B = np.einsum("mkp,mk,mkq->mpq", batch.X, w_power, batch.X)
     return np.einsum("mpq,mqp->m", fit.A_inv, B)
 
@@ -190,35 +192,45 @@ def tau2_sj(batch: Batch) -> np.ndarray:
 
 
 def _estimating_equation(batch: Batch, tau2: np.ndarray, method: str, target=None):
-    """g(tau^2) whose root is the estimate, dg/dtau^2 (NaN where only Fisher is known) and the
-    Fisher information for a scoring step. g is positive left of the root.
+    """g(tau^2), positive left of the root that is the estimate; dg/dtau^2 (NaN where unknown);
+    and a Fisher-type information giving the scale of a scoring step.
 
-    ML:   g = y'PPy - tr(W),  g' = -2 y'PPPy + tr(WW)
-    REML: g = y'PPy - tr(P),  g' = -2 y'PPPy + tr(PP)
-    Q:    g = y'Py - target,  g' = -y'PPy  (PM/EB with target k - p; Q-profile bounds)
-    With an intercept only, y'PPPy = sum w^3 r^2 - (sum w^2 r)^2 / sum w.
+    Each equation balances two positive terms, a(tau^2) = b(tau^2):
+      ML:   y'PPy = tr(W)          REML: y'PPy = tr(P)          Q: y'Py = target
+    (PM/EB: target k - p; Q-profile bounds: chi^2 quantiles). The general model uses the
+    difference g = b - a with Fisher information. With an intercept only, g = 1 - a/b and its
+    exact derivative are used instead: with equal sampling variances a/b is linear in tau^2, so
+    Newton steps on this form converge in very few iterations. Derivatives: d tr(P) = -tr(PP),
+    d tr(W) = -tr(WW), d y'Py = -y'PPy, d y'PPy = -2 y'PPPy, and with an intercept only
+    y'PPPy = sum w^3 r^2 - (sum w^2 r)^2 / sum w.
     """
     fit = wls(batch, weights(batch, tau2))
     w, r = fit.w, fit.resid
     wr = w * r
-    wr2 = wr * r
+    ypp = rowsum(wr * wr)  # y'PPy
     if method == "Q":
-        ypp = rowsum(wr * wr)  # y'PPy
-        return rowsum(wr2) - target, -ypp, ypp
-    ypp = rowsum(wr * wr)
-    if batch.intercept_only:
-        yppp = rowsum(wr * wr * w) - rowsum(wr * w) ** 2 * fit.A_inv[:, 0, 0]
+        b, db = rowsum(wr * r), -ypp
+        a, da, info = target, 0.0, ypp
     else:
-        yppp = np.full(len(w), np.nan)
-    if method == "ML":
-        info = rowsum(w * w)
-        return ypp - rowsum(w), -2 * yppp + info, info
-    info = trace_PP(batch, fit)
-    return ypp - trace_P(batch, fit), -2 * yppp + info, info
+        b = ypp
+        db = -2 * (rowsum(wr * wr * w) - rowsum(wr * w) ** 2 * fit.A_inv[:, 0, 0]) if batch.intercept_only else np.nan
+        if method == "ML":
+            w2 = w * w
+            a, info = rowsum(w), rowsum(w2)
+        else:
+            a, info = trace_P(batch, fit), trace_PP(batch, fit)
+        da = -info
+    if not batch.intercept_only:
+        return b - a, np.full(len(w), np.nan), info
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = a / b
+        slope = -(da * b - a * db) / (b * b)
+        return 1 - ratio, slope, info / b
 
 
 def _subset(batch: Batch, rows: np.ndarray) -> Batch:
-    return Batch(batch.y[rows], batch.v[rows], batch.X[rows], batch.mask[rows], batch.intercept_only)
+    X = batch.X if batch.intercept_only else batch.X[rows]  # X is unused without moderators
+    return Batch(batch.y[rows], batch.v[rows], X, batch.mask[rows], batch.intercept_only)
 
 
 def solve_root(
@@ -257,6 +269,7 @@ def solve_root(
         inside = np.isfinite(newton) & (newton > lo_t) & (newton < hi_t)
         outward = np.maximum(2 * tt, tt + np.abs(g / info))  # no upper bracket yet: expand
         proposal = np.where(inside, newton, np.where(np.isfinite(hi_t), 0.5 * (lo_t + hi_t), outward))
+        proposal = np.where(g == 0, tt, proposal)  # an exact root: keep it
         step = np.abs(proposal - tt)
         settled = (step <= TOL * (1 + tt)) | (hi_t - lo_t <= TOL * (1 + lo_t)) | (g == 0)
         t[todo], lo[todo], hi[todo] = proposal, lo_t, hi_t
