@@ -13,8 +13,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from stemdm import NOT_MEDICAL_ADVICE
-from stemdm import meta
+from stemdm import NOT_MEDICAL_ADVICE, meta
 from stemdm.meta.datasets import DATASETS, load_dataset
 from stemdm.meta.report import fmt, fmt_p
 

@@ -11,7 +11,8 @@ Public API::
     meta.forest_plot(res, "forest.png"); meta.funnel_plot(res, "funnel.svg"); meta.baujat_plot(...)
 """
 
-from stemdm.meta.api import fit, fit_batch
+from stemdm.meta.api import fit
+from stemdm.meta.batch import fit_batch
 from stemdm.meta.bias import begg_test, egger_test, trim_and_fill
 from stemdm.meta.effects import MEASURES, compute_effects
 from stemdm.meta.errors import ConvergenceError, MetaInputError

@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from stemdm.meta import core
 from stemdm.meta.binary import fit_binary
 from stemdm.meta.effects import StudyEffects, compute_effects, study_labels
 from stemdm.meta.errors import MetaInputError
@@ -169,69 +168,3 @@ def design_matrix(data: pd.DataFrame, mods: list[str]) -> tuple[np.ndarray, list
             f"{X.shape[0]} studies cannot estimate {X.shape[1]} coefficients", field=",".join(mods)
         )
     return X, names
-
-
-def fit_batch(
-    yi: np.ndarray,
-    vi: np.ndarray,
-    method: str = "REML",
-    test: str = "z",
-    level: float = 95,
-    tau2_ci: bool = True,
-) -> dict[str, np.ndarray]:
-    """Fit m intercept-only meta-analyses at once from (m, k) arrays (NaN-padded), vectorized.
-
-    Returns a dict of length-m arrays with the keys of ``MetaResult.to_dict()`` plus
-    ``converged`` (False where an iterative estimator found no root: those rows are NaN and
-    flagged, never silently wrong). Rows with k < 2 (or k < 3 under knha) are NaN with
-    ``converged`` True and ``k`` telling why.
-    """
-    method = method.upper()
-    if method not in core.ESTIMATORS:
-        raise MetaInputError(f"unknown method {method!r}; use one of {core.ESTIMATORS}", field="method")
-    if test not in core.TESTS:
-        raise MetaInputError(f"unknown test {test!r}; use one of {core.TESTS}", field="test")
-    yi = np.atleast_2d(np.asarray(yi, dtype=float))
-    vi = np.atleast_2d(np.asarray(vi, dtype=float))
-    if yi.shape != vi.shape:
-        raise MetaInputError(f"yi {yi.shape} and vi {vi.shape} differ in shape", field="vi")
-    bad_v = np.isfinite(yi) & ~(vi > 0)
-    if bad_v.any():
-        row, col = np.argwhere(bad_v)[0]
-        raise MetaInputError(f"sampling variance must be > 0 (got {vi[row, col]})",
-                             study=f"analysis {row}, study {col}", field="vi")  # fmt: skip
-    batch = core.make_batch(yi, vi)
-    k = batch.k
-    min_k = 3 if test in ("knha", "adhoc") else 2
-    usable = k >= min_k
-    out = {key: np.full(len(yi), np.nan) for key in _BATCH_KEYS}
-    out["k"] = k
-    out["converged"] = np.ones(len(yi), dtype=bool)
-    if usable.any():
-        _fill_batch(out, core._subset(batch, usable), usable, method, test, level, tau2_ci)
-    return out
-
-
-_BATCH_KEYS = (
-    "estimate", "se", "ci_lb", "ci_ub", "pval", "tau2", "tau2_ci_lb", "tau2_ci_ub",
-    "i2", "h2", "q", "q_df", "q_pval", "pi_lb", "pi_ub",
-)  # fmt: skip
-
-
-def _fill_batch(out, batch, rows, method, test, level, tau2_ci) -> None:
-    tau2, converged = core.estimate_tau2(batch, method)
-    inference = core.infer(batch, tau2, test, level)
-    het = core.heterogeneity(batch, tau2, method)
-    half = inference.crit * np.sqrt(inference.se[:, 0] ** 2 + tau2)
-    values = {
-        "estimate": inference.beta[:, 0], "se": inference.se[:, 0],
-        "ci_lb": inference.ci_lb[:, 0], "ci_ub": inference.ci_ub[:, 0],
-        "pval": inference.pval[:, 0], "tau2": tau2, "i2": het.i2, "h2": het.h2,
-        "q": het.q, "q_df": het.q_df.astype(float), "q_pval": het.q_pval,
-        "pi_lb": inference.beta[:, 0] - half, "pi_ub": inference.beta[:, 0] + half,
-    }  # fmt: skip
-    if tau2_ci and method != "FE":
-        values["tau2_ci_lb"], values["tau2_ci_ub"] = core.tau2_ci_qprofile(batch, level)
-    for key, value in values.items():
-        out[key][rows] = np.where(converged, value, np.nan)
-    out["converged"][rows] = converged

@@ -64,6 +64,13 @@ class Batch:
         return self.k - self.p
 
 
+def per_df(function, df: np.ndarray, *args) -> np.ndarray:
+    """A scipy.special function of the degrees of freedom, computed once per distinct df
+    (batches share a handful of k values; these functions are costly per element)."""
+    unique, index = np.unique(df, return_inverse=True)
+    return function(unique, *args)[index]
+
+
 def rowsum(a: np.ndarray) -> np.ndarray:
     """Sum over studies (axis 1) as a BLAS matrix-vector product: several times faster than
     ``a.sum(axis=1)`` for the short rows (k ~ 10) of simulation batches."""
@@ -308,8 +315,8 @@ def tau2_ci_qprofile(batch: Batch, level: float) -> tuple[np.ndarray, np.ndarray
     already below the quantile."""
     alpha = 1 - level / 100
     df = batch.df.astype(float)
-    lower, _ = solve_root(batch, "Q", np.zeros(len(df)), special.chdtri(df, alpha / 2))
-    upper, _ = solve_root(batch, "Q", lower, special.chdtri(df, 1 - alpha / 2))
+    lower, _ = solve_root(batch, "Q", np.zeros(len(df)), per_df(special.chdtri, df, alpha / 2))
+    upper, _ = solve_root(batch, "Q", lower, per_df(special.chdtri, df, 1 - alpha / 2))
     return lower, upper
 
 
@@ -342,7 +349,7 @@ def infer(batch: Batch, tau2: np.ndarray, test: str, level: float) -> Inference:
         if test == "adhoc":  # never below the unadjusted SE (Jackson et al. 2017)
             s2w = np.maximum(1.0, s2w)
         dist_df = batch.df.astype(float)
-        crit = special.stdtrit(dist_df, 1 - alpha / 2)
+        crit = per_df(special.stdtrit, dist_df, 1 - alpha / 2)
     else:
         dist_df = np.full(len(batch.y), np.inf)
         crit = np.full(len(batch.y), special.ndtri(1 - alpha / 2))
