@@ -28,6 +28,7 @@ sign change exists, including data on which metafor's plain Fisher scoring gives
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,8 +73,10 @@ def per_df(function, df: np.ndarray, *args) -> np.ndarray:
 
 
 def rowsum(a: np.ndarray) -> np.ndarray:
-    """Sum over studies (axis 1) as a BLAS matrix-vector product: several times faster than
-    ``a.sum(axis=1)`` for the short rows (k ~ 10) of simulation batches."""
+    """Sum over studies (axis 1). For large batches a BLAS matrix-vector product, several times
+    faster than ``a.sum(axis=1)`` on the short rows (k ~ 10) of simulation studies."""
+    if a.shape[0] < 64:
+        return np.add.reduce(a, axis=1)
     return a @ np.ones(a.shape[1])
 
 
@@ -249,6 +252,8 @@ def solve_root(
     (see module docstring) from ``start``, working only on the rows not yet converged.
     """
     m = len(batch.y)
+    if m == 1:
+        return _solve_root_single(batch, method, float(np.asarray(start).ravel()[0]), target)
     root = np.zeros(m)
     converged = np.ones(m, dtype=bool)
     g0, _, _ = _estimating_equation(batch, np.zeros(m), method, target)
@@ -284,6 +289,38 @@ def solve_root(
     root[active] = t
     converged[active] = done & np.isfinite(t)
     return root, converged
+
+
+def _solve_root_single(batch: Batch, method: str, start: float, target) -> tuple[np.ndarray, np.ndarray]:
+    """solve_root for one analysis with Python floats for the bookkeeping (same steps; the
+    array version's per-call overhead dominates a single fit)."""
+
+    def evaluate(t: float) -> tuple[float, float, float]:
+        g, slope, info = _estimating_equation(batch, np.array([t]), method, target)
+        return float(g[0]), float(slope[0]), float(info[0])
+
+    g, slope, info = evaluate(0.0)
+    if not g > 0:
+        return np.zeros(1), np.ones(1, dtype=bool)
+    t, lo, hi = max(start, 0.0), 0.0, math.inf
+    if t > 0:
+        g, slope, info = evaluate(t)
+    for _ in range(MAX_SCORING_ITER):
+        if g == 0:
+            return np.array([t]), np.ones(1, dtype=bool)
+        lo, hi = (max(lo, t), hi) if g > 0 else (lo, min(hi, t))
+        newton = t - g / slope if slope < 0 else t + g / info
+        if math.isfinite(newton) and lo < newton < hi:
+            proposal = newton
+        elif math.isfinite(hi):
+            proposal = 0.5 * (lo + hi)
+        else:
+            proposal = max(2 * t, t + abs(g / info))
+        if abs(proposal - t) <= TOL * (1 + t) or hi - lo <= TOL * (1 + lo):
+            return np.array([proposal]), np.array([math.isfinite(proposal)])
+        t = proposal
+        g, slope, info = evaluate(t)
+    return np.array([t]), np.zeros(1, dtype=bool)
 
 
 def tau2_iterative(batch: Batch, method: str) -> tuple[np.ndarray, np.ndarray]:
