@@ -68,6 +68,8 @@ class Batch:
 def per_df(function, df: np.ndarray, *args) -> np.ndarray:
     """A scipy.special function of the degrees of freedom, computed once per distinct df
     (batches share a handful of k values; these functions are costly per element)."""
+    if len(df) < 64:
+        return function(df, *args)
     unique, index = np.unique(df, return_inverse=True)
     return function(unique, *args)[index]
 

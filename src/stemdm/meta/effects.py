@@ -84,8 +84,14 @@ def numeric_column(data: pd.DataFrame, name: str, labels: list[str]) -> np.ndarr
         close = [c for c in data.columns if c.lower() == name.lower()]
         hint = f" (found '{close[0]}': column names are case-sensitive)" if close else ""
         raise MetaInputError(f"missing column '{name}'{hint}", field=name)
-    values = pd.to_numeric(data[name], errors="coerce").to_numpy(dtype=float)
-    raw = data[name].to_numpy()
+    column = data[name]
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        values = column.to_numpy(dtype=float)
+    else:
+        values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
+    if np.isfinite(values).all():
+        return values
+    raw = column.to_numpy()
     for i, value in enumerate(values):
         if not np.isfinite(value):
             shown = raw[i]
@@ -125,7 +131,7 @@ def _continuous(data: pd.DataFrame, measure: str, labels: list[str]) -> StudyEff
             _require(mean > 0, labels, name, "ratio of means needs positive means")
         yi = np.log(m1 / m2)
         vi = sd1**2 / (n1 * m1**2) + sd2**2 / (n2 * m2**2)
-    return StudyEffects(measure, labels, yi, vi, n1=n1, n2=n2, raw=data.reset_index(drop=True))
+    return StudyEffects(measure, labels, yi, vi, n1=n1, n2=n2, raw=data)
 
 
 def two_by_two(data: pd.DataFrame, labels: list[str]) -> dict[str, np.ndarray]:
@@ -210,7 +216,7 @@ def _binary(
     n1 = cells["ai"] + cells["bi"]
     n2 = cells["ci"] + cells["di"]
     return StudyEffects(
-        measure, labels, yi, vi, n1=n1, n2=n2, counts=cells, raw=data.reset_index(drop=True)
+        measure, labels, yi, vi, n1=n1, n2=n2, counts=cells, raw=data
     )
 
 
@@ -227,7 +233,7 @@ def _generic(data: pd.DataFrame, labels: list[str]) -> StudyEffects:
         raise MetaInputError("measure GEN needs 'yi' with 'vi' or 'sei'", field="vi")
     n1 = numeric_column(data, "n1i", labels) if "n1i" in data.columns else None
     n2 = numeric_column(data, "n2i", labels) if "n2i" in data.columns else None
-    return StudyEffects("GEN", labels, yi, vi, n1=n1, n2=n2, raw=data.reset_index(drop=True))
+    return StudyEffects("GEN", labels, yi, vi, n1=n1, n2=n2, raw=data)
 
 
 def compute_effects(
