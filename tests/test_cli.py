@@ -68,8 +68,8 @@ def test_missing_file_and_unknown_measure(bcg_csv):
 
 
 def test_python_dash_m_and_console_script(bcg_csv):
-    completed = subprocess.run([sys.executable, "-m", "stemdm", "meta", str(bcg_csv), "--measure", "OR",
-                                "--method", "MH", "--json"], capture_output=True, text=True, check=True)  # fmt: skip
+    command = [sys.executable, "-m", "stemdm", "meta", str(bcg_csv), "--measure", "OR", "--method", "MH"]
+    completed = subprocess.run([*command, "--json"], capture_output=True, text=True, check=True)
     assert json.loads(completed.stdout)["pooling"] == "MH"
 
 

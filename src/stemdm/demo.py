@@ -37,12 +37,18 @@ def run_demo(out: Path, console: Console) -> dict:
     latitude = meta.fit(data, measure="RR", method="REML", test="knha", mods=["ablat"])
     filled = meta.trim_and_fill(result)
     files = {
-        "forest": meta.forest_plot(result, out / "bcg_forest.png",
-                                   labels=("Favours vaccine", "Favours control"),
-                                   group_names=("Vaccine", "Control")),  # fmt: skip
-        "forest_by_alloc": meta.forest_plot(by_alloc, out / "bcg_forest_by_alloc.png",
-                                            labels=("Favours vaccine", "Favours control"),
-                                            group_names=("Vaccine", "Control")),  # fmt: skip
+        "forest": meta.forest_plot(
+            result,
+            out / "bcg_forest.png",
+            labels=("Favours vaccine", "Favours control"),
+            group_names=("Vaccine", "Control"),
+        ),  # fmt: skip
+        "forest_by_alloc": meta.forest_plot(
+            by_alloc,
+            out / "bcg_forest_by_alloc.png",
+            labels=("Favours vaccine", "Favours control"),
+            group_names=("Vaccine", "Control"),
+        ),  # fmt: skip
         "funnel": meta.funnel_plot(result, out / "bcg_funnel.png", filled=filled),
         "baujat": meta.baujat_plot(result, out / "bcg_baujat.png"),
     }
@@ -50,7 +56,9 @@ def run_demo(out: Path, console: Console) -> dict:
         "dataset": DATASETS["bcg"],
         "model": {"measure": "RR", "method": "REML", "test": "knha"},
         "overall": result.to_dict(),
-        "overall_rr": {k: math.exp(result.to_dict()[k]) for k in ("estimate", "ci_lb", "ci_ub", "pi_lb", "pi_ub")},
+        "overall_rr": {
+            k: math.exp(result.to_dict()[k]) for k in ("estimate", "ci_lb", "ci_ub", "pi_lb", "pi_ub")
+        },
         "by_allocation": by_alloc.to_dict(),
         "meta_regression_latitude": latitude.to_dict(),
         "egger": meta.egger_test(result),
@@ -70,9 +78,7 @@ def _print(console, result, by_alloc, latitude, summary, json_path, files) -> No
     table = Table(title="BCG vaccine trials (Colditz 1994): risk ratio of tuberculosis, REML + HKSJ")
     for column in ("Analysis", "k", "RR", "95% CI", "p", "I2 %"):
         table.add_column(column, justify="left" if column == "Analysis" else "right")
-    rows = [("All trials", result)] + [
-        (f"alloc = {name}", sub) for name, sub in by_alloc.subgroups.items()
-    ]
+    rows = [("All trials", result)] + [(f"alloc = {name}", sub) for name, sub in by_alloc.subgroups.items()]
     for name, fit in rows:
         table.add_row(
             name, str(fit.k), fmt(math.exp(fit.estimate)),

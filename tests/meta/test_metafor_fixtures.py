@@ -129,8 +129,22 @@ def test_fit(case):
 @pytest.mark.parametrize("case", cases_of("mh", "peto"), ids=lambda c: c["id"])
 def test_mantel_haenszel_and_peto(case):
     values = fit_case(case).to_dict()
-    keys = ("estimate", "se", "ci_lb", "ci_ub", "pval", "q", "q_pval", "i2", "h2", "q_df", "cmh", "cmh_pval",
-            "cochran_chi2", "cochran_pval")
+    keys = (
+        "estimate",
+        "se",
+        "ci_lb",
+        "ci_ub",
+        "pval",
+        "q",
+        "q_pval",
+        "i2",
+        "h2",
+        "q_df",
+        "cmh",
+        "cmh_pval",
+        "cochran_chi2",
+        "cochran_pval",
+    )
     check_summary(values, case["expected"], case["id"], keys)
 
 

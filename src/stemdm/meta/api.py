@@ -65,9 +65,7 @@ def fit_pooled(
         return fit_binary(effects, method, level, add, to)
     result = fit_effects(effects, method, test, level, allow_small_df=allow_small_df)
     if test != "z" and result.k == 2:
-        result.notes.append(
-            f"k = 2 under test='{test}': t on 1 df, so the interval is very wide"
-        )
+        result.notes.append(f"k = 2 under test='{test}': t on 1 df, so the interval is very wide")
     return result
 
 
@@ -150,9 +148,7 @@ def design_matrix(data: pd.DataFrame, mods: list[str]) -> tuple[np.ndarray, list
             text = column.astype(str)
             levels = _levels(column, text.tolist())
             if len(set(text)) < 2:
-                raise MetaInputError(
-                    f"moderator '{name}' has a single level ('{text.iloc[0]}')", field=name
-                )
+                raise MetaInputError(f"moderator '{name}' has a single level ('{text.iloc[0]}')", field=name)
             for level_name in levels[1:]:
                 columns.append((text == level_name).to_numpy(dtype=float))
                 names.append(f"{name}{level_name}")

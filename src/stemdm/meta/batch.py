@@ -60,7 +60,10 @@ def fit_batch(
     n_blocks = max(1, min(os.cpu_count() or 1, usable.size // ROWS_PER_THREAD))
     blocks = [rows for rows in np.array_split(usable, n_blocks) if rows.size]
     blas_threads = 1 if len(blocks) > 1 else None
-    with threadpool_limits(limits=blas_threads, user_api="blas"), ThreadPoolExecutor(len(blocks) or 1) as pool:
+    with (
+        threadpool_limits(limits=blas_threads, user_api="blas"),
+        ThreadPoolExecutor(len(blocks) or 1) as pool,
+    ):
         jobs = [
             pool.submit(_fill_batch, out, core._subset(batch, rows), rows, method, test, level, tau2_ci)
             for rows in blocks

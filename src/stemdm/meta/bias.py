@@ -49,9 +49,7 @@ def egger_test(result: MetaResult) -> dict[str, float]:
         "limit_estimate": float(beta[0]),
         "limit_ci_lb": float(beta[0] - crit * se[0]),
         "limit_ci_ub": float(beta[0] + crit * se[0]),
-        "note": "fewer than 10 studies: the test has little power"
-        if result.k < 10
-        else "",
+        "note": "fewer than 10 studies: the test has little power" if result.k < 10 else "",
     }
 
 

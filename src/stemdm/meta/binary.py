@@ -36,11 +36,7 @@ def _mh_estimate(a, b, c, d, measure: str) -> tuple[float, float]:
         _require_events(R, S, "odds ratio")
         P, Q = (a + d) / N, (b + c) / N
         r, s = a * d / N, b * c / N
-        var = (
-            np.sum(P * r) / (2 * R**2)
-            + np.sum(P * s + Q * r) / (2 * R * S)
-            + np.sum(Q * s) / (2 * S**2)
-        )
+        var = np.sum(P * r) / (2 * R**2) + np.sum(P * s + Q * r) / (2 * R * S) + np.sum(Q * s) / (2 * S**2)
         return float(np.log(R / S)), float(np.sqrt(var))
     if measure == "RR":
         R, S = np.sum(a * n2 / N), np.sum(c * n1 / N)

@@ -161,11 +161,7 @@ def trace_PP(batch: Batch, fit: WLS) -> np.ndarray:
         return sum_w2 - 2 * rowsum(w2 * w) * inv_total + (sum_w2 * inv_total) ** 2
     B2 = np.einsum("mkp,mk,mkq->mpq", batch.X, w**2, batch.X)
     C = np.einsum("mpq,mqr->mpr", fit.A_inv, B2)
-    return (
-        np.sum(w**2, axis=1)
-        - 2 * _trace_ainv_xwx(batch, fit, w**3)
-        + np.einsum("mpq,mqp->m", C, C)
-    )
+    return np.sum(w**2, axis=1) - 2 * _trace_ainv_xwx(batch, fit, w**3) + np.einsum("mpq,mqp->m", C, C)
 
 
 def q_generalized(batch: Batch, tau2: np.ndarray) -> np.ndarray:
@@ -225,7 +221,11 @@ def _estimating_equation(batch: Batch, tau2: np.ndarray, method: str, target=Non
         a, da, info = target, 0.0, ypp
     else:
         b = ypp
-        db = -2 * (rowsum(wr * wr * w) - rowsum(wr * w) ** 2 * fit.A_inv[:, 0, 0]) if batch.intercept_only else np.nan
+        db = (
+            -2 * (rowsum(wr * wr * w) - rowsum(wr * w) ** 2 * fit.A_inv[:, 0, 0])
+            if batch.intercept_only
+            else np.nan
+        )
         if method == "ML":
             w2 = w * w
             a, info = rowsum(w), rowsum(w2)

@@ -161,9 +161,7 @@ def two_by_two(data: pd.DataFrame, labels: list[str]) -> dict[str, np.ndarray]:
     return cells
 
 
-def continuity_corrected(
-    cells: dict[str, np.ndarray], add: float, to: str
-) -> dict[str, np.ndarray]:
+def continuity_corrected(cells: dict[str, np.ndarray], add: float, to: str) -> dict[str, np.ndarray]:
     """Cells with ``add`` added as metafor's ``to`` rule says (only0, all, if0all, none)."""
     if to not in CONTINUITY_RULES:
         raise MetaInputError(f"unknown continuity rule to={to!r}; use one of {CONTINUITY_RULES}")
@@ -180,9 +178,7 @@ def continuity_corrected(
     return {c: v + add * which for c, v in cells.items()}
 
 
-def binary_effects(
-    cells: dict[str, np.ndarray], measure: str
-) -> tuple[np.ndarray, np.ndarray]:
+def binary_effects(cells: dict[str, np.ndarray], measure: str) -> tuple[np.ndarray, np.ndarray]:
     """(yi, vi) of RR, OR or RD from (already corrected) cells; inf where a zero cell was left."""
     ai, bi, ci, di = (cells[c] for c in ("ai", "bi", "ci", "di"))
     n1, n2 = ai + bi, ci + di
@@ -200,9 +196,7 @@ def binary_effects(
     return yi, vi
 
 
-def _binary(
-    data: pd.DataFrame, measure: str, labels: list[str], add: float, to: str
-) -> StudyEffects:
+def _binary(data: pd.DataFrame, measure: str, labels: list[str], add: float, to: str) -> StudyEffects:
     cells = two_by_two(data, labels)
     yi, vi = binary_effects(continuity_corrected(cells, add, to), measure)
     for i in range(len(yi)):
@@ -215,9 +209,7 @@ def _binary(
             )
     n1 = cells["ai"] + cells["bi"]
     n2 = cells["ci"] + cells["di"]
-    return StudyEffects(
-        measure, labels, yi, vi, n1=n1, n2=n2, counts=cells, raw=data
-    )
+    return StudyEffects(measure, labels, yi, vi, n1=n1, n2=n2, counts=cells, raw=data)
 
 
 def _generic(data: pd.DataFrame, labels: list[str]) -> StudyEffects:
@@ -236,9 +228,7 @@ def _generic(data: pd.DataFrame, labels: list[str]) -> StudyEffects:
     return StudyEffects("GEN", labels, yi, vi, n1=n1, n2=n2, raw=data)
 
 
-def compute_effects(
-    data: pd.DataFrame, measure: str, *, add: float = 0.5, to: str = "only0"
-) -> StudyEffects:
+def compute_effects(data: pd.DataFrame, measure: str, *, add: float = 0.5, to: str = "only0") -> StudyEffects:
     """Per-study effects of ``measure`` (see module docstring for formulas and sources)."""
     if not isinstance(data, pd.DataFrame):
         raise MetaInputError("data must be a pandas DataFrame with metafor's column names")

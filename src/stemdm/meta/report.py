@@ -55,8 +55,7 @@ def effect_line(result: MetaResult, label: str = "Pooled") -> str:
     )
     if result.pi_lb is not None:
         line += (
-            f"; prediction interval [{fmt(shown(result, result.pi_lb))}, "
-            f"{fmt(shown(result, result.pi_ub))}]"
+            f"; prediction interval [{fmt(shown(result, result.pi_lb))}, {fmt(shown(result, result.pi_ub))}]"
         )
     return line
 
