@@ -54,11 +54,7 @@ def close(actual, expected, key: str, case_id: str) -> None:
 
 
 def summary_values(result: meta.MetaResult) -> dict:
-    values = result.to_dict()
-    if result.i2_ci is not None:
-        values["i2_ci_lb"], values["i2_ci_ub"] = result.i2_ci
-        values["h2_ci_lb"], values["h2_ci_ub"] = result.h2_ci
-    return values
+    return result.to_dict()
 
 
 SUMMARY = (

@@ -121,6 +121,9 @@ class MetaResult:
                 q_between_df=_number(self.q_between_df),
                 q_between_pval=_number(self.q_between_pval),
             )
+        for name, bounds in (("i2", self.i2_ci), ("h2", self.h2_ci)):
+            lower, upper = bounds if bounds is not None else (None, None)
+            out[f"{name}_ci_lb"], out[f"{name}_ci_ub"] = _number(lower), _number(upper)
         for key, value in self.extra.items():
             out[key] = _number(value) if isinstance(value, (float, int, np.number)) else value
         return out
