@@ -80,3 +80,10 @@ def test_demo_writes_plots_and_summary(tmp_path):
     assert summary["overall"]["k"] == 13
     for name in ("bcg_forest.png", "bcg_forest_by_alloc.png", "bcg_funnel.png", "bcg_baujat.png"):
         assert (tmp_path / name).read_bytes().startswith(b"\x89PNG")
+
+
+def test_excel_input_through_the_cli(tmp_path):
+    path = tmp_path / "bcg.xlsx"
+    load_dataset("bcg").to_excel(path, index=False)
+    result = runner.invoke(app, ["meta", str(path), "--measure", "RR", "--json"])
+    assert result.exit_code == 0, result.output

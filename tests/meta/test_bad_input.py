@@ -183,3 +183,17 @@ def test_batch_rejects_non_positive_variance():
         meta.fit_batch(np.zeros((2, 3)), np.array([[1, 1, 1], [1, -1, 1]]))
     assert info.value.field == "vi"
     assert "analysis 1" in str(info.value)
+
+
+def test_non_convergence_is_an_error_not_a_number(monkeypatch):
+    """If the root finder runs out of iterations, fit() raises; fit_batch flags the row."""
+    from stemdm.meta import core
+
+    monkeypatch.setattr(core, "MAX_SCORING_ITER", 1)
+    data = load_dataset("bcg")
+    with pytest.raises(meta.ConvergenceError, match="did not converge"):
+        meta.fit(data, measure="RR", method="REML")
+    effects = meta.compute_effects(data, "RR")
+    out = meta.fit_batch(np.vstack([effects.yi] * 3), np.vstack([effects.vi] * 3), method="ML")
+    assert not out["converged"].any()
+    assert np.isnan(out["estimate"]).all()

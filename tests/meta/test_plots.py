@@ -47,3 +47,10 @@ def test_funnel_with_trim_and_fill(bcg, tmp_path):
 def test_unknown_extension(bcg, tmp_path):
     with pytest.raises(meta.MetaInputError):
         meta.forest_plot(meta.fit(bcg, measure="RR"), tmp_path / "forest.jpg")
+
+
+def test_meta_regression_is_not_drawn_as_a_pooled_effect(bcg, tmp_path):
+    result = meta.fit(bcg, measure="RR", mods=["ablat"])
+    for plot in (meta.forest_plot, meta.funnel_plot):
+        with pytest.raises(meta.MetaInputError, match="intercept"):
+            plot(result, tmp_path / "x.png")

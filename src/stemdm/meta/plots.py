@@ -28,6 +28,15 @@ FORMATS = (".png", ".svg", ".pdf")
 ROW_HEIGHT_INCHES = 0.28
 
 
+def _require_pooled(result: MetaResult, plot: str) -> None:
+    if result.coef is not None:
+        raise MetaInputError(
+            f"a {plot} of a meta-regression would show its intercept as if it were a pooled effect; "
+            "plot the model without moderators (or one per subgroup)",
+            field="mods",
+        )
+
+
 def _check_path(path: str | Path) -> Path:
     path = Path(path)
     if path.suffix.lower() not in FORMATS:
@@ -147,6 +156,7 @@ def forest_plot(
     for (sub)totals, a bar for the prediction interval, heterogeneity and test lines, favours
     labels under the axis, and the not-medical-advice line.
     """
+    _require_pooled(result, "forest plot")
     path = _check_path(path)
     rows = _forest_rows(result)
     n_rows = len(rows) + 3
@@ -271,6 +281,7 @@ def funnel_plot(
     (0.10, 1], (0.05, 0.10], (0.01, 0.05] and below 0.01; the pooled estimate has a pseudo-CI
     funnel. ``filled`` (a trim-and-fill result) adds its imputed studies as open circles.
     """
+    _require_pooled(result, "funnel plot")
     path = _check_path(path)
     y, se = result.effects.yi, np.sqrt(result.effects.vi)
     se_max = float(se.max()) * 1.1
