@@ -130,3 +130,28 @@ def test_iterative_estimators_converge_on_random_batches(m, k, seed, method):
     out = meta.fit_batch(yi, vi, method=method)
     assert out["converged"].all()
     assert np.all(out["tau2"] >= 0)
+
+
+def _log_likelihood(tau2: float, y: np.ndarray, v: np.ndarray, restricted: bool) -> float:
+    """(Restricted) log-likelihood of the random-effects model, up to a constant."""
+    w = 1 / (v + tau2)
+    mu = np.sum(w * y) / np.sum(w)
+    value = -0.5 * (np.sum(np.log(v + tau2)) + np.sum(w * (y - mu) ** 2))
+    return value - 0.5 * np.log(np.sum(w)) if restricted else value
+
+
+@SETTINGS
+@given(data=generic_studies(), method=st.sampled_from(["ML", "REML"]))
+def test_ml_and_reml_maximize_their_likelihood(data, method):
+    """Independent check: no tau2 in [0, 100] found by a bounded scalar optimizer beats ours."""
+    from scipy.optimize import minimize_scalar
+
+    y, v = data["yi"].to_numpy(), data["vi"].to_numpy()
+    restricted = method == "REML"
+    ours = meta.fit(data, measure="GEN", method=method).tau2
+    best = minimize_scalar(
+        lambda t: -_log_likelihood(t, y, v, restricted), bounds=(0, 100), method="bounded",
+        options={"xatol": 1e-10},
+    )  # fmt: skip
+    for candidate in (best.x, 0.0):
+        assert _log_likelihood(ours, y, v, restricted) >= _log_likelihood(candidate, y, v, restricted) - 1e-9
