@@ -192,6 +192,12 @@ sens_cases <- function(prefix, dataset, data, measure, method, test) {
   eg <- regtest(res, model = "lm")
   add_case(list(id = paste0(prefix, "_egger"), dataset = dataset, kind = "egger", args = a, data = data,
                 expected = list(statistic = eg$zval, pval = eg$pval, df = eg$dfs, limit_estimate = eg$est)))
+  pe <- regtest(res, model = "lm", predictor = "vi")
+  add_case(list(id = paste0(prefix, "_peese"), dataset = dataset, kind = "peese", args = a, data = data,
+                expected = list(statistic = pe$zval, pval = pe$pval, limit_estimate = pe$est)))
+  fs <- fsn(res$yi, res$vi)
+  add_case(list(id = paste0(prefix, "_fsn"), dataset = dataset, kind = "fsn", args = a, data = data,
+                expected = list(fsn = fs$fsnum, pval = fs$pval)))
   rk <- ranktest(res)
   add_case(list(id = paste0(prefix, "_begg"), dataset = dataset, kind = "begg", args = a, data = data,
                 expected = list(tau = rk$tau, pval = rk$pval)))

@@ -63,6 +63,8 @@ def run_demo(out: Path, console: Console) -> dict:
         "meta_regression_latitude": latitude.to_dict(),
         "egger": meta.egger_test(result),
         "begg": meta.begg_test(result),
+        "pet_peese": meta.pet_peese(result),
+        "fail_safe_n": meta.fail_safe_n(result),
         "trim_and_fill": filled.to_dict(),
         "leave_one_out": meta.leave_one_out(result).reset_index().to_dict(orient="records"),
         "files": {name: str(path) for name, path in files.items()},

@@ -240,3 +240,17 @@ def test_baujat(case):
         np.testing.assert_allclose(
             table[column], case["expected"][column], err_msg=f"{case['id']}: {column}", **TIGHT
         )
+
+
+@pytest.mark.parametrize("case", cases_of("peese"), ids=lambda c: c["id"])
+def test_peese_regression(case):
+    peese = meta.pet_peese(fit_case(case))["peese"]
+    for key in ("statistic", "pval", "limit_estimate"):
+        close(peese[key], case["expected"][key], key, case["id"])
+
+
+@pytest.mark.parametrize("case", cases_of("fsn"), ids=lambda c: c["id"])
+def test_fail_safe_n(case):
+    result = meta.fail_safe_n(fit_case(case))
+    assert result["fsn"] == case["expected"]["fsn"]
+    close(result["pval"], case["expected"]["pval"], "pval", case["id"])

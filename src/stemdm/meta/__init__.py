@@ -13,7 +13,7 @@ Public API::
 
 from stemdm.meta.api import fit
 from stemdm.meta.batch import fit_batch
-from stemdm.meta.bias import begg_test, egger_test, trim_and_fill
+from stemdm.meta.bias import begg_test, egger_test, fail_safe_n, pet_peese, trim_and_fill
 from stemdm.meta.effects import MEASURES, compute_effects
 from stemdm.meta.errors import ConvergenceError, MetaInputError
 from stemdm.meta.model import MetaResult
@@ -31,11 +31,13 @@ __all__ = [
     "compute_effects",
     "cumulative",
     "egger_test",
+    "fail_safe_n",
     "fit",
     "fit_batch",
     "forest_plot",
     "funnel_plot",
     "influence",
     "leave_one_out",
+    "pet_peese",
     "trim_and_fill",
 ]

@@ -1,7 +1,9 @@
 """Small-study effects and publication bias: Egger's test, Begg's rank test, trim-and-fill.
 
 * Egger et al. (1997): weighted regression y_i = b0 + b1 SE_i with weights 1/v_i; t test of b1
-  on k-2 df (metafor ``regtest(model="lm")``); b0 is the limit estimate as SE -> 0.
+  on k-2 df (metafor ``regtest(model="lm")``); b0 is the limit estimate as SE -> 0 (PET);
+  the same regression on v_i gives PEESE (Stanley & Doucouliagos 2014).
+* Rosenthal (1979) fail-safe N.
 * Begg & Mazumdar (1994): Kendall's tau between standardized effects
   (y_i - theta_FE)/sqrt(v_i - 1/sum w) and v_i; exact p without ties, normal approximation with
   ties (metafor ``ranktest``).
@@ -26,31 +28,65 @@ def _plain(result: MetaResult, what: str, min_k: int) -> None:
         raise MetaInputError(f"{what} needs at least {min_k} studies (k = {result.k})")
 
 
-def egger_test(result: MetaResult) -> dict[str, float]:
-    """Egger's regression test: {statistic (t), df, pval, limit_estimate, ...}."""
-    _plain(result, "Egger's test", 3)
+def _small_study_regression(result: MetaResult, predictor: np.ndarray) -> dict[str, float]:
+    """Weighted least squares y_i = b0 + b1 x_i with weights 1/v_i and a multiplicative error
+    term (metafor ``regtest(model="lm")``): t tests on k-2 df; b0 is the effect as x -> 0."""
     y, v = result.effects.yi, result.effects.vi
-    sei = np.sqrt(v)
-    X = np.column_stack([np.ones_like(sei), sei])
+    X = np.column_stack([np.ones_like(predictor), predictor])
     w = 1 / v
     xtwx_inv = np.linalg.inv(X.T @ (w[:, None] * X))
     beta = xtwx_inv @ (X.T @ (w * y))
-    resid = y - X @ beta
     df = result.k - 2
-    sigma2 = np.sum(w * resid**2) / df
+    sigma2 = np.sum(w * (y - X @ beta) ** 2) / df
     se = np.sqrt(np.diag(xtwx_inv) * sigma2)
-    t = beta[1] / se[1]
+    t = beta / se
     crit = stats.t.ppf(1 - (1 - result.level / 100) / 2, df)
     return {
-        "statistic": float(t),
+        "statistic": float(t[1]),
         "df": df,
-        "pval": float(2 * stats.t.sf(abs(t), df)),
+        "pval": float(2 * stats.t.sf(abs(t[1]), df)),
         "slope": float(beta[1]),
         "limit_estimate": float(beta[0]),
+        "limit_se": float(se[0]),
+        "limit_pval": float(2 * stats.t.sf(abs(t[0]), df)),
         "limit_ci_lb": float(beta[0] - crit * se[0]),
         "limit_ci_ub": float(beta[0] + crit * se[0]),
-        "note": "fewer than 10 studies: the test has little power" if result.k < 10 else "",
     }
+
+
+def egger_test(result: MetaResult) -> dict[str, float]:
+    """Egger's regression test (predictor: standard error): {statistic (t), df, pval,
+    limit_estimate (PET), ...}; a note when k < 10, where the test has little power."""
+    _plain(result, "Egger's test", 3)
+    out = _small_study_regression(result, np.sqrt(result.effects.vi))
+    out["note"] = "fewer than 10 studies: the test has little power" if result.k < 10 else ""
+    return out
+
+
+def pet_peese(result: MetaResult, alpha: float = 0.05) -> dict[str, object]:
+    """PET-PEESE (Stanley & Doucouliagos 2014): the effect extrapolated to a study of infinite
+    precision, by regression on the SE (PET) or on the variance (PEESE). The conditional
+    estimator takes PEESE when PET's limit estimate differs from 0 at ``alpha`` (two-sided),
+    else PET. Limit estimates are on the analysis scale (log for ratios)."""
+    _plain(result, "PET-PEESE", 3)
+    pet = _small_study_regression(result, np.sqrt(result.effects.vi))
+    peese = _small_study_regression(result, result.effects.vi)
+    chosen = "PEESE" if pet["limit_pval"] < alpha else "PET"
+    return {"pet": pet, "peese": peese, "chosen": chosen,
+            "estimate": (peese if chosen == "PEESE" else pet)["limit_estimate"]}  # fmt: skip
+
+
+def fail_safe_n(result: MetaResult, alpha: float = 0.05) -> dict[str, float]:
+    """Rosenthal's (1979) fail-safe N: how many null studies would bring Stouffer's combined
+    z below the one-sided critical value z_alpha. N = max(0, k (z_sum/sqrt(k) / z_alpha)^2 - k),
+    rounded up (metafor ``fsn``). A widely criticized statistic, kept for comparison with
+    published reviews."""
+    _plain(result, "fail-safe N", 2)
+    z = result.effects.yi / np.sqrt(result.effects.vi)
+    z_average = abs(np.sum(z)) / np.sqrt(result.k)
+    critical = stats.norm.ppf(1 - alpha)
+    n = max(0.0, result.k * (z_average / critical) ** 2 - result.k)
+    return {"fsn": int(np.ceil(n)), "pval": float(stats.norm.sf(z_average)), "alpha": alpha}
 
 
 def begg_test(result: MetaResult) -> dict[str, float]:
