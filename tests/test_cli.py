@@ -87,3 +87,24 @@ def test_excel_input_through_the_cli(tmp_path):
     load_dataset("bcg").to_excel(path, index=False)
     result = runner.invoke(app, ["meta", str(path), "--measure", "RR", "--json"])
     assert result.exit_code == 0, result.output
+
+
+def test_level_and_continuity_options(bcg_csv):
+    args = [
+        "meta",
+        str(bcg_csv),
+        "--measure",
+        "OR",
+        "--level",
+        "90",
+        "--add",
+        "0.25",
+        "--to",
+        "all",
+        "--json",
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["level"] == 90
+    bad = runner.invoke(app, ["meta", str(bcg_csv), "--measure", "OR", "--to", "sometimes"])
+    assert bad.exit_code == 2 and "continuity" in bad.output

@@ -121,6 +121,8 @@ def meta_command(
     level: Annotated[float, typer.Option(help="confidence level, percent")] = 95,
     by: Annotated[str | None, typer.Option(help="subgroup column")] = None,
     mods: Annotated[list[str] | None, typer.Option(help="moderator column (repeat for more)")] = None,
+    add: Annotated[float, typer.Option(help="continuity correction added to 2x2 cells")] = 0.5,
+    to: Annotated[str, typer.Option(help="which 2x2 studies get it: only0, all, if0all, none")] = "only0",
     forest: Annotated[Path | None, typer.Option(help="write a forest plot (.png/.svg/.pdf)")] = None,
     funnel: Annotated[Path | None, typer.Option(help="write a funnel plot (.png/.svg/.pdf)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print to_dict() as JSON")] = False,
@@ -128,7 +130,9 @@ def meta_command(
     """Meta-analysis of a table of studies: summary table, or JSON with --json."""
     frame = _read_table(data)
     try:
-        result = fit(frame, measure=measure, method=method, test=test, level=level, by=by, mods=mods)
+        result = fit(
+            frame, measure=measure, method=method, test=test, level=level, by=by, mods=mods, add=add, to=to
+        )
         if forest is not None:
             forest_plot(result, forest)
         if funnel is not None:
