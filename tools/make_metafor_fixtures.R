@@ -176,6 +176,17 @@ bd <- with(dat.bangertdrowns2004[complete.cases(dat.bangertdrowns2004[, c("yi", 
            data.frame(study = paste(id, author), yi, vi, length, grade = as.character(grade)))
 mods_case("bangertdrowns_mods_length_grade_REML_z", "dat.bangertdrowns2004", bd, "GEN", "REML", "z", c("length", "grade"))
 
+# A bimodal REML likelihood: tau^2 = 0 is a local maximum, the global one is interior (found by metafor
+# from its HE start). BCG trials 1-6 with latitudes permuted (one arrangement of the permutation test).
+bimodal <- data.frame(study = paste("trial", 1:6),
+                      yi = c(-0.8893113339202054, -1.5853886572014306, -1.348073148299693, -1.4415511900213054,
+                             -0.2175473222112957, -0.786115585818864),
+                      vi = c(0.32558476500396133, 0.19458112139814385, 0.4153679653679654, 0.020010031902247573,
+                             0.05121017216963086, 0.0069056184559087574),
+                      x = c(44, 52, 44, 13, 55, 42))
+mods_case("bimodal_reml_mods_x_REML_z", "dat.bcg", bimodal, "GEN", "REML", "z", c("x"))
+mods_case("bimodal_reml_mods_x_ML_z", "dat.bcg", bimodal, "GEN", "ML", "z", c("x"))
+
 # --- Sensitivity and small-study bias -------------------------------------------------------------
 sens_cases <- function(prefix, dataset, data, measure, method, test) {
   args <- c(list(measure = measure, method = method, test = test, control = ctrl), data_args(measure, data))
@@ -222,6 +233,24 @@ sens_cases("egger2001_OR_REML_z", "dat.egger2001", egg, "OR", "REML", "z")
 sens_cases("normand_MD_PM_knha", "dat.normand1999", norm, "MD", "PM", "knha")
 sens_cases("raudenbush_GEN_ML_z", "dat.raudenbush1985", raud, "GEN", "ML", "z")
 sens_cases("linde_RR_REML_z", "dat.linde2005", linde, "RR", "REML", "z")
+
+# --- Exact permutation tests -----------------------------------------------------------------------
+perm_case <- function(id, dataset, data, measure, method, test, mods = NULL) {
+  args <- c(list(measure = measure, method = method, test = test, control = ctrl), data_args(measure, data))
+  if (!is.null(mods)) args$mods <- as.formula(paste("~", paste(mods, collapse = " + ")))
+  if (!is.null(mods)) args$data <- data
+  res <- do.call(rma, args)
+  pt <- permutest(res, exact = TRUE, control = list(comptol = sqrt(.Machine$double.eps)))
+  exp <- list(pval = pt$pval, iterations = NROW(pt$zval.perm))
+  if (!is.null(mods)) exp$qm_pval <- pt$QMp
+  add_case(list(id = id, dataset = dataset, kind = "permutest",
+                args = list(measure = measure, method = method, test = test, mods = mods), data = data,
+                expected = exp))
+}
+perm_case("hine_RD_REML_z_permutest", "dat.hine1989", hine, "RD", "REML", "z")
+perm_case("hine_RD_DL_knha_permutest", "dat.hine1989", hine, "RD", "DL", "knha")
+perm_case("bcg6_RR_REML_z_mods_ablat_permutest", "dat.bcg", bcg[1:6, ], "RR", "REML", "z", "ablat")
+perm_case("bcg6_RR_DL_knha_mods_ablat_permutest", "dat.bcg", bcg[1:6, ], "RR", "DL", "knha", "ablat")
 
 meta <- list(metafor_version = as.character(packageVersion("metafor")),
              metadat_version = as.character(packageVersion("metadat")),

@@ -254,3 +254,14 @@ def test_fail_safe_n(case):
     result = meta.fail_safe_n(fit_case(case))
     assert result["fsn"] == case["expected"]["fsn"]
     close(result["pval"], case["expected"]["pval"], "pval", case["id"])
+
+
+@pytest.mark.parametrize("case", cases_of("permutest"), ids=lambda c: c["id"])
+def test_exact_permutation_tests(case):
+    result = meta.permutation_test(fit_case(case))
+    expected = case["expected"]
+    assert result["exact"]
+    assert result["iterations"] == expected["iterations"]
+    np.testing.assert_allclose(result["pval"], np.atleast_1d(expected["pval"]), rtol=1e-9)
+    if "qm_pval" in expected:
+        close(result["qm_pval"], expected["qm_pval"], "qm_pval", case["id"])

@@ -17,6 +17,7 @@ from stemdm.meta.bias import begg_test, egger_test, fail_safe_n, pet_peese, trim
 from stemdm.meta.effects import MEASURES, compute_effects
 from stemdm.meta.errors import ConvergenceError, MetaInputError
 from stemdm.meta.model import MetaResult
+from stemdm.meta.permutation import permutation_test
 from stemdm.meta.plots import baujat_plot, forest_plot, funnel_plot
 from stemdm.meta.sensitivity import baujat, cumulative, influence, leave_one_out
 
@@ -38,6 +39,7 @@ __all__ = [
     "funnel_plot",
     "influence",
     "leave_one_out",
+    "permutation_test",
     "pet_peese",
     "trim_and_fill",
 ]

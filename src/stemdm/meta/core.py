@@ -246,26 +246,33 @@ def _subset(batch: Batch, rows: np.ndarray) -> Batch:
 
 
 def solve_root(
-    batch: Batch, method: str, start: np.ndarray, target: np.ndarray | None = None
+    batch: Batch,
+    method: str,
+    start: np.ndarray,
+    target: np.ndarray | None = None,
+    lower: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Root in tau^2 >= 0 of the estimating equation ``method`` for each row: (root, converged).
+    """Root in tau^2 >= lower (default 0) of the estimating equation ``method`` for each row:
+    (root, converged).
 
-    Rows where g(0) <= 0 have their root at the boundary, 0. Elsewhere: safeguarded Newton
-    (see module docstring) from ``start``, working only on the rows not yet converged.
+    Rows where g(lower) <= 0 get ``lower`` (the boundary). Elsewhere: safeguarded Newton (see
+    module docstring) from ``start``, working only on the rows not yet converged.
     """
     m = len(batch.y)
+    lower = np.zeros(m) if lower is None else np.asarray(lower, dtype=float)
     if m == 1:
-        return _solve_root_single(batch, method, float(np.asarray(start).ravel()[0]), target)
-    root = np.zeros(m)
+        first = float(np.asarray(start).ravel()[0])
+        return _solve_root_single(batch, method, first, target, float(lower[0]))
+    root = lower.copy()
     converged = np.ones(m, dtype=bool)
-    g0, _, _ = _estimating_equation(batch, np.zeros(m), method, target)
+    g0, _, _ = _estimating_equation(batch, lower, method, target)
     active = np.flatnonzero(g0 > 0)
     if active.size == 0:
         return root, converged
     sub = _subset(batch, active)
     sub_target = None if target is None else target[active]
-    t = np.maximum(np.asarray(start, dtype=float)[active], 0.0)
-    lo, hi = np.zeros(active.size), np.full(active.size, np.inf)
+    t = np.maximum(np.asarray(start, dtype=float)[active], lower[active])
+    lo, hi = lower[active].copy(), np.full(active.size, np.inf)
     done = np.zeros(active.size, dtype=bool)
     for _ in range(MAX_SCORING_ITER):
         todo = np.flatnonzero(~done)
@@ -293,7 +300,9 @@ def solve_root(
     return root, converged
 
 
-def _solve_root_single(batch: Batch, method: str, start: float, target) -> tuple[np.ndarray, np.ndarray]:
+def _solve_root_single(
+    batch: Batch, method: str, start: float, target, lower: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
     """solve_root for one analysis with Python floats for the bookkeeping (same steps; the
     array version's per-call overhead dominates a single fit)."""
 
@@ -301,11 +310,11 @@ def _solve_root_single(batch: Batch, method: str, start: float, target) -> tuple
         g, slope, info = _estimating_equation(batch, np.array([t]), method, target)
         return float(g[0]), float(slope[0]), float(info[0])
 
-    g, slope, info = evaluate(0.0)
+    g, slope, info = evaluate(lower)
     if not g > 0:
-        return np.zeros(1), np.ones(1, dtype=bool)
-    t, lo, hi = max(start, 0.0), 0.0, math.inf
-    if t > 0:
+        return np.array([lower]), np.ones(1, dtype=bool)
+    t, lo, hi = max(start, lower), lower, math.inf
+    if t > lower:
         g, slope, info = evaluate(t)
     for _ in range(MAX_SCORING_ITER):
         if g == 0:
@@ -325,11 +334,50 @@ def _solve_root_single(batch: Batch, method: str, start: float, target) -> tuple
     return np.array([t]), np.zeros(1, dtype=bool)
 
 
+def log_likelihood(batch: Batch, tau2: np.ndarray, restricted: bool) -> np.ndarray:
+    """(Restricted) log-likelihood of the random-/mixed-effects model, without its constant:
+    -1/2 [sum log(v_i + tau^2) + y'Py (+ log det X'WX for REML)] (Viechtbauer 2005)."""
+    fit = wls(batch, weights(batch, tau2))
+    log_v = rowsum(np.log(np.where(batch.mask, batch.v + tau2[:, None], 1.0)))
+    value = -0.5 * (log_v + fit.rss)
+    if restricted:
+        value += 0.5 * np.linalg.slogdet(fit.A_inv)[1]  # -1/2 log det(X'WX)
+    return value
+
+
+def _interior_maximum(batch: Batch, method: str, tau2: np.ndarray) -> np.ndarray:
+    """Where the likelihood falls from tau^2 = 0 (a boundary maximum) it may still rise again to
+    a higher interior maximum. Look beyond the HE estimate (metafor's starting value): if the
+    score is positive there, solve for the root above it and keep whichever maximum is higher."""
+    he = tau2_he(batch)
+    rows = np.flatnonzero((tau2 == 0) & (he > 0))
+    if rows.size == 0:
+        return tau2
+    sub = _subset(batch, rows)
+    g_he, _, _ = _estimating_equation(sub, he[rows], method)
+    rising = g_he > 0
+    if not rising.any():
+        return tau2
+    rows, sub = rows[rising], _subset(sub, np.flatnonzero(rising))
+    interior, converged = solve_root(sub, method, he[rows], lower=he[rows])
+    restricted = method == "REML"
+    better = converged & (
+        log_likelihood(sub, interior, restricted) > log_likelihood(sub, np.zeros(rows.size), restricted)
+    )
+    tau2 = tau2.copy()
+    tau2[rows[better]] = interior[better]
+    return tau2
+
+
 def tau2_iterative(batch: Batch, method: str) -> tuple[np.ndarray, np.ndarray]:
-    """ML, REML, EB or PM estimate of tau^2, started at the DL estimate: (tau2, converged)."""
+    """ML, REML, EB or PM estimate of tau^2, started at the DL estimate: (tau2, converged).
+
+    For ML and REML a boundary solution is checked against an interior maximum (the
+    likelihood can be bimodal, e.g. in meta-regressions of few studies)."""
     if method in ("EB", "PM"):
         return solve_root(batch, "Q", tau2_dl(batch), batch.df.astype(float))
-    return solve_root(batch, method, tau2_dl(batch))
+    tau2, converged = solve_root(batch, method, tau2_dl(batch))
+    return _interior_maximum(batch, method, tau2), converged
 
 
 def estimate_tau2(batch: Batch, method: str) -> tuple[np.ndarray, np.ndarray]:
