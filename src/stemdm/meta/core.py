@@ -265,7 +265,7 @@ def solve_root(
         return _solve_root_single(batch, method, first, target, float(lower[0]))
     root = lower.copy()
     converged = np.ones(m, dtype=bool)
-    g0, _, _ = _estimating_equation(batch, lower, method, target)
+    g0, slope0, info0 = _estimating_equation(batch, lower, method, target)
     active = np.flatnonzero(g0 > 0)
     if active.size == 0:
         return root, converged
@@ -274,14 +274,20 @@ def solve_root(
     t = np.maximum(np.asarray(start, dtype=float)[active], lower[active])
     lo, hi = lower[active].copy(), np.full(active.size, np.inf)
     done = np.zeros(active.size, dtype=bool)
+    # where the start is the lower bound, its evaluation is already at hand
+    cached = (g0[active], slope0[active], info0[active]) if np.all(t == lower[active]) else None
     for _ in range(MAX_SCORING_ITER):
         todo = np.flatnonzero(~done)
         if todo.size == 0:
             break
-        part = sub if todo.size == active.size else _subset(sub, todo)
-        part_target = None if sub_target is None else sub_target[todo]
         tt = t[todo]
-        g, slope, info = _estimating_equation(part, tt, method, part_target)
+        if cached is not None:
+            g, slope, info = cached
+            cached = None
+        else:
+            part = sub if todo.size == active.size else _subset(sub, todo)
+            part_target = None if sub_target is None else sub_target[todo]
+            g, slope, info = _estimating_equation(part, tt, method, part_target)
         positive = g > 0
         lo_t = np.where(positive, np.maximum(lo[todo], tt), lo[todo])
         hi_t = np.where(positive, hi[todo], np.minimum(hi[todo], tt))
@@ -289,7 +295,8 @@ def solve_root(
             newton = np.where(slope < 0, tt - g / slope, tt + g / info)
         inside = np.isfinite(newton) & (newton > lo_t) & (newton < hi_t)
         outward = np.maximum(2 * tt, tt + np.abs(g / info))  # no upper bracket yet: expand
-        proposal = np.where(inside, newton, np.where(np.isfinite(hi_t), 0.5 * (lo_t + hi_t), outward))
+        bisection = np.where(np.isfinite(hi_t), 0.5 * (lo_t + hi_t), outward)
+        proposal = np.where(inside, newton, bisection)
         proposal = np.where(g == 0, tt, proposal)  # an exact root: keep it
         step = np.abs(proposal - tt)
         settled = (step <= TOL * (1 + tt)) | (hi_t - lo_t <= TOL * (1 + lo_t)) | (g == 0)
@@ -345,27 +352,39 @@ def log_likelihood(batch: Batch, tau2: np.ndarray, restricted: bool) -> np.ndarr
     return value
 
 
+GRID_POINTS = 16
+
+
 def _interior_maximum(batch: Batch, method: str, tau2: np.ndarray) -> np.ndarray:
-    """Where the likelihood falls from tau^2 = 0 (a boundary maximum) it may still rise again to
-    a higher interior maximum. Look beyond the HE estimate (metafor's starting value): if the
-    score is positive there, solve for the root above it and keep whichever maximum is higher."""
-    he = tau2_he(batch)
-    rows = np.flatnonzero((tau2 == 0) & (he > 0))
+    """A boundary solution (tau^2 = 0, where the likelihood falls from 0) can hide a higher
+    interior maximum: the (restricted) likelihood of the random-effects model can be bimodal.
+    metafor, by Fisher scoring from one start, may return either. stemdm searches a geometric
+    grid of tau^2 from min(v)/16 up to the squared range of y (beyond it the ML score is
+    negative, as sum w^2 r^2 <= range^2 max(w) sum w), takes the best grid point where the
+    score is positive, solves for the root above it and keeps whichever maximum is higher."""
+    y_range = np.where(batch.mask, batch.y, np.nan)
+    spread = (np.nanmax(y_range, axis=1) - np.nanmin(y_range, axis=1)) ** 2
+    v_min = np.min(batch.v, axis=1)
+    rows = np.flatnonzero((tau2 == 0) & (spread > v_min))
     if rows.size == 0:
         return tau2
     sub = _subset(batch, rows)
-    g_he, _, _ = _estimating_equation(sub, he[rows], method)
-    rising = g_he > 0
+    grid = np.exp(np.linspace(np.log(v_min[rows] / 16), np.log(spread[rows]), GRID_POINTS, axis=1))
+    repeated = _subset(sub, np.repeat(np.arange(rows.size), GRID_POINTS))
+    score, _, _ = _estimating_equation(repeated, grid.ravel(), method)
+    restricted = method == "REML"
+    fit = log_likelihood(repeated, grid.ravel(), restricted)
+    candidate = np.where(score.reshape(grid.shape) > 0, fit.reshape(grid.shape), -np.inf)
+    best = np.argmax(candidate, axis=1)
+    rising = np.isfinite(candidate[np.arange(rows.size), best])
     if not rising.any():
         return tau2
-    rows, sub = rows[rising], _subset(sub, np.flatnonzero(rising))
-    interior, converged = solve_root(sub, method, he[rows], lower=he[rows])
-    restricted = method == "REML"
-    better = converged & (
-        log_likelihood(sub, interior, restricted) > log_likelihood(sub, np.zeros(rows.size), restricted)
-    )
+    keep = np.flatnonzero(rising)
+    rows, sub, start = rows[keep], _subset(sub, keep), grid[keep, best[keep]]
+    interior, converged = solve_root(sub, method, start, lower=start)
+    higher = log_likelihood(sub, interior, restricted) > log_likelihood(sub, np.zeros(rows.size), restricted)
     tau2 = tau2.copy()
-    tau2[rows[better]] = interior[better]
+    tau2[rows[converged & higher]] = interior[converged & higher]
     return tau2
 
 
