@@ -212,32 +212,48 @@ def _estimating_equation(batch: Batch, tau2: np.ndarray, method: str, target=Non
     d tr(W) = -tr(WW), d y'Py = -y'PPy, d y'PPy = -2 y'PPPy, and with an intercept only
     y'PPPy = sum w^3 r^2 - (sum w^2 r)^2 / sum w.
     """
+    if batch.intercept_only:
+        return _intercept_only_equation(batch, tau2, method, target)
     fit = wls(batch, weights(batch, tau2))
-    w, r = fit.w, fit.resid
-    wr = w * r
+    w = fit.w
+    wr = w * fit.resid
     ypp = rowsum(wr * wr)  # y'PPy
+    if method == "Q":
+        g, info = fit.rss - target, ypp
+    elif method == "ML":
+        g, info = ypp - rowsum(w), rowsum(w * w)
+    else:
+        g, info = ypp - trace_P(batch, fit), trace_PP(batch, fit)
+    return g, np.full(len(w), np.nan), info
+
+
+def _intercept_only_equation(batch: Batch, tau2: np.ndarray, method: str, target=None):
+    """The ratio form 1 - a/b of ``_estimating_equation`` with an intercept only, each weighted
+    sum computed once (this is the innermost loop of every batch fit)."""
+    w = weights(batch, tau2)
+    sum_w = rowsum(w)
+    inv_sum_w = 1 / sum_w
+    r = batch.y - (rowsum(w * batch.y) * inv_sum_w)[:, None]
+    wr = w * r
+    wr_sq = wr * wr
+    ypp = rowsum(wr_sq)  # y'PPy
     if method == "Q":
         b, db = rowsum(wr * r), -ypp
         a, da, info = target, 0.0, ypp
     else:
         b = ypp
-        db = (
-            -2 * (rowsum(wr * wr * w) - rowsum(wr * w) ** 2 * fit.A_inv[:, 0, 0])
-            if batch.intercept_only
-            else np.nan
-        )
+        db = -2 * (rowsum(wr_sq * w) - rowsum(wr * w) ** 2 * inv_sum_w)  # -2 y'PPPy
+        w_sq = w * w
+        sum_w2 = rowsum(w_sq)
         if method == "ML":
-            w2 = w * w
-            a, info = rowsum(w), rowsum(w2)
+            a, info = sum_w, sum_w2
         else:
-            a, info = trace_P(batch, fit), trace_PP(batch, fit)
+            a = sum_w - sum_w2 * inv_sum_w  # tr(P)
+            info = sum_w2 - 2 * rowsum(w_sq * w) * inv_sum_w + (sum_w2 * inv_sum_w) ** 2  # tr(PP)
         da = -info
-    if not batch.intercept_only:
-        return b - a, np.full(len(w), np.nan), info
     with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = a / b
         slope = -(da * b - a * db) / (b * b)
-        return 1 - ratio, slope, info / b
+        return 1 - a / b, slope, info / b
 
 
 def _subset(batch: Batch, rows: np.ndarray) -> Batch:
