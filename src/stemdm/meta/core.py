@@ -292,17 +292,23 @@ def solve_root(
     done = np.zeros(active.size, dtype=bool)
     # where the start is the lower bound, its evaluation is already at hand
     cached = (g0[active], slope0[active], info0[active]) if np.all(t == lower[active]) else None
+    # Converged rows are dropped from the working set only once they are half of it: copying the
+    # arrays every iteration would cost more than evaluating a few finished rows again.
+    working, part, part_target = np.arange(active.size), sub, sub_target
     for _ in range(MAX_SCORING_ITER):
-        todo = np.flatnonzero(~done)
-        if todo.size == 0:
+        pending = ~done[working]
+        if not pending.any():
             break
+        if pending.sum() < working.size // 2:
+            keep = np.flatnonzero(pending)
+            working, part = working[keep], _subset(part, keep)
+            part_target = None if part_target is None else part_target[keep]
+        todo = working
         tt = t[todo]
         if cached is not None:
             g, slope, info = cached
             cached = None
         else:
-            part = sub if todo.size == active.size else _subset(sub, todo)
-            part_target = None if sub_target is None else sub_target[todo]
             g, slope, info = _estimating_equation(part, tt, method, part_target)
         positive = g > 0
         lo_t = np.where(positive, np.maximum(lo[todo], tt), lo[todo])
@@ -316,8 +322,12 @@ def solve_root(
         proposal = np.where(g == 0, tt, proposal)  # an exact root: keep it
         step = np.abs(proposal - tt)
         settled = (step <= TOL * (1 + tt)) | (hi_t - lo_t <= TOL * (1 + lo_t)) | (g == 0)
-        t[todo], lo[todo], hi[todo] = proposal, lo_t, hi_t
-        done[todo] = settled
+        # rows already finished stay as they were
+        finished = done[todo]
+        t[todo] = np.where(finished, tt, proposal)
+        lo[todo] = np.where(finished, lo[todo], lo_t)
+        hi[todo] = np.where(finished, hi[todo], hi_t)
+        done[todo] = finished | settled
     root[active] = t
     converged[active] = done & np.isfinite(t)
     return root, converged
