@@ -6,8 +6,10 @@ Installs R and metafor from Debian's packages when missing (needs root and apt-g
 three ratios the project promises (absolute times on shared machines are noise; ratios are not):
   1. one fit, k = 13 (BCG), REML + Knapp-Hartung + tau^2 CI + prediction interval
      vs rma() + confint() + predict();
-  2. fit_batch on 100,000 meta-analyses of k = 10 (REML + knha, all fields incl. tau^2 CI)
-     vs a loop of rma() over a sample, as fits per second;
+  2. fit_batch on 100,000 meta-analyses of k = 10 (REML + knha) vs a loop of rma() over a
+     sample, as fits per second: (a) like for like, the fields rma() itself returns (estimate,
+     SE, CI, tau^2, Q, I^2, H^2; plus the prediction interval), and (b) all fields, adding the
+     Q-profile CI for tau^2 that rma() does not compute (metafor needs confint() for it);
   3. one REML fit with k = 5,000 vs rma().
 Each timing is the median of repeated runs (R timed inside R, so process start-up is excluded),
 except metafor at k = 5,000, run once because one fit takes minutes.
@@ -105,9 +107,13 @@ def run(batch_size: int) -> dict:
     python = {
         "single": median_seconds(one_fit, repeats=7, inner=200),
         "batch": median_seconds(lambda: meta.fit_batch(yi, vi, method="REML", test="knha"), repeats=5),
+        "batch_like": median_seconds(
+            lambda: meta.fit_batch(yi, vi, method="REML", test="knha", tau2_ci=False), repeats=5
+        ),
         "large": median_seconds(lambda: meta.fit(big, measure="GEN", method="REML"), repeats=7, inner=5),
     }
     python["batch_fits_per_s"] = batch_size / python["batch"]
+    python["batch_like_fits_per_s"] = batch_size / python["batch_like"]
     with tempfile.TemporaryDirectory() as folder:
         paths = [Path(folder) / name for name in ("bcg.csv", "batch.csv", "big.csv", "bench.R")]
         bcg_frame.to_csv(paths[0], index=False)
@@ -123,7 +129,8 @@ def run(batch_size: int) -> dict:
         "r": r,
         "ratios": {
             "single_fit": r["single"] / python["single"],
-            "batch": python["batch_fits_per_s"] / r["batch_fits_per_s"],
+            "batch": python["batch_like_fits_per_s"] / r["batch_fits_per_s"],
+            "batch_all_fields": python["batch_fits_per_s"] / r["batch_fits_per_s"],
             "large_k": r["large"] / python["large"],
         },
         "batch_size": batch_size,
@@ -137,9 +144,12 @@ def markdown(results: dict) -> str:
     rows = [
         ("1. one fit, k = 13, REML + knha + tau2 CI + PI", f"{p['single'] * 1e3:.3f} ms",
          f"{r['single'] * 1e3:.3f} ms", f"{x['single_fit']:.1f}x", ">= 10x"),
-        (f"2. fit_batch, {results['batch_size']:,} x k = 10, REML + knha (all fields)",
-         f"{p['batch_fits_per_s']:,.0f} fits/s", f"{r['batch_fits_per_s']:,.0f} fits/s",
+        (f"2a. fit_batch, {results['batch_size']:,} x k = 10, REML + knha, rma()'s fields (+ PI)",
+         f"{p['batch_like_fits_per_s']:,.0f} fits/s", f"{r['batch_fits_per_s']:,.0f} fits/s",
          f"{x['batch']:,.0f}x", ">= 1000x"),
+        ("2b. the same with the Q-profile CI for tau2 as well (rma() has none)",
+         f"{p['batch_fits_per_s']:,.0f} fits/s", f"{r['batch_fits_per_s']:,.0f} fits/s (rma only)",
+         f"{x['batch_all_fields']:,.0f}x", "(reported)"),
         ("3. one REML fit, k = 5,000", f"{p['large'] * 1e3:.2f} ms", f"{r['large']:.2f} s",
          f"{x['large_k']:,.0f}x", ">= 100x"),
     ]  # fmt: skip
