@@ -256,6 +256,32 @@ def _intercept_only_equation(batch: Batch, tau2: np.ndarray, method: str, target
         return 1 - a / b, slope, info / b
 
 
+def _intercept_only_equation_1d(y: np.ndarray, v: np.ndarray, tau2: float, method: str, target):
+    """``_intercept_only_equation`` for one analysis, with dot products and Python floats
+    (a single fit is dominated by per-call overhead, not arithmetic)."""
+    w = 1 / (v + tau2)
+    sum_w = w.sum()
+    r = y - (w @ y) / sum_w
+    wr = w * r
+    ypp = wr @ wr
+    if method == "Q":
+        b, db, a, da, info = wr @ r, -ypp, target, 0.0, ypp
+    else:
+        wrw = wr * w
+        b, db = ypp, -2 * (wrw @ wr - (wrw.sum()) ** 2 / sum_w)
+        w_sq = w * w
+        sum_w2 = w_sq.sum()
+        if method == "ML":
+            a, info = sum_w, sum_w2
+        else:
+            a = sum_w - sum_w2 / sum_w
+            info = sum_w2 - 2 * (w_sq @ w) / sum_w + (sum_w2 / sum_w) ** 2
+        da = -info
+    if b == 0:
+        return -math.inf, math.nan, math.inf
+    return 1 - a / b, -(da * b - a * db) / (b * b), info / b
+
+
 def _subset(batch: Batch, rows: np.ndarray) -> Batch:
     X = batch.X if batch.intercept_only else batch.X[rows]  # X is unused without moderators
     return Batch(batch.y[rows], batch.v[rows], X, batch.mask[rows], batch.intercept_only)
@@ -339,9 +365,17 @@ def _solve_root_single(
     """solve_root for one analysis with Python floats for the bookkeeping (same steps; the
     array version's per-call overhead dominates a single fit)."""
 
-    def evaluate(t: float) -> tuple[float, float, float]:
-        g, slope, info = _estimating_equation(batch, np.array([t]), method, target)
-        return float(g[0]), float(slope[0]), float(info[0])
+    if batch.intercept_only:
+        y, v = batch.y[0], batch.v[0]
+        value = None if target is None else float(np.asarray(target).ravel()[0])
+
+        def evaluate(t: float) -> tuple[float, float, float]:
+            return _intercept_only_equation_1d(y, v, t, method, value)
+    else:
+
+        def evaluate(t: float) -> tuple[float, float, float]:
+            g, slope, info = _estimating_equation(batch, np.array([t]), method, target)
+            return float(g[0]), float(slope[0]), float(info[0])
 
     g, slope, info = evaluate(lower)
     if not g > 0:
