@@ -187,6 +187,14 @@ bimodal <- data.frame(study = paste("trial", 1:6),
 mods_case("bimodal_reml_mods_x_REML_z", "dat.bcg", bimodal, "GEN", "REML", "z", c("x"))
 mods_case("bimodal_reml_mods_x_ML_z", "dat.bcg", bimodal, "GEN", "ML", "z", c("x"))
 
+# A bimodal ML likelihood where metafor stops at the boundary local maximum tau^2 = 0 although an interior
+# tau^2 has a higher likelihood: a deliberate difference (stemdm reports the global maximum).
+boundary <- data.frame(study = paste("s", 1:4), yi = c(0, 0, 0, 1), vi = c(1, 1, 0.0078125, 0.125))
+res_b <- rma(yi, vi, data = boundary, method = "ML", control = ctrl)
+add_case(list(id = "ml_boundary_local_maximum", dataset = "constructed", kind = "ml_boundary",
+              args = list(measure = "GEN", method = "ML", test = "z"), data = boundary,
+              expected = list(tau2 = res_b$tau2, loglik = c(logLik(res_b)))))
+
 # --- Sensitivity and small-study bias -------------------------------------------------------------
 sens_cases <- function(prefix, dataset, data, measure, method, test) {
   args <- c(list(measure = measure, method = method, test = test, control = ctrl), data_args(measure, data))

@@ -265,3 +265,21 @@ def test_exact_permutation_tests(case):
     np.testing.assert_allclose(result["pval"], np.atleast_1d(expected["pval"]), rtol=1e-9)
     if "qm_pval" in expected:
         close(result["qm_pval"], expected["qm_pval"], "qm_pval", case["id"])
+
+
+def test_ml_global_maximum_where_metafor_stops_at_a_local_one():
+    """Deliberate difference: on this bimodal ML likelihood metafor returns the boundary local
+    maximum tau2 = 0; stemdm returns the interior tau2 whose likelihood is higher."""
+    from stemdm.meta import core
+
+    case = next(c for c in CASES if c["kind"] == "ml_boundary")
+    assert case["expected"]["tau2"] == pytest.approx(0, abs=1e-10)
+    result = fit_case(case)
+    assert result.tau2 > 0.1
+    batch = core.make_batch(result.effects.yi[None], result.effects.vi[None])
+    ours = core.log_likelihood(batch, np.array([result.tau2]), restricted=False)[0]
+    theirs = core.log_likelihood(batch, np.array([case["expected"]["tau2"]]), restricted=False)[0]
+    assert ours > theirs + 0.1
+    # the likelihood constant cancels: metafor's own logLik at its estimate matches ours at tau2 = 0
+    constant = -0.5 * result.k * np.log(2 * np.pi)
+    assert theirs + constant == pytest.approx(case["expected"]["loglik"], rel=1e-9)
