@@ -197,3 +197,12 @@ def test_non_convergence_is_an_error_not_a_number(monkeypatch):
     out = meta.fit_batch(np.vstack([effects.yi] * 3), np.vstack([effects.vi] * 3), method="ML")
     assert not out["converged"].any()
     assert np.isnan(out["estimate"]).all()
+
+
+def test_zero_cells_and_double_zero_studies_are_said():
+    data = pd.DataFrame(
+        {"study": ["a", "b", "c"], "ai": [0, 3, 0], "n1i": [20, 25, 30], "ci": [2, 6, 0], "n2i": [20, 24, 30]}
+    )
+    notes = " ".join(meta.fit(data, measure="OR").notes)
+    assert "0.5 added to the cells of studies with a zero cell (a, c)" in notes
+    assert "no events" in notes and "(c)" in notes

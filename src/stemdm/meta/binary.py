@@ -153,6 +153,7 @@ def fit_binary(
     crit = stats.norm.ppf(1 - (1 - level / 100) / 2)
     z = estimate / se
     notes = [f"{'Mantel-Haenszel' if method == 'MH' else 'Peto'} common-effect pooling"]
+    notes += [note for note in effects.notes if "added to the cells" in note]
     if k_q < effects.k:
         notes.append(f"{effects.k - k_q} study(ies) with no events in either arm excluded from Q")
     if q is None:

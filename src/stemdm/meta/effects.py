@@ -50,6 +50,8 @@ class StudyEffects:
     n2: np.ndarray | None = None
     counts: dict[str, np.ndarray] | None = None
     raw: pd.DataFrame | None = field(default=None, repr=False)
+    #: what a reader must know about how the effects were computed (e.g. corrected zero cells)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def k(self) -> int:
@@ -68,6 +70,7 @@ class StudyEffects:
             n2=None if self.n2 is None else self.n2[idx],
             counts=counts,
             raw=None if self.raw is None else self.raw.iloc[idx].reset_index(drop=True),
+            notes=list(self.notes),
         )
 
 
@@ -209,7 +212,27 @@ def _binary(data: pd.DataFrame, measure: str, labels: list[str], add: float, to:
             )
     n1 = cells["ai"] + cells["bi"]
     n2 = cells["ci"] + cells["di"]
-    return StudyEffects(measure, labels, yi, vi, n1=n1, n2=n2, counts=cells, raw=data)
+    notes = _zero_cell_notes(cells, add, to, labels)
+    return StudyEffects(measure, labels, yi, vi, n1=n1, n2=n2, counts=cells, raw=data, notes=notes)
+
+
+def _zero_cell_notes(cells: dict[str, np.ndarray], add: float, to: str, labels: list[str]) -> list[str]:
+    """Say which studies had zero cells corrected, and which had no events in either arm."""
+    notes = []
+    has_zero = np.vstack(list(cells.values())).min(axis=0) == 0
+    if to == "all" and add > 0:
+        notes.append(f"{add:g} added to every cell of every study (to='all')")
+    elif has_zero.any() and to != "none" and add > 0:
+        names = ", ".join(label for label, zero in zip(labels, has_zero, strict=True) if zero)
+        notes.append(f"{add:g} added to the cells of studies with a zero cell ({names})")
+    no_events = ((cells["ai"] == 0) & (cells["ci"] == 0)) | ((cells["bi"] == 0) & (cells["di"] == 0))
+    if no_events.any():
+        names = ", ".join(label for label, none in zip(labels, no_events, strict=True) if none)
+        notes.append(
+            f"studies with no events (or no non-events) in both arms are included with the correction, as "
+            f"metafor does ({names}); the Cochrane Handbook (chapter 10) leaves them out of RR and OR analyses"
+        )
+    return notes
 
 
 def _generic(data: pd.DataFrame, labels: list[str]) -> StudyEffects:

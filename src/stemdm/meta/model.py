@@ -179,7 +179,8 @@ def _single_study(effects: StudyEffects, method: str, test: str, level: float) -
         pval=float(2 * stats.norm.sf(abs(y / se))), stat=y / se, dist_df=None,
         tau2=0.0, tau2_ci_lb=None, tau2_ci_ub=None, i2=None, h2=None, i2_ci=None, h2_ci=None,
         q=None, q_df=None, q_pval=None, pi_lb=None, pi_ub=None, weights=np.array([100.0]),
-        notes=[
+        notes=list(effects.notes)
+        + [
             "k = 1: the pooled estimate is the single study's; heterogeneity (tau2, I2, H2, Q) "
             "and the prediction interval are undefined"
             + ("; z-test used (no residual df for t)" if test != "z" else "")
@@ -225,7 +226,7 @@ def fit_effects(
     tau2 = float(tau2_arr[0])
     inference = core.infer(batch, tau2_arr, test, level)
     het = core.heterogeneity(batch, tau2_arr, method)
-    notes: list[str] = []
+    notes: list[str] = list(effects.notes)
     if method != "FE":
         ci_lb, ci_ub = (float(b[0]) for b in core.tau2_ci_qprofile(batch, level))
         vt = het.typical_v
