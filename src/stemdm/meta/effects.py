@@ -230,7 +230,7 @@ def _zero_cell_notes(cells: dict[str, np.ndarray], add: float, to: str, labels: 
         names = ", ".join(label for label, none in zip(labels, no_events, strict=True) if none)
         notes.append(
             f"studies with no events (or no non-events) in both arms are included with the correction, as "
-            f"metafor does ({names}); the Cochrane Handbook (chapter 10) leaves them out of RR and OR analyses"
+            f"metafor does ({names}); Cochrane (Handbook ch. 10) leaves them out of RR and OR analyses"
         )
     return notes
 
