@@ -51,6 +51,8 @@ def run_demo(out: Path, console: Console) -> dict:
         ),  # fmt: skip
         "funnel": meta.funnel_plot(result, out / "bcg_funnel.png", filled=filled),
         "baujat": meta.baujat_plot(result, out / "bcg_baujat.png"),
+        "labbe": meta.labbe_plot(result, out / "bcg_labbe.png"),
+        "radial": meta.radial_plot(result, out / "bcg_radial.png"),
     }
     summary = {
         "dataset": DATASETS["bcg"],

@@ -54,3 +54,16 @@ def test_meta_regression_is_not_drawn_as_a_pooled_effect(bcg, tmp_path):
     for plot in (meta.forest_plot, meta.funnel_plot):
         with pytest.raises(meta.MetaInputError, match="intercept"):
             plot(result, tmp_path / "x.png")
+
+
+@pytest.mark.parametrize("measure", ["RR", "OR", "RD"])
+def test_labbe_and_radial_plots(bcg, tmp_path, measure):
+    result = meta.fit(bcg, measure=measure)
+    assert meta.labbe_plot(result, tmp_path / "labbe.svg").read_text().startswith("<?xml")
+    assert meta.radial_plot(result, tmp_path / "radial.png").read_bytes().startswith(HEADERS[".png"])
+
+
+def test_labbe_needs_counts(tmp_path):
+    normand = load_dataset("normand1999")
+    with pytest.raises(meta.MetaInputError, match="2x2"):
+        meta.labbe_plot(meta.fit(normand, measure="MD"), tmp_path / "labbe.png")

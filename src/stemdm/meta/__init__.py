@@ -18,7 +18,7 @@ from stemdm.meta.effects import MEASURES, compute_effects
 from stemdm.meta.errors import ConvergenceError, MetaInputError
 from stemdm.meta.model import MetaResult
 from stemdm.meta.permutation import permutation_test
-from stemdm.meta.plots import baujat_plot, forest_plot, funnel_plot
+from stemdm.meta.plots import baujat_plot, forest_plot, funnel_plot, labbe_plot, radial_plot
 from stemdm.meta.sensitivity import baujat, cumulative, influence, leave_one_out
 
 __all__ = [
@@ -38,8 +38,10 @@ __all__ = [
     "forest_plot",
     "funnel_plot",
     "influence",
+    "labbe_plot",
     "leave_one_out",
     "permutation_test",
+    "radial_plot",
     "pet_peese",
     "trim_and_fill",
 ]

@@ -337,3 +337,72 @@ def baujat_plot(result: MetaResult, path: str | Path) -> Path:
     fig.savefig(path, dpi=150)
     plt.close(fig)
     return path
+
+
+def labbe_plot(result: MetaResult, path: str | Path) -> Path:
+    """L'Abbe plot (L'Abbe et al. 1987) of 2x2 data: event risk in the treatment group against the
+    control group, circles sized by study weight, the line of no effect and the pooled effect."""
+    if result.effects.counts is None:
+        raise MetaInputError("a L'Abbe plot needs 2x2 counts (measure RR, OR or RD)", field="measure")
+    _require_pooled(result, "L'Abbe plot")
+    path = _check_path(path)
+    c = result.effects.counts
+    risk_treatment = c["ai"] / (c["ai"] + c["bi"])
+    risk_control = c["ci"] / (c["ci"] + c["di"])
+    fig, ax = plt.subplots(figsize=(6, 6))
+    sizes = 20 + 600 * result.weights / max(float(result.weights.max()), 1e-12)
+    ax.scatter(risk_control, risk_treatment, s=sizes, facecolors="none", edgecolors="#1f4e79")
+    upper = min(1.0, max(float(np.max(risk_treatment)), float(np.max(risk_control)), 0.02) * 1.15)
+    grid = np.linspace(0, upper, 201)
+    ax.plot(grid, grid, color="grey", lw=0.8, label="no effect")
+    ax.plot(grid, _pooled_curve(result, grid), color="black", lw=1, label=f"pooled {result.measure}")
+    ax.set_xlim(0, upper)
+    ax.set_ylim(0, upper)
+    ax.set_xlabel("Event risk, control group")
+    ax.set_ylabel("Event risk, treatment group")
+    ax.legend(fontsize=8, loc="upper left")
+    ax.set_title(f"L'Abbe plot (k = {result.k})", fontsize=10)
+    fig.text(0.01, 0.005, NOT_MEDICAL_ADVICE, fontsize=6, color="#555555")
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return path
+
+
+def _pooled_curve(result: MetaResult, control_risk: np.ndarray) -> np.ndarray:
+    """Treatment-group risk implied by the pooled effect at each control-group risk."""
+    if result.measure == "RR":
+        curve = control_risk * math.exp(result.estimate)
+    elif result.measure == "OR":
+        odds = control_risk / np.where(control_risk < 1, 1 - control_risk, np.nan) * math.exp(result.estimate)
+        curve = odds / (1 + odds)
+    else:
+        curve = control_risk + result.estimate
+    return np.where((curve >= 0) & (curve <= 1), curve, np.nan)
+
+
+def radial_plot(result: MetaResult, path: str | Path) -> Path:
+    """Radial (Galbraith 1988) plot: z_i = y_i / s_i against precision 1/s_i, with
+    s_i = sqrt(v_i + tau^2); the pooled estimate is the slope of the line through the origin, and
+    studies outside the +/- z_(1-alpha/2) band stand out."""
+    _require_pooled(result, "radial plot")
+    path = _check_path(path)
+    s_i = np.sqrt(result.effects.vi + result.tau2)
+    precision, z = 1 / s_i, result.effects.yi / s_i
+    crit = stats.norm.ppf(1 - (1 - result.level / 100) / 2)
+    fig, ax = plt.subplots(figsize=(7, 5.5))
+    grid = np.linspace(0, float(precision.max()) * 1.1, 100)
+    ax.plot(grid, result.estimate * grid, color="black", lw=1, label="pooled estimate (slope)")
+    ax.fill_between(grid, result.estimate * grid - crit, result.estimate * grid + crit, color="#d9d9d9",
+                    label=f"\u00b1{crit:.2f}")  # fmt: skip
+    ax.axhline(0, color="grey", lw=0.6)
+    ax.scatter(precision, z, color="#1f4e79", zorder=3, s=22)
+    for label, xi, yi in zip(result.effects.study, precision, z, strict=True):
+        ax.annotate(label, (xi, yi), fontsize=6, xytext=(3, 2), textcoords="offset points")
+    ax.set_xlabel("Precision 1/sqrt(v + tau2)")
+    ax.set_ylabel("Standardized effect y/sqrt(v + tau2)")
+    ax.legend(fontsize=8, loc="upper left")
+    ax.set_title(f"Radial (Galbraith) plot (k = {result.k})", fontsize=10)
+    fig.text(0.01, 0.005, NOT_MEDICAL_ADVICE, fontsize=6, color="#555555")
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return path
