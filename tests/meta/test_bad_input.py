@@ -206,3 +206,12 @@ def test_zero_cells_and_double_zero_studies_are_said():
     notes = " ".join(meta.fit(data, measure="OR").notes)
     assert "0.5 added to the cells of studies with a zero cell (a, c)" in notes
     assert "no events" in notes and "(c)" in notes
+
+
+def test_infinite_and_absurdly_large_values():
+    data = pd.DataFrame({"study": ["a", "b", "c"], "yi": [0.1, 0.2, 0.3], "vi": [0.01, np.inf, 0.02]})
+    error = raises(data, "vi", study="b", measure="GEN")
+    assert "inf" in str(error)
+    data = pd.DataFrame({"study": ["a", "b", "c"], "yi": [1e300, 0.2, 0.3], "vi": [0.01, 0.01, 0.02]})
+    error = raises(data, "yi", study="a", measure="GEN")
+    assert "too large" in str(error)

@@ -32,6 +32,8 @@ MEASURES = CONTINUOUS_MEASURES + BINARY_MEASURES + ("GEN",)
 #: Measures analysed on the log scale and shown back-transformed (exp) to readers.
 RATIO_MEASURES = ("ROM", "RR", "OR")
 CONTINUITY_RULES = ("only0", "all", "if0all", "none")
+#: Inputs at or beyond this magnitude would overflow squared terms; no real outcome comes close.
+LARGEST_VALUE = 1e100
 
 
 @dataclass
@@ -92,14 +94,22 @@ def numeric_column(data: pd.DataFrame, name: str, labels: list[str]) -> np.ndarr
         values = column.to_numpy(dtype=float)
     else:
         values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=float)
-    if np.isfinite(values).all():
+    if np.isfinite(values).all() and np.all(np.abs(values) < LARGEST_VALUE):
         return values
     raw = column.to_numpy()
     for i, value in enumerate(values):
+        shown = raw[i]
         if not np.isfinite(value):
-            shown = raw[i]
-            reason = "is missing (NaN)" if pd.isna(shown) else f"is not a finite number: {shown!r}"
+            text = shown if isinstance(shown, str) else float(shown)
+            reason = "is missing (NaN)" if pd.isna(shown) else f"is not a finite number: {text!r}"
             raise MetaInputError(f"value {reason}", study=labels[i], field=name)
+        if abs(value) >= LARGEST_VALUE:
+            raise MetaInputError(
+                f"value {value:g} is too large to analyse (|value| must be below {LARGEST_VALUE:g}); "
+                "check the unit or a misplaced decimal point",
+                study=labels[i],
+                field=name,
+            )
     return values
 
 
