@@ -78,3 +78,22 @@ def test_batch_too_small_rows_are_flagged_not_silent():
 def test_batch_shape_mismatch():
     with pytest.raises(meta.MetaInputError):
         meta.fit_batch(np.zeros((2, 3)), np.ones((2, 4)))
+
+
+@pytest.mark.parametrize(
+    ("y", "v", "field"),
+    [
+        (0.1, np.nan, "yi"),  # NaN in one array only is not padding
+        (np.inf, 0.1, "yi"),
+        (1e200, 0.1, "yi"),
+        (0.1, 0.0, "vi"),
+        (0.1, np.inf, "vi"),
+    ],
+)
+def test_batch_bad_cells_are_named(y, v, field):
+    yi = np.array([[0.1, 0.2, 0.3], [0.2, 0.4, y]])
+    vi = np.array([[0.1, 0.1, 0.1], [0.1, 0.1, v]])
+    with pytest.raises(meta.MetaInputError) as info:
+        meta.fit_batch(yi, vi)
+    assert info.value.field == field
+    assert "analysis 1, study 2" in str(info.value)

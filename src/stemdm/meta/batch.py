@@ -13,6 +13,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from stemdm.meta import core
+from stemdm.meta.effects import LARGEST_VALUE
 from stemdm.meta.errors import MetaInputError
 
 #: Below this many analyses per thread, threads cost more than they save.
@@ -43,11 +44,7 @@ def fit_batch(
     vi = np.atleast_2d(np.asarray(vi, dtype=float))
     if yi.shape != vi.shape:
         raise MetaInputError(f"yi {yi.shape} and vi {vi.shape} differ in shape", field="vi")
-    bad_v = np.isfinite(yi) & ~(vi > 0)
-    if bad_v.any():
-        row, col = np.argwhere(bad_v)[0]
-        raise MetaInputError(f"sampling variance must be > 0 (got {vi[row, col]})",
-                             study=f"analysis {row}, study {col}", field="vi")  # fmt: skip
+    _check_cells(yi, vi)
     batch = core.make_batch(yi, vi)
     k = batch.k
     min_k = 3 if test in ("knha", "adhoc") else 2
@@ -71,6 +68,26 @@ def fit_batch(
         for job in jobs:
             job.result()
     return out
+
+
+def _check_cells(yi: np.ndarray, vi: np.ndarray) -> None:
+    """Padding is NaN in both arrays; anything else must be a usable study."""
+    padding = np.isnan(yi) & np.isnan(vi)
+    problems = (
+        (np.isnan(yi) != np.isnan(vi), "yi", "one of yi / vi is NaN: padding must be NaN in both"),
+        (~padding & ~np.isfinite(yi), "yi", "effect is not finite"),
+        (~padding & (np.abs(yi) >= LARGEST_VALUE), "yi", "effect is too large to analyse"),
+        (~padding & ~(vi > 0), "vi", "sampling variance must be > 0 and finite"),
+        (~padding & ~np.isfinite(vi), "vi", "sampling variance must be > 0 and finite"),
+    )
+    for bad, field, message in problems:
+        if bad.any():
+            row, col = np.argwhere(bad)[0]
+            raise MetaInputError(
+                f"{message} (yi = {yi[row, col]}, vi = {vi[row, col]})",
+                study=f"analysis {row}, study {col}",
+                field=field,
+            )
 
 
 _BATCH_KEYS = (
