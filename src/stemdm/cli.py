@@ -6,7 +6,6 @@ Bad input exits with code 2 and a one-line message naming the study and field; n
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -20,7 +19,7 @@ from rich.table import Table
 from stemdm import NOT_MEDICAL_ADVICE, __version__
 from stemdm.meta import MetaInputError, MetaResult, fit, forest_plot, funnel_plot
 from stemdm.meta.errors import ConvergenceError
-from stemdm.meta.report import effect_line, fmt, fmt_p, heterogeneity_line, shown
+from stemdm.meta.report import effect_line, fmt, fmt_p, heterogeneity_line, json_safe, shown
 
 app = typer.Typer(
     help="stemdm: evidence and mechanisms of stem-cell therapy for diabetes. Not medical advice.",
@@ -102,16 +101,6 @@ def _print_result(result: MetaResult) -> None:
     console.print(f"[italic]{NOT_MEDICAL_ADVICE}[/]")
 
 
-def _json_safe(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_json_safe(v) for v in value]
-    return value
-
-
 @app.command("meta")
 def meta_command(
     data: Annotated[Path, typer.Argument(help="CSV (or .xlsx) with metafor's column names")],
@@ -140,7 +129,7 @@ def meta_command(
     except (MetaInputError, ConvergenceError) as error:
         _fail(str(error))
     if as_json:
-        out = _json_safe(result.to_dict())
+        out = json_safe(result.to_dict())
         out["not_medical_advice"] = NOT_MEDICAL_ADVICE
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
         return

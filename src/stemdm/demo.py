@@ -15,17 +15,7 @@ from rich.table import Table
 
 from stemdm import NOT_MEDICAL_ADVICE, meta
 from stemdm.meta.datasets import DATASETS, load_dataset
-from stemdm.meta.report import fmt, fmt_p
-
-
-def _clean(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_clean(v) for v in value]
-    return value
+from stemdm.meta.report import fmt, fmt_p, json_safe
 
 
 def run_demo(out: Path, console: Console) -> dict:
@@ -36,19 +26,10 @@ def run_demo(out: Path, console: Console) -> dict:
     by_alloc = meta.fit(data, measure="RR", method="REML", test="knha", by="alloc")
     latitude = meta.fit(data, measure="RR", method="REML", test="knha", mods=["ablat"])
     filled = meta.trim_and_fill(result)
+    arms = {"labels": ("Favours vaccine", "Favours control"), "group_names": ("Vaccine", "Control")}
     files = {
-        "forest": meta.forest_plot(
-            result,
-            out / "bcg_forest.png",
-            labels=("Favours vaccine", "Favours control"),
-            group_names=("Vaccine", "Control"),
-        ),  # fmt: skip
-        "forest_by_alloc": meta.forest_plot(
-            by_alloc,
-            out / "bcg_forest_by_alloc.png",
-            labels=("Favours vaccine", "Favours control"),
-            group_names=("Vaccine", "Control"),
-        ),  # fmt: skip
+        "forest": meta.forest_plot(result, out / "bcg_forest.png", **arms),
+        "forest_by_alloc": meta.forest_plot(by_alloc, out / "bcg_forest_by_alloc.png", **arms),
         "funnel": meta.funnel_plot(result, out / "bcg_funnel.png", filled=filled),
         "baujat": meta.baujat_plot(result, out / "bcg_baujat.png"),
         "labbe": meta.labbe_plot(result, out / "bcg_labbe.png"),
@@ -73,7 +54,7 @@ def run_demo(out: Path, console: Console) -> dict:
         "not_medical_advice": NOT_MEDICAL_ADVICE,
     }
     json_path = out / "bcg_summary.json"
-    json_path.write_text(json.dumps(_clean(summary), indent=2))
+    json_path.write_text(json.dumps(json_safe(summary), indent=2))
     _print(console, result, by_alloc, latitude, summary, json_path, files)
     return summary
 

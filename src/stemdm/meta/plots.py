@@ -45,6 +45,14 @@ def _check_path(path: str | Path) -> Path:
     return path
 
 
+def _save(fig, path: Path) -> Path:
+    """Every figure carries the not-medical-advice line; written at 150 dpi, then closed."""
+    fig.text(0.01, 0.005, NOT_MEDICAL_ADVICE, fontsize=6.5, color="#555555")
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return path
+
+
 @dataclass
 class _Row:
     """One line of the forest plot: a study, a diamond, or text."""
@@ -174,10 +182,7 @@ def forest_plot(
     text_ax.set_ylim(-1.5, top + 1.5)
     fig.suptitle(title or f"{result.measure}, {METHOD_NAMES.get(result.method, result.method)}",
                  fontsize=11, x=0.01, ha="left")  # fmt: skip
-    fig.text(0.01, 0.01, NOT_MEDICAL_ADVICE, fontsize=7, color="#555555")
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 COLUMNS = {"study": 0.0, "n1": 0.46, "n2": 0.58, "weight": 0.72, "effect": 1.0}
@@ -315,10 +320,7 @@ def funnel_plot(
     ax.set_ylabel("Standard error")
     ax.legend(fontsize=7, loc="lower right")
     ax.set_title(f"Contour-enhanced funnel plot (k = {result.k})", fontsize=10)
-    fig.text(0.01, 0.005, NOT_MEDICAL_ADVICE, fontsize=6, color="#555555")
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def baujat_plot(result: MetaResult, path: str | Path) -> Path:
@@ -333,10 +335,7 @@ def baujat_plot(result: MetaResult, path: str | Path) -> Path:
     ax.set_xlabel("Squared Pearson residual (contribution to heterogeneity)")
     ax.set_ylabel("Influence on the overall result")
     ax.set_title(f"Baujat plot (k = {result.k})", fontsize=10)
-    fig.text(0.01, 0.005, NOT_MEDICAL_ADVICE, fontsize=6, color="#555555")
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def labbe_plot(result: MetaResult, path: str | Path) -> Path:
@@ -362,10 +361,7 @@ def labbe_plot(result: MetaResult, path: str | Path) -> Path:
     ax.set_ylabel("Event risk, treatment group")
     ax.legend(fontsize=8, loc="upper left")
     ax.set_title(f"L'Abbe plot (k = {result.k})", fontsize=10)
-    fig.text(0.01, 0.005, NOT_MEDICAL_ADVICE, fontsize=6, color="#555555")
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def _pooled_curve(result: MetaResult, control_risk: np.ndarray) -> np.ndarray:
@@ -402,7 +398,4 @@ def radial_plot(result: MetaResult, path: str | Path) -> Path:
     ax.set_ylabel("Standardized effect y/sqrt(v + tau2)")
     ax.legend(fontsize=8, loc="upper left")
     ax.set_title(f"Radial (Galbraith) plot (k = {result.k})", fontsize=10)
-    fig.text(0.01, 0.005, NOT_MEDICAL_ADVICE, fontsize=6, color="#555555")
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
