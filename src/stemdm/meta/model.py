@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from stemdm.meta import core
 from stemdm.meta.effects import RATIO_MEASURES, StudyEffects
@@ -130,8 +131,6 @@ class MetaResult:
 
     def study_table(self) -> pd.DataFrame:
         """Per-study effects with CIs (analysis scale) and percentage weights."""
-        from scipy import stats
-
         crit = stats.norm.ppf(1 - (1 - self.level / 100) / 2)
         sei = np.sqrt(self.effects.vi)
         return pd.DataFrame(
@@ -168,8 +167,6 @@ def _check_k(effects: StudyEffects, test: str, p: int, allow_small_df: bool) -> 
 
 def _single_study(effects: StudyEffects, method: str, test: str, level: float) -> MetaResult:
     """k = 1: the pooled effect is the study itself; heterogeneity is undefined and said so."""
-    from scipy import stats
-
     y, v = float(effects.yi[0]), float(effects.vi[0])
     se = math.sqrt(v)
     crit = stats.norm.ppf(1 - (1 - level / 100) / 2)
@@ -262,8 +259,6 @@ def _add_moderator_tests(
     coef_names: list[str] | None,
 ) -> None:  # fmt: skip
     """QM omnibus test of all non-intercept coefficients (Wald chi^2, or F under knha) and R^2."""
-    from scipy import stats
-
     p = X.shape[1]
     beta, vb = inference.beta[0], inference.vb[0]
     result.X = X

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from stemdm.meta.binary import fit_binary
 from stemdm.meta.errors import MetaInputError
 from stemdm.meta.model import MetaResult, fit_effects
 
@@ -20,8 +21,6 @@ def refit(result: MetaResult, mask: np.ndarray, allow_small_df: bool = True) -> 
 
     ``mask`` is a boolean mask or an index array (which also sets the order).
     """
-    from stemdm.meta.binary import fit_binary
-
     subset = result.effects.subset(mask)
     if result.pooling in ("MH", "PETO"):
         return fit_binary(subset, result.pooling, result.level)
