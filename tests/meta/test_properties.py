@@ -155,3 +155,28 @@ def test_ml_and_reml_maximize_their_likelihood(data, method):
     )  # fmt: skip
     for candidate in (best.x, 0.0):
         assert _log_likelihood(ours, y, v, restricted) >= _log_likelihood(candidate, y, v, restricted) - 1e-9
+
+
+@SETTINGS
+@given(
+    m=st.integers(2, 12),
+    k=st.integers(3, 9),
+    seed=st.integers(0, 2**16),
+    method=st.sampled_from(METHODS),
+    test=st.sampled_from(["z", "knha", "adhoc"]),
+)
+def test_fit_batch_rows_equal_single_fits(m, k, seed, method, test):
+    rng = np.random.default_rng(seed)
+    vi = rng.chisquare(1, size=(m, k)) * 0.1 + 1e-3
+    yi = rng.normal(0, np.sqrt(vi + rng.exponential(0.2, size=(m, 1))))
+    out = meta.fit_batch(yi, vi, method=method, test=test)
+    for row in range(m):
+        single = meta.fit(
+            pd.DataFrame({"yi": yi[row], "vi": vi[row]}), measure="GEN", method=method, test=test
+        )
+        expected = single.to_dict()
+        for key in ("estimate", "se", "ci_lb", "ci_ub", "tau2", "i2", "q", "pi_lb", "pi_ub", "tau2_ci_ub"):
+            if expected[key] is None:
+                assert np.isnan(out[key][row])
+            else:
+                assert out[key][row] == pytest.approx(expected[key], rel=1e-6, abs=1e-9), key
