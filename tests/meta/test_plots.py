@@ -67,3 +67,14 @@ def test_labbe_needs_counts(tmp_path):
     normand = load_dataset("normand1999")
     with pytest.raises(meta.MetaInputError, match="2x2"):
         meta.labbe_plot(meta.fit(normand, measure="MD"), tmp_path / "labbe.png")
+
+
+def test_effect_header_as_revman_writes_it(bcg):
+    from stemdm.meta.plots import effect_header
+
+    assert effect_header(meta.fit(bcg, measure="RR")) == "Risk Ratio\nIV, Random, 95% CI"
+    assert effect_header(meta.fit(bcg, measure="OR", method="MH")) == "Odds Ratio\nM-H, Fixed, 95% CI"
+    assert (
+        effect_header(meta.fit(bcg, measure="OR", method="PETO", level=90))
+        == "Odds Ratio\nPeto, Fixed, 90% CI"
+    )

@@ -21,7 +21,7 @@ from scipy import stats  # noqa: E402
 from stemdm import NOT_MEDICAL_ADVICE  # noqa: E402
 from stemdm.meta.errors import MetaInputError  # noqa: E402
 from stemdm.meta.model import MetaResult  # noqa: E402
-from stemdm.meta.report import METHOD_NAMES, fmt, fmt_p  # noqa: E402
+from stemdm.meta.report import METHOD_NAMES, TEST_NAMES, fmt, fmt_p  # noqa: E402
 from stemdm.meta.sensitivity import baujat  # noqa: E402
 
 FORMATS = (".png", ".svg", ".pdf")
@@ -180,7 +180,11 @@ def forest_plot(
         _draw_graphic_row(plot_ax, row, y, result)
     _style_axis(plot_ax, result, rows, top, labels)
     text_ax.set_ylim(-1.5, top + 1.5)
-    fig.suptitle(title or f"{result.measure}, {METHOD_NAMES.get(result.method, result.method)}",
+    default_title = (
+        f"{MEASURE_NAMES[result.measure]}: {METHOD_NAMES.get(result.method, result.method)}; "
+        f"{TEST_NAMES.get(result.test, result.test)} test"
+    )
+    fig.suptitle(title or default_title,
                  fontsize=11, x=0.01, ha="left")  # fmt: skip
     return _save(fig, path)
 
@@ -197,9 +201,21 @@ def _header(text_ax, plot_ax, result, top, group_names) -> None:
         text_ax.text(COLUMNS["n2"], y, f"{group_names[1]}\nN", fontweight="bold", fontsize=8,
                      ha="right", va="center")  # fmt: skip
     text_ax.text(COLUMNS["weight"], y, "Weight", fontweight="bold", fontsize=9, ha="right", va="center")
-    scale = result.measure
-    text_ax.text(COLUMNS["effect"], y, f"{scale} [{result.level:g}% CI]", fontweight="bold",
-                 fontsize=9, ha="right", va="center")  # fmt: skip
+    text_ax.text(COLUMNS["effect"], y, effect_header(result), fontweight="bold",
+                 fontsize=8.5, ha="right", va="center")  # fmt: skip
+
+
+MEASURE_NAMES = {
+    "MD": "Mean Difference", "SMD": "Std. Mean Difference", "ROM": "Ratio of Means",
+    "RR": "Risk Ratio", "OR": "Odds Ratio", "RD": "Risk Difference", "GEN": "Effect",
+}  # fmt: skip
+
+
+def effect_header(result: MetaResult) -> str:
+    """The effect column's header as RevMan writes it, e.g. 'Risk Ratio\nIV, Random, 95% CI'."""
+    pooling = {"MH": "M-H", "PETO": "Peto"}.get(result.pooling, "IV")
+    model = "Fixed" if result.method in ("FE", "MH", "PETO") else "Random"
+    return f"{MEASURE_NAMES[result.measure]}\n{pooling}, {model}, {result.level:g}% CI"
 
 
 def _draw_text_row(ax, row: _Row, y: float, result: MetaResult) -> None:
