@@ -118,9 +118,12 @@ def subgroup_labels(data: pd.DataFrame, by: str) -> list[str]:
 
 
 def _levels(column: pd.Series, groups: list[str]) -> list[str]:
-    """Subgroup levels: a categorical's declared order (so empty ones are caught), else sorted."""
+    """Subgroup levels: a categorical's declared order (so empty ones are caught), numbers in
+    numeric order, text sorted (R's default factor order)."""
     if isinstance(column.dtype, pd.CategoricalDtype):
         return [str(c) for c in column.cat.categories]
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        return [str(v) for v in sorted(set(column.tolist()))]
     return sorted(set(groups))
 
 
