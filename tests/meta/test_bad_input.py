@@ -215,8 +215,3 @@ def test_infinite_and_absurdly_large_values():
     data = pd.DataFrame({"study": ["a", "b", "c"], "yi": [1e300, 0.2, 0.3], "vi": [0.01, 0.01, 0.02]})
     error = raises(data, "yi", study="a", measure="GEN")
     assert "too large" in str(error)
-
-
-def test_numeric_subgroups_keep_numeric_order(binary):
-    data = binary.assign(dose=[2, 10, 2, 10, 2, 10, 2, 10, 2, 10, 2, 10, 2])
-    assert list(meta.fit(data, measure="RR", by="dose").subgroups) == ["2", "10"]
