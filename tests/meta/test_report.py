@@ -19,3 +19,9 @@ def test_summary_of_subgroups_and_meta_regression():
     assert "Test for subgroup differences" in by and "[alloc = random, k = 7]" in by
     mods = meta.fit(data, measure="RR", mods=["ablat"]).summary()
     assert "ablat" in mods and "QM =" in mods and "residual heterogeneity" in mods
+
+
+def test_common_effect_summaries_do_not_report_a_tau2():
+    text = meta.fit(load_dataset("bcg"), measure="OR", method="MH").summary()
+    assert "tau2 not estimated (common-effect model)" in text
+    assert "Mantel-Haenszel" in text

@@ -20,6 +20,7 @@ METHOD_NAMES = {
     "MH": "common-effect, Mantel-Haenszel",
     "PETO": "common-effect, Peto odds ratio",
 }
+COMMON_EFFECT = ("FE", "MH", "PETO")
 TEST_NAMES = {
     "z": "Wald z",
     "knha": "Hartung-Knapp-Sidik-Jonkman t",
@@ -77,10 +78,13 @@ def heterogeneity_line(result: MetaResult) -> str:
     parts = [
         f"Q = {fmt(result.q, 2)} (df = {result.q_df}, p = {fmt_p(result.q_pval)})",
         f"I2 = {fmt(result.i2, 1)}%",
-        f"tau2 = {fmt(result.tau2, 4)}",
     ]
-    if result.tau2_ci_lb is not None:
-        parts[-1] += f" [{fmt(result.tau2_ci_lb, 4)}, {fmt(result.tau2_ci_ub, 4)}]"
+    if result.method in COMMON_EFFECT:
+        parts.append("tau2 not estimated (common-effect model)")
+    else:
+        parts.append(f"tau2 = {fmt(result.tau2, 4)}")
+        if result.tau2_ci_lb is not None:
+            parts[-1] += f" [{fmt(result.tau2_ci_lb, 4)}, {fmt(result.tau2_ci_ub, 4)}]"
     return "Heterogeneity: " + "; ".join(parts)
 
 
