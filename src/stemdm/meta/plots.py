@@ -21,7 +21,7 @@ from scipy import stats  # noqa: E402
 from stemdm import NOT_MEDICAL_ADVICE  # noqa: E402
 from stemdm.meta.errors import MetaInputError  # noqa: E402
 from stemdm.meta.model import MetaResult  # noqa: E402
-from stemdm.meta.report import METHOD_NAMES, TEST_NAMES, fmt, fmt_p  # noqa: E402
+from stemdm.meta.report import COMMON_EFFECT, METHOD_NAMES, TEST_NAMES, fmt, fmt_p  # noqa: E402
 from stemdm.meta.sensitivity import baujat  # noqa: E402
 
 FORMATS = (".png", ".svg", ".pdf")
@@ -86,7 +86,7 @@ def _study_rows(result: MetaResult, weights: np.ndarray) -> list[_Row]:
 def _het_text(result: MetaResult) -> str:
     if result.q is None:
         return "Heterogeneity: not applicable (one study)"
-    tau = f"Tau\u00b2 = {fmt(result.tau2, 3)}; " if result.method not in ("FE", "MH", "PETO") else ""
+    tau = f"Tau\u00b2 = {fmt(result.tau2, 3)}; " if result.method not in COMMON_EFFECT else ""
     return (
         f"Heterogeneity: {tau}Chi\u00b2 = {fmt(result.q, 2)}, df = {result.q_df} "
         f"({_p_text(result.q_pval)}); I\u00b2 = {fmt(result.i2, 0)}%"
@@ -214,7 +214,7 @@ MEASURE_NAMES = {
 def effect_header(result: MetaResult) -> str:
     """The effect column's header as RevMan writes it, e.g. 'Risk Ratio\nIV, Random, 95% CI'."""
     pooling = {"MH": "M-H", "PETO": "Peto"}.get(result.pooling, "IV")
-    model = "Fixed" if result.method in ("FE", "MH", "PETO") else "Random"
+    model = "Fixed" if result.method in COMMON_EFFECT else "Random"
     return f"{MEASURE_NAMES[result.measure]}\n{pooling}, {model}, {result.level:g}% CI"
 
 
