@@ -23,7 +23,9 @@ Root finding (iterative estimators and Q-profile bounds) is one safeguarded Newt
 Newton steps with the exact derivative where it is available (intercept-only models), Fisher
 scoring steps otherwise, kept inside a bracket [lo, hi] that every evaluation narrows, and
 bisection of that bracket whenever a step would leave it. It therefore converges wherever a
-sign change exists, including data on which metafor's plain Fisher scoring gives up.
+sign change exists, including data on which metafor's plain Fisher scoring gives up. The
+(restricted) likelihood can be bimodal: where ML/REML land on the boundary tau^2 = 0, a grid
+search looks for a higher interior maximum (``_interior_maximum``).
 """
 
 from __future__ import annotations
