@@ -33,7 +33,8 @@ def fit_batch(
     Returns a dict of length-m arrays with the keys of ``MetaResult.to_dict()`` plus
     ``converged`` (False where an iterative estimator found no root: those rows are NaN and
     flagged, never silently wrong). Rows with k < 2 (or k < 3 under knha) are NaN with
-    ``converged`` True and ``k`` telling why.
+    ``converged`` True and ``k`` telling why. ``tau2_ci_lb``/``tau2_ci_ub`` are NaN by design
+    for method="FE" (no tau^2 is estimated) and when ``tau2_ci=False`` (skipped for speed).
     """
     method = method.upper()
     if method not in core.ESTIMATORS:
