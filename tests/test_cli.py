@@ -108,3 +108,10 @@ def test_level_and_continuity_options(bcg_csv):
     assert json.loads(result.stdout)["level"] == 90
     bad = runner.invoke(app, ["meta", str(bcg_csv), "--measure", "OR", "--to", "sometimes"])
     assert bad.exit_code == 2 and "continuity" in bad.output
+
+
+def test_unwritable_plot_path_is_a_clear_error(bcg_csv, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    result = runner.invoke(app, ["meta", str(bcg_csv), "--measure", "RR", "--forest", str(blocker / "f.png")])
+    assert result.exit_code == 2 and "Traceback" not in result.output

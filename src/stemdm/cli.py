@@ -126,7 +126,7 @@ def meta_command(
             forest_plot(result, forest)
         if funnel is not None:
             funnel_plot(result, funnel)
-    except (MetaInputError, ConvergenceError) as error:
+    except (MetaInputError, ConvergenceError, OSError) as error:
         _fail(str(error))
     if as_json:
         out = json_safe(result.to_dict())

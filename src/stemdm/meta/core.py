@@ -142,25 +142,20 @@ def weights(batch: Batch, tau2: np.ndarray) -> np.ndarray:
 
 def _trace_ainv_xwx(batch: Batch, fit: WLS, w_power: np.ndarray) -> np.ndarray:
     """tr(A^-1 X' diag(w_power) X), the pieces of tr(P) and tr(PP)."""
-    if batch.intercept_only:
-        return rowsum(np.where(batch.mask, w_power, 0.0)) * fit.A_inv[:, 0, 0]
+    if batch.intercept_only:  # X is a column of ones; w_power is 0 on padded studies
+        return rowsum(w_power) * fit.A_inv[:, 0, 0]
     B = np.einsum("mkp,mk,mkq->mpq", batch.X, w_power, batch.X)
     return np.einsum("mpq,mqp->m", fit.A_inv, B)
 
 
 def trace_P(batch: Batch, fit: WLS) -> np.ndarray:
-    if batch.intercept_only:
-        return rowsum(fit.w) - rowsum(fit.w**2) * fit.A_inv[:, 0, 0]
-    return fit.w.sum(axis=1) - _trace_ainv_xwx(batch, fit, fit.w**2)
+    """tr(P) = sum w - tr(A^-1 X'W^2 X)."""
+    return rowsum(fit.w) - _trace_ainv_xwx(batch, fit, fit.w**2)
 
 
 def trace_PP(batch: Batch, fit: WLS) -> np.ndarray:
+    """tr(PP) for the general model (intercept-only fits get it in _intercept_only_equation)."""
     w = fit.w
-    if batch.intercept_only:
-        inv_total = fit.A_inv[:, 0, 0]
-        w2 = w * w
-        sum_w2 = rowsum(w2)
-        return sum_w2 - 2 * rowsum(w2 * w) * inv_total + (sum_w2 * inv_total) ** 2
     B2 = np.einsum("mkp,mk,mkq->mpq", batch.X, w**2, batch.X)
     C = np.einsum("mpq,mqr->mpr", fit.A_inv, B2)
     return np.sum(w**2, axis=1) - 2 * _trace_ainv_xwx(batch, fit, w**3) + np.einsum("mpq,mqp->m", C, C)
@@ -281,7 +276,8 @@ def _intercept_only_equation_1d(y: np.ndarray, v: np.ndarray, tau2: float, metho
         da = -info
     if b == 0:
         return -math.inf, math.nan, math.inf
-    return 1 - a / b, -(da * b - a * db) / (b * b), info / b
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):  # b ~ 1e-170: b*b underflows
+        return 1 - a / b, -(da * b - a * db) / (b * b), info / b
 
 
 def _subset(batch: Batch, rows: np.ndarray) -> Batch:
