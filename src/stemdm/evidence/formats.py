@@ -1,0 +1,371 @@
+"""Reading and writing evidence records: CSV templates (one file per record type, with a header comment on
+fields, units and allowed values), JSON (one document) and Excel (.xlsx, one sheet per record type).
+
+Every reader returns an :class:`EvidenceBundle` and the problems it found, each naming the file row and field;
+nothing is dropped silently. Floats are written in their shortest round-trip form, so export -> import ->
+export reproduces the file byte for byte.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from stemdm import NOT_MEDICAL_ADVICE, __version__
+from stemdm.evidence.errors import EvidenceError, Problem
+from stemdm.evidence.records import RECORD_BY_KIND, RECORD_TYPES, Record, list_fields
+from stemdm.evidence.vocab import EVENT_TYPES, FLAGS, OUTCOMES, STATISTICS
+
+SCHEMA_VERSION = 1
+LIST_SEPARATOR = ";"
+
+
+@dataclass
+class EvidenceBundle:
+    """Records of every type, keyed by record kind (``trials``, ``arms``, ``measurements``, ...)."""
+
+    records: dict[str, list[Record]] = field(default_factory=lambda: {r.kind: [] for r in RECORD_TYPES})
+
+    def __getitem__(self, kind: str) -> list[Record]:
+        return self.records[kind]
+
+    def add(self, record: Record) -> None:
+        self.records[record.kind].append(record)
+
+    def count(self) -> dict[str, int]:
+        return {kind: len(items) for kind, items in self.records.items()}
+
+    def extend(self, other: EvidenceBundle) -> None:
+        for kind, items in other.records.items():
+            self.records[kind].extend(items)
+
+    def sorted(self) -> EvidenceBundle:
+        """A copy with each record type in natural-key order (stable exports)."""
+        out = EvidenceBundle()
+        for kind, items in self.records.items():
+            out.records[kind] = sorted(items, key=lambda r: r.natural_key())
+        return out
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Cells <-> values
+# ----------------------------------------------------------------------------------------------------------
+
+
+def to_cell(value: Any) -> str:
+    """A field value as CSV text: '' for None, true/false, shortest round-trip float, ';'-joined lists."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, list):
+        return f"{LIST_SEPARATOR} ".join(str(v) for v in value)
+    return str(value)
+
+
+def _from_cells(model: type[Record], row: dict[str, Any]) -> dict[str, Any]:
+    """Raw cells -> field values for pydantic: blanks become absent (defaults apply), lists split."""
+    lists = list_fields(model)
+    data: dict[str, Any] = {}
+    for name, raw in row.items():
+        if name is None:
+            continue
+        value = raw.strip() if isinstance(raw, str) else raw
+        if value is None or value == "":
+            continue
+        if name in lists and isinstance(value, str):
+            value = [part.strip() for part in value.split(LIST_SEPARATOR) if part.strip()]
+        data[name] = value
+    return data
+
+
+def parse_rows(kind: str, rows: list[dict[str, Any]], first_row: int = 1) -> tuple[list[Record], list[Problem]]:
+    """Validate raw rows of one record kind; returns the valid records and a problem per invalid field."""
+    if kind not in RECORD_BY_KIND:
+        raise EvidenceError([Problem("file", None, "-", "kind", kind, f"unknown record type; one of "
+                                     f"{', '.join(RECORD_BY_KIND)}")])
+    model = RECORD_BY_KIND[kind]
+    records: list[Record] = []
+    problems: list[Problem] = []
+    known = set(model.model_fields)
+    for offset, row in enumerate(rows):
+        row_number = first_row + offset
+        unknown = [name for name in row if name is not None and name not in known]
+        key = _row_key(model, row)
+        if unknown:
+            problems.append(Problem(kind, row_number, key, unknown[0], None,
+                                    f"unknown column(s) {unknown}; expected {sorted(known)}"))
+            continue
+        try:
+            records.append(model.model_validate(_from_cells(model, row)))
+        except ValidationError as error:
+            problems.extend(_problems_from_validation(kind, row_number, key, row, error))
+    return records, problems
+
+
+def _row_key(model: type[Record], row: dict[str, Any]) -> str:
+    return "/".join(str(row.get(name) or "-").strip() for name in model.natural_key_fields)
+
+
+def _problems_from_validation(kind: str, row: int, key: str, raw: dict[str, Any], error: ValidationError):
+    for item in error.errors():
+        location = item.get("loc") or ()
+        message = str(item.get("msg", "invalid"))
+        name = str(location[0]) if location else ""
+        if not name and ":" in message:
+            # model-level checks say "field: why"
+            prefix, _, rest = message.removeprefix("Value error, ").partition(":")
+            name, message = prefix.strip().split(",")[0], rest.strip()
+        else:
+            message = message.removeprefix("Value error, ")
+        yield Problem(kind, row, key, name or "(row)", raw.get(name), message)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# CSV
+# ----------------------------------------------------------------------------------------------------------
+
+
+def _allowed_text(model: type[Record], name: str) -> str:
+    if name == "outcome_id":
+        return "one of " + ", ".join(OUTCOMES)
+    if name == "flags":
+        return "';'-separated, any of " + ", ".join(FLAGS)
+    if name == "event_type":
+        return "one of " + ", ".join(EVENT_TYPES)
+    if name == "statistic":
+        return "; ".join(f"{stat} needs {'+'.join(req)}" for stat, req in STATISTICS.items())
+    annotation = model.model_fields[name].annotation
+    literal_values = _literal_values(annotation)
+    if literal_values:
+        return "one of " + ", ".join(str(v) for v in literal_values)
+    return ""
+
+
+def _literal_values(annotation: Any) -> tuple[Any, ...]:
+    if typing.get_origin(annotation) is typing.Literal:
+        return typing.get_args(annotation)
+    values: tuple[Any, ...] = ()
+    for arg in typing.get_args(annotation):
+        values += _literal_values(arg)
+    return values
+
+
+def template_header(model: type[Record]) -> str:
+    """The comment block at the top of a CSV template: one line per field with its meaning and allowed values."""
+    lines = [
+        f"# stemdm evidence template: {model.kind} (schema {SCHEMA_VERSION}, stemdm {__version__})",
+        f"# {(model.__doc__ or '').strip().splitlines()[0]}",
+        "# Blank cell = not reported (never zero). Lists are ';'-separated. Lines starting with # are comments.",
+        f"# Natural key (re-import updates the record with the same key): {', '.join(model.natural_key_fields)}",
+    ]
+    for name, info in model.model_fields.items():
+        required = "required" if info.is_required() else "optional"
+        allowed = _allowed_text(model, name)
+        lines.append(f"#   {name} ({required}){': ' + allowed if allowed else ''}")
+    lines.append(f"# {NOT_MEDICAL_ADVICE}")
+    return "\n".join(lines) + "\n"
+
+
+def write_csv(records: list[Record], model: type[Record], path: Path) -> None:
+    """Write one record type as a CSV template with its header comment."""
+    buffer = io.StringIO()
+    buffer.write(template_header(model))
+    writer = csv.DictWriter(buffer, fieldnames=list(model.model_fields), lineterminator="\n")
+    writer.writeheader()
+    for record in records:
+        writer.writerow({name: to_cell(getattr(record, name)) for name in model.model_fields})
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+
+
+def kind_of_csv(path: Path, text: str) -> str:
+    """Record kind of a CSV file: from its template comment, else from its file name."""
+    for line in text.splitlines():
+        if line.startswith("# stemdm evidence template:"):
+            return line.split(":", 1)[1].split("(")[0].strip()
+        if not line.startswith("#"):
+            break
+    stem = path.stem.lower()
+    if stem in RECORD_BY_KIND:
+        return stem
+    raise EvidenceError([Problem("file", None, str(path), "name", path.name,
+                                 f"cannot tell the record type; name the file one of "
+                                 f"{', '.join(k + '.csv' for k in RECORD_BY_KIND)} or keep the template comment")])
+
+
+def read_csv(path: Path) -> tuple[EvidenceBundle, list[Problem]]:
+    """Read one CSV template (or a directory of them)."""
+    if path.is_dir():
+        bundle, problems = EvidenceBundle(), []
+        for kind in RECORD_BY_KIND:
+            file = path / f"{kind}.csv"
+            if file.exists():
+                part, part_problems = read_csv(file)
+                bundle.extend(part)
+                problems.extend(part_problems)
+        return bundle, problems
+    text = path.read_text(encoding="utf-8-sig")
+    kind = kind_of_csv(path, text)
+    lines = text.splitlines(keepends=True)
+    skipped = 0
+    while skipped < len(lines) and lines[skipped].startswith("#"):
+        skipped += 1
+    reader = csv.DictReader(io.StringIO("".join(lines[skipped:])))
+    rows = [row for row in reader if any((value or "").strip() for value in row.values() if isinstance(value, str))]
+    records, problems = parse_rows(kind, rows)
+    bundle = EvidenceBundle()
+    for record in records:
+        bundle.add(record)
+    return bundle, problems
+
+
+def write_csv_dir(bundle: EvidenceBundle, directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for model in RECORD_TYPES:
+        path = directory / f"{model.kind}.csv"
+        write_csv(bundle[model.kind], model, path)
+        paths.append(path)
+    return paths
+
+
+# ----------------------------------------------------------------------------------------------------------
+# JSON
+# ----------------------------------------------------------------------------------------------------------
+
+
+def bundle_to_json(bundle: EvidenceBundle) -> str:
+    document = {
+        "schema": "stemdm-evidence",
+        "schema_version": SCHEMA_VERSION,
+        "stemdm_version": __version__,
+        "disclaimer": NOT_MEDICAL_ADVICE,
+    }
+    for model in RECORD_TYPES:
+        document[model.kind] = [record.model_dump(mode="json") for record in bundle[model.kind]]
+    return json.dumps(document, indent=1, ensure_ascii=False, sort_keys=False) + "\n"
+
+
+def read_json(path: Path) -> tuple[EvidenceBundle, list[Problem]]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise EvidenceError([Problem("file", None, str(path), "json", None, f"not valid JSON: {error}")]) from None
+    if not isinstance(document, dict) or document.get("schema") != "stemdm-evidence":
+        raise EvidenceError([Problem("file", None, str(path), "schema", None,
+                                     "not a stemdm evidence document (missing \"schema\": \"stemdm-evidence\")")])
+    bundle, problems = EvidenceBundle(), []
+    for model in RECORD_TYPES:
+        rows = document.get(model.kind, [])
+        records, found = parse_rows(model.kind, [{k: v for k, v in row.items()} for row in rows])
+        problems.extend(found)
+        for record in records:
+            bundle.add(record)
+    return bundle, problems
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Excel
+# ----------------------------------------------------------------------------------------------------------
+
+
+def write_xlsx(bundle: EvidenceBundle, path: Path) -> None:
+    """One sheet per record type (header row = field names) and a README sheet with the field guide."""
+    from openpyxl import Workbook
+
+    workbook = Workbook()
+    readme = workbook.active
+    readme.title = "README"
+    for model in RECORD_TYPES:
+        for line in template_header(model).splitlines():
+            readme.append([line.lstrip("# ")])
+        readme.append([""])
+    for model in RECORD_TYPES:
+        sheet = workbook.create_sheet(model.kind)
+        names = list(model.model_fields)
+        sheet.append(names)
+        for record in bundle[model.kind]:
+            sheet.append([_xlsx_value(getattr(record, name)) for name in names])
+    workbook.save(path)
+
+
+def _xlsx_value(value: Any) -> Any:
+    if isinstance(value, list):
+        return to_cell(value) or None
+    return value
+
+
+def read_xlsx(path: Path) -> tuple[EvidenceBundle, list[Problem]]:
+    from openpyxl import load_workbook
+
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except Exception as error:  # openpyxl raises several types for a damaged or foreign file
+        raise EvidenceError([Problem("file", None, str(path), "xlsx", None, f"cannot open workbook: {error}")]) from None
+    bundle, problems = EvidenceBundle(), []
+    sheets = [name for name in workbook.sheetnames if name in RECORD_BY_KIND]
+    if not sheets:
+        raise EvidenceError([Problem("file", None, str(path), "sheets", workbook.sheetnames,
+                                     f"no sheet named after a record type ({', '.join(RECORD_BY_KIND)})")])
+    for name in sheets:
+        rows = list(workbook[name].iter_rows(values_only=True))
+        if not rows:
+            continue
+        header = [str(cell).strip() if cell is not None else None for cell in rows[0]]
+        data = [dict(zip(header, _text_cells(row), strict=False)) for row in rows[1:]
+                if any(cell not in (None, "") for cell in row)]
+        records, found = parse_rows(name, data, first_row=1)
+        problems.extend(found)
+        for record in records:
+            bundle.add(record)
+    workbook.close()
+    return bundle, problems
+
+
+def _text_cells(row: tuple[Any, ...]) -> list[Any]:
+    return [cell.strip() if isinstance(cell, str) else cell for cell in row]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Dispatch
+# ----------------------------------------------------------------------------------------------------------
+
+
+def read_any(path: Path) -> tuple[EvidenceBundle, list[Problem]]:
+    """Read a CSV file or directory of CSV files, a JSON document or an Excel workbook."""
+    if not path.exists():
+        raise EvidenceError([Problem("file", None, str(path), "path", str(path), "no such file or directory")])
+    suffix = path.suffix.lower()
+    if path.is_dir() or suffix == ".csv":
+        return read_csv(path)
+    if suffix == ".json":
+        return read_json(path)
+    if suffix in (".xlsx", ".xlsm"):
+        return read_xlsx(path)
+    raise EvidenceError([Problem("file", None, str(path), "format", suffix,
+                                 "unknown format; use .csv (or a folder of them), .json or .xlsx "
+                                 "(RevMan files: .rm5 or a data-package .csv via --revman)")])
+
+
+def write_any(bundle: EvidenceBundle, path: Path, fmt: str) -> list[Path]:
+    """Write ``bundle`` as ``fmt`` (csv: a directory; json, xlsx: a file). Returns the paths written."""
+    bundle = bundle.sorted()
+    if fmt == "csv":
+        return write_csv_dir(bundle, path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "json":
+        path.write_text(bundle_to_json(bundle), encoding="utf-8")
+    elif fmt == "xlsx":
+        write_xlsx(bundle, path)
+    else:
+        raise ValueError(f"unknown format {fmt!r}; one of csv, json, xlsx")
+    return [path]

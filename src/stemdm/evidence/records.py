@@ -1,0 +1,348 @@
+"""Evidence records (pydantic): the single source of truth for the schema of trials, arms, outcome
+measurements, adverse events and published meta-analysis estimates.
+
+Records hold numbers exactly as reported (with the verbatim text in ``*_as_reported`` fields) and every
+record carries its source. All record types are flat (scalars and lists of strings), so the same model
+drives the CSV templates, the Excel sheets, JSON and the database tables.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from stemdm.evidence.vocab import (
+    EVENT_TYPES,
+    FLAGS,
+    OUTCOMES,
+    STATISTIC_FIELDS,
+    STATISTICS,
+    ArmRole,
+    ArmsDesign,
+    Blinding,
+    CellSource,
+    CellType,
+    Comparison,
+    ControlType,
+    DiabetesType,
+    Donor,
+    DoseUnit,
+    Inclusion,
+    Measure,
+    Randomized,
+    RobJudgement,
+    Route,
+    Statistic,
+    ValueType,
+    allowed_units,
+)
+
+Identifier = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.\-]+$")]
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+Count = Annotated[int, Field(ge=0)]
+
+
+class Record(BaseModel):
+    """Common behaviour: strict field set, a natural key, a description of each field for templates."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+
+    #: Fields that identify a record; re-importing a record with the same key updates it.
+    natural_key_fields: ClassVar[tuple[str, ...]] = ()
+    #: Table/sheet/file name of the record type.
+    kind: ClassVar[str] = ""
+
+    def natural_key(self) -> str:
+        parts = []
+        for name in self.natural_key_fields:
+            value = getattr(self, name)
+            parts.append(format_key_part(value))
+        return "/".join(parts)
+
+
+def format_key_part(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def _check_flags(flags: list[str]) -> list[str]:
+    unknown = [f for f in flags if f not in FLAGS]
+    if unknown:
+        raise ValueError(f"unknown flag(s) {unknown}; allowed: {sorted(FLAGS)}")
+    return sorted(set(flags))
+
+
+class Trial(Record):
+    """A randomized (or candidate) trial: citation, design, population, cell product, control, follow-up,
+    risk of bias and inclusion. Doses: ``dose_per_infusion`` in ``dose_unit`` (cells/kg body weight or cells)."""
+
+    kind: ClassVar[str] = "trials"
+    natural_key_fields: ClassVar[tuple[str, ...]] = ("trial_id",)
+
+    trial_id: Identifier
+    first_author: str | None = None
+    year: Annotated[int, Field(ge=1950, le=2100)]
+    citation: str
+    doi: str | None = None
+    pmid: str | None = None
+    registry_ids: list[str] = Field(default_factory=list)
+    registry_note: str | None = None
+    country: str
+    randomized: Randomized
+    blinding: Blinding = "not_reported"
+    arms_design: ArmsDesign = "parallel"
+    design_as_reported: str
+    diabetes_type: DiabetesType
+    population: str | None = None
+    cell_source: CellSource
+    cell_type: CellType
+    donor: Donor = "not_reported"
+    product_as_reported: str
+    dose_per_infusion: NonNegative | None = None
+    dose_unit: DoseUnit | None = None
+    dose_as_reported: str | None = None
+    route: Route = "not_reported"
+    route_as_reported: str | None = None
+    n_infusions: Annotated[int, Field(ge=1)] | None = None
+    infusion_interval_weeks: NonNegative | None = None
+    control_type: ControlType
+    control_as_reported: str | None = None
+    follow_up_weeks: NonNegative | None = None
+    follow_up_as_reported: str | None = None
+    rob_randomization: RobJudgement | None = None
+    rob_deviations: RobJudgement | None = None
+    rob_missing_data: RobJudgement | None = None
+    rob_measurement: RobJudgement | None = None
+    rob_selection: RobJudgement | None = None
+    rob_overall: RobJudgement | None = None
+    rob_source: str | None = None
+    inclusion_status: Inclusion
+    inclusion_reason: str
+    seed_review_status: str | None = None
+    overlaps_with: list[str] = Field(default_factory=list)
+    source_url: str
+    notes: str | None = None
+
+    @model_validator(mode="after")
+    def _dose_has_unit(self) -> Trial:
+        if self.dose_per_infusion is not None and self.dose_unit is None:
+            raise ValueError("dose_unit: a dose needs its unit (cells/kg or cells)")
+        return self
+
+
+class Arm(Record):
+    """One arm of a trial with its randomized n (``all`` = the whole trial, for numbers not split by arm)."""
+
+    kind: ClassVar[str] = "arms"
+    natural_key_fields: ClassVar[tuple[str, ...]] = ("trial_id", "arm_id")
+
+    trial_id: Identifier
+    arm_id: Identifier
+    role: ArmRole
+    label: str
+    n_randomized: Annotated[int, Field(ge=1)] | None = None
+    n_dropouts: Count | None = None
+    n_as_reported: str | None = None
+    dose_per_infusion: NonNegative | None = None
+    dose_unit: DoseUnit | None = None
+
+    @model_validator(mode="after")
+    def _dropouts_within_n(self) -> Arm:
+        if self.n_dropouts is not None and self.n_randomized is not None and self.n_dropouts > self.n_randomized:
+            raise ValueError(f"n_dropouts: {self.n_dropouts} dropouts exceed {self.n_randomized} randomized")
+        return self
+
+
+class Measurement(Record):
+    """One outcome number of one arm at one time, as reported.
+
+    ``statistic`` says which of the value fields hold the report (see ``vocab.STATISTICS``); ``unit`` is a
+    coded unit (``vocab.UNITS_BY_DIMENSION``) and ``unit_as_reported`` the verbatim text. Timepoints are in
+    weeks from randomization (``timepoint_label`` keeps the report's wording)."""
+
+    kind: ClassVar[str] = "measurements"
+    natural_key_fields: ClassVar[tuple[str, ...]] = (
+        "trial_id", "outcome_id", "timepoint_weeks", "arm_id", "value_type", "unit", "derived",
+    )
+
+    trial_id: Identifier
+    outcome_id: str
+    timepoint_weeks: NonNegative
+    timepoint_label: str
+    arm_id: Identifier
+    n: Annotated[int, Field(ge=1)] | None = None
+    value_type: ValueType
+    statistic: Statistic
+    mean: Finite | None = None
+    sd: NonNegative | None = None
+    se: NonNegative | None = None
+    ci_lb: Finite | None = None
+    ci_ub: Finite | None = None
+    ci_level: Annotated[float, Field(gt=0, lt=100)] = 95.0
+    pm: NonNegative | None = None
+    median: Finite | None = None
+    q1: Finite | None = None
+    q3: Finite | None = None
+    minimum: Finite | None = None
+    maximum: Finite | None = None
+    events: Count | None = None
+    proportion: Annotated[float, Field(ge=0, le=100)] | None = None
+    unit: str
+    unit_as_reported: str | None = None
+    as_reported: str | None = None
+    flags: list[str] = Field(default_factory=list)
+    derived: bool = False
+    derivation: str | None = None
+    source_url: str
+    locator: str | None = None
+    notes: str | None = None
+
+    @field_validator("flags")
+    @classmethod
+    def _known_flags(cls, value: list[str]) -> list[str]:
+        return _check_flags(value)
+
+    @field_validator("outcome_id")
+    @classmethod
+    def _known_outcome(cls, value: str) -> str:
+        if value not in OUTCOMES:
+            raise ValueError(f"unknown outcome id {value!r}; allowed: {', '.join(OUTCOMES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _statistic_consistent(self) -> Measurement:
+        required = STATISTICS[self.statistic]
+        missing = [name for name in required if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"{', '.join(missing)}: required when statistic is {self.statistic}")
+        extra = [name for name in STATISTIC_FIELDS if name not in required and getattr(self, name) is not None]
+        if extra and not self.derived:
+            raise ValueError(f"{', '.join(extra)}: not part of statistic {self.statistic} (leave empty)")
+        self._check_unit()
+        self._check_order()
+        if self.statistic == "mean_pm" and "pm_unlabelled" not in self.flags:
+            raise ValueError("flags: a mean ± x report needs the pm_unlabelled flag")
+        if self.derived and not self.derivation:
+            raise ValueError("derivation: a derived number must record its method and inputs")
+        return self
+
+    def _check_unit(self) -> None:
+        spec = OUTCOMES[self.outcome_id]
+        if self.statistic in ("count", "proportion") and spec.kind != "binary" and self.outcome_id != "age":
+            raise ValueError(f"statistic: {self.statistic} needs a binary outcome, {self.outcome_id} is continuous")
+        units = allowed_units(self.outcome_id, self.statistic)
+        if self.unit not in units:
+            raise ValueError(f"unit: {self.unit!r} is not a unit of {self.outcome_id} ({', '.join(units)})")
+
+    def _check_order(self) -> None:
+        if self.ci_lb is not None and self.ci_ub is not None and self.ci_lb > self.ci_ub:
+            raise ValueError(f"ci_lb: lower limit {self.ci_lb} above upper limit {self.ci_ub}")
+        ordered = [(n, getattr(self, n)) for n in ("minimum", "q1", "median", "q3", "maximum")]
+        present = [(n, v) for n, v in ordered if v is not None]
+        for (name_a, a), (name_b, b) in zip(present, present[1:], strict=False):
+            if a > b:
+                raise ValueError(f"{name_b}: {name_a} {a} exceeds {name_b} {b}")
+        if self.events is not None and self.n is not None and self.events > self.n:
+            raise ValueError(f"events: {self.events} events exceed n = {self.n}")
+
+
+class AdverseEvent(Record):
+    """Patients with an adverse event of one type in one arm (events of n at risk)."""
+
+    kind: ClassVar[str] = "adverse_events"
+    natural_key_fields: ClassVar[tuple[str, ...]] = ("trial_id", "arm_id", "event_type", "timepoint_weeks")
+
+    trial_id: Identifier
+    arm_id: Identifier
+    event_type: str
+    event_as_reported: str
+    events: Count
+    n_at_risk: Annotated[int, Field(ge=1)]
+    timepoint_weeks: NonNegative
+    timepoint_label: str
+    flags: list[str] = Field(default_factory=list)
+    source_url: str
+    locator: str | None = None
+    notes: str | None = None
+
+    @field_validator("flags")
+    @classmethod
+    def _known_flags(cls, value: list[str]) -> list[str]:
+        return _check_flags(value)
+
+    @field_validator("event_type")
+    @classmethod
+    def _known_event(cls, value: str) -> str:
+        if value not in EVENT_TYPES:
+            raise ValueError(f"unknown event type {value!r}; allowed: {', '.join(EVENT_TYPES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _events_within_n(self) -> AdverseEvent:
+        if self.events > self.n_at_risk:
+            raise ValueError(f"events: {self.events} events exceed n_at_risk = {self.n_at_risk}")
+        return self
+
+
+class PublishedEstimate(Record):
+    """One pooled estimate of a published meta-analysis, as printed (for the umbrella comparison)."""
+
+    kind: ClassVar[str] = "published_estimates"
+    natural_key_fields: ClassVar[tuple[str, ...]] = (
+        "review_id", "outcome_id", "subgroup", "comparison", "timepoint_label", "measure",
+    )
+
+    review_id: Identifier
+    citation: str
+    doi: str | None = None
+    search_to: str | None = None
+    scope: str
+    comparison: Comparison
+    outcome_id: str
+    outcome_as_reported: str
+    subgroup: str = "overall"
+    timepoint_months: NonNegative | None = None
+    timepoint_label: str = "not stated"
+    measure: Measure
+    estimate: Finite
+    ci_lb: Finite
+    ci_ub: Finite
+    p_value: Annotated[float, Field(ge=0, le=1)] | None = None
+    p_value_as_reported: str | None = None
+    i2_percent: Annotated[float, Field(ge=0, le=100)] | None = None
+    k: Annotated[int, Field(ge=1)] | None = None
+    n: Annotated[int, Field(ge=1)] | None = None
+    unit_note: str | None = None
+    source_url: str
+    locator: str | None = None
+    notes: str | None = None
+
+    @field_validator("outcome_id")
+    @classmethod
+    def _known_outcome(cls, value: str) -> str:
+        if value not in OUTCOMES:
+            raise ValueError(f"unknown outcome id {value!r}; allowed: {', '.join(OUTCOMES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _estimate_inside_ci(self) -> PublishedEstimate:
+        if not self.ci_lb <= self.estimate <= self.ci_ub:
+            raise ValueError(f"estimate: {self.estimate} lies outside its CI [{self.ci_lb}, {self.ci_ub}]")
+        if self.measure in ("RR", "OR") and self.ci_lb <= 0:
+            raise ValueError(f"ci_lb: a ratio ({self.measure}) must be positive")
+        return self
+
+
+#: Record types in dependency order (trials before what refers to them).
+RECORD_TYPES: tuple[type[Record], ...] = (Trial, Arm, Measurement, AdverseEvent, PublishedEstimate)
+RECORD_BY_KIND: dict[str, type[Record]] = {r.kind: r for r in RECORD_TYPES}
+
+
+def list_fields(model: type[Record]) -> set[str]:
+    """Names of a model's list-of-string fields (``;``-separated in CSV and Excel)."""
+    return {name for name, info in model.model_fields.items() if getattr(info.annotation, "__origin__", None) is list}
