@@ -271,7 +271,7 @@ def arm_id(trial_id: str, text: str) -> str:
     if trial_id == "Thakkar2015":
         return "autologous" if text.startswith("msc") else "allogeneic"
     if trial_id == "Sood2017":
-        for key, arm in (("group III", "g3"), ("group II", "g2"), ("group I", "g1"), ("control", "control")):
+        for key, arm in (("control", "control"), ("group III", "g3"), ("group II", "g2"), ("group I", "g1")):
             if key in text:
                 return arm
     for prefix in ("msc", "control", "all"):
@@ -375,7 +375,7 @@ def published_record(row: dict[str, str], inferences: dict[tuple, str]) -> Publi
         estimate=float(row["estimate"]), ci_lb=float(row["ci_lb"]), ci_ub=float(row["ci_ub"]), p_value=p_exact,
         p_value_as_reported=p_text, i2_percent=float(row["i2_percent"]) if blank(row["i2_percent"]) else None,
         k=int(row["k"]) if blank(row["k"]) else None, n=int(row["n"]) if blank(row["n"]) else None,
-        unit_note=blank(row["unit_note"]), source_url=row["source_url"], locator=blank(row["locator"]), notes=note,
+        unit_note=blank(row["unit_note"]), source_url=blank(row["source_url"]), locator=blank(row["locator"]), notes=note,
     )
 
 

@@ -32,12 +32,22 @@ class EvidenceBundle:
     """Records of every type, keyed by record kind (``trials``, ``arms``, ``measurements``, ...)."""
 
     records: dict[str, list[Record]] = field(default_factory=lambda: {r.kind: [] for r in RECORD_TYPES})
+    #: file row of each record read from a file, by id(record) (for messages that name the row)
+    rows: dict[int, int] = field(default_factory=dict)
 
     def __getitem__(self, kind: str) -> list[Record]:
         return self.records[kind]
 
-    def add(self, record: Record) -> None:
+    def add(self, record: Record, row: int | None = None) -> None:
         self.records[record.kind].append(record)
+        if row is not None:
+            self.rows[id(record)] = row
+
+    def row_of(self, record: Record) -> int | None:
+        return self.rows.get(id(record))
+
+    def all(self) -> list[Record]:
+        return [record for model in RECORD_TYPES for record in self.records[model.kind]]
 
     def count(self) -> dict[str, int]:
         return {kind: len(items) for kind, items in self.records.items()}
@@ -45,6 +55,7 @@ class EvidenceBundle:
     def extend(self, other: EvidenceBundle) -> None:
         for kind, items in other.records.items():
             self.records[kind].extend(items)
+        self.rows.update(other.rows)
 
     def sorted(self) -> EvidenceBundle:
         """A copy with each record type in natural-key order (stable exports)."""
@@ -88,17 +99,20 @@ def _from_cells(model: type[Record], row: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def parse_rows(kind: str, rows: list[dict[str, Any]], first_row: int = 1) -> tuple[list[Record], list[Problem]]:
-    """Validate raw rows of one record kind; returns the valid records and a problem per invalid field."""
+def parse_rows(
+    kind: str, rows: list[dict[str, Any]], first_row: int = 1, row_numbers: list[int] | None = None
+) -> tuple[list[tuple[int, Record]], list[Problem]]:
+    """Validate raw rows of one record kind; returns (row number, record) of the valid rows and a problem per
+    invalid field."""
     if kind not in RECORD_BY_KIND:
         raise EvidenceError([Problem("file", None, "-", "kind", kind, f"unknown record type; one of "
                                      f"{', '.join(RECORD_BY_KIND)}")])
     model = RECORD_BY_KIND[kind]
-    records: list[Record] = []
+    records: list[tuple[int, Record]] = []
     problems: list[Problem] = []
     known = set(model.model_fields)
     for offset, row in enumerate(rows):
-        row_number = first_row + offset
+        row_number = row_numbers[offset] if row_numbers else first_row + offset
         unknown = [name for name in row if name is not None and name not in known]
         key = _row_key(model, row)
         if unknown:
@@ -106,7 +120,7 @@ def parse_rows(kind: str, rows: list[dict[str, Any]], first_row: int = 1) -> tup
                                     f"unknown column(s) {unknown}; expected {sorted(known)}"))
             continue
         try:
-            records.append(model.model_validate(_from_cells(model, row)))
+            records.append((row_number, model.model_validate(_from_cells(model, row))))
         except ValidationError as error:
             problems.extend(_problems_from_validation(kind, row_number, key, row, error))
     return records, problems
@@ -220,11 +234,15 @@ def read_csv(path: Path) -> tuple[EvidenceBundle, list[Problem]]:
     while skipped < len(lines) and lines[skipped].startswith("#"):
         skipped += 1
     reader = csv.DictReader(io.StringIO("".join(lines[skipped:])))
-    rows = [row for row in reader if any((value or "").strip() for value in row.values() if isinstance(value, str))]
-    records, problems = parse_rows(kind, rows)
+    rows, line_numbers = [], []
+    for row in reader:  # line numbers of the file, counting the comment block
+        if any((value or "").strip() for value in row.values() if isinstance(value, str)):
+            rows.append(row)
+            line_numbers.append(reader.line_num + skipped)
+    records, problems = parse_rows(kind, rows, row_numbers=line_numbers)
     bundle = EvidenceBundle()
-    for record in records:
-        bundle.add(record)
+    for row, record in records:
+        bundle.add(record, row)
     return bundle, problems
 
 
@@ -268,8 +286,8 @@ def read_json(path: Path) -> tuple[EvidenceBundle, list[Problem]]:
         rows = document.get(model.kind, [])
         records, found = parse_rows(model.kind, [{k: v for k, v in row.items()} for row in rows])
         problems.extend(found)
-        for record in records:
-            bundle.add(record)
+        for row, record in records:
+            bundle.add(record, row)
     return bundle, problems
 
 
@@ -323,10 +341,10 @@ def read_xlsx(path: Path) -> tuple[EvidenceBundle, list[Problem]]:
         header = [str(cell).strip() if cell is not None else None for cell in rows[0]]
         data = [dict(zip(header, _text_cells(row), strict=False)) for row in rows[1:]
                 if any(cell not in (None, "") for cell in row)]
-        records, found = parse_rows(name, data, first_row=1)
+        records, found = parse_rows(name, data, first_row=2)
         problems.extend(found)
-        for record in records:
-            bundle.add(record)
+        for row, record in records:
+            bundle.add(record, row)
     workbook.close()
     return bundle, problems
 

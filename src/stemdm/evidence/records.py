@@ -42,6 +42,7 @@ Identifier = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 Count = Annotated[int, Field(ge=0)]
+Text = Annotated[str, Field(min_length=1)]
 
 
 class Record(BaseModel):
@@ -87,22 +88,22 @@ class Trial(Record):
     trial_id: Identifier
     first_author: str | None = None
     year: Annotated[int, Field(ge=1950, le=2100)]
-    citation: str
+    citation: Text
     doi: str | None = None
     pmid: str | None = None
     registry_ids: list[str] = Field(default_factory=list)
     registry_note: str | None = None
-    country: str
+    country: Text
     randomized: Randomized
     blinding: Blinding = "not_reported"
     arms_design: ArmsDesign = "parallel"
-    design_as_reported: str
+    design_as_reported: Text
     diabetes_type: DiabetesType
     population: str | None = None
     cell_source: CellSource
     cell_type: CellType
     donor: Donor = "not_reported"
-    product_as_reported: str
+    product_as_reported: Text
     dose_per_infusion: NonNegative | None = None
     dose_unit: DoseUnit | None = None
     dose_as_reported: str | None = None
@@ -122,10 +123,10 @@ class Trial(Record):
     rob_overall: RobJudgement | None = None
     rob_source: str | None = None
     inclusion_status: Inclusion
-    inclusion_reason: str
+    inclusion_reason: Text
     seed_review_status: str | None = None
     overlaps_with: list[str] = Field(default_factory=list)
-    source_url: str
+    source_url: Text
     notes: str | None = None
 
     @model_validator(mode="after")
@@ -144,7 +145,7 @@ class Arm(Record):
     trial_id: Identifier
     arm_id: Identifier
     role: ArmRole
-    label: str
+    label: Text
     n_randomized: Annotated[int, Field(ge=1)] | None = None
     n_dropouts: Count | None = None
     n_as_reported: str | None = None
@@ -171,9 +172,9 @@ class Measurement(Record):
     )
 
     trial_id: Identifier
-    outcome_id: str
+    outcome_id: Text
     timepoint_weeks: NonNegative
-    timepoint_label: str
+    timepoint_label: Text
     arm_id: Identifier
     n: Annotated[int, Field(ge=1)] | None = None
     value_type: ValueType
@@ -192,13 +193,13 @@ class Measurement(Record):
     maximum: Finite | None = None
     events: Count | None = None
     proportion: Annotated[float, Field(ge=0, le=100)] | None = None
-    unit: str
+    unit: Text
     unit_as_reported: str | None = None
     as_reported: str | None = None
     flags: list[str] = Field(default_factory=list)
     derived: bool = False
     derivation: str | None = None
-    source_url: str
+    source_url: Text
     locator: str | None = None
     notes: str | None = None
 
@@ -259,14 +260,14 @@ class AdverseEvent(Record):
 
     trial_id: Identifier
     arm_id: Identifier
-    event_type: str
-    event_as_reported: str
+    event_type: Text
+    event_as_reported: Text
     events: Count
     n_at_risk: Annotated[int, Field(ge=1)]
     timepoint_weeks: NonNegative
-    timepoint_label: str
+    timepoint_label: Text
     flags: list[str] = Field(default_factory=list)
-    source_url: str
+    source_url: Text
     locator: str | None = None
     notes: str | None = None
 
@@ -298,13 +299,13 @@ class PublishedEstimate(Record):
     )
 
     review_id: Identifier
-    citation: str
+    citation: Text
     doi: str | None = None
     search_to: str | None = None
-    scope: str
+    scope: Text
     comparison: Comparison
-    outcome_id: str
-    outcome_as_reported: str
+    outcome_id: Text
+    outcome_as_reported: Text
     subgroup: str = "overall"
     timepoint_months: NonNegative | None = None
     timepoint_label: str = "not stated"
@@ -318,7 +319,7 @@ class PublishedEstimate(Record):
     k: Annotated[int, Field(ge=1)] | None = None
     n: Annotated[int, Field(ge=1)] | None = None
     unit_note: str | None = None
-    source_url: str
+    source_url: Text | None = None
     locator: str | None = None
     notes: str | None = None
 

@@ -1,0 +1,308 @@
+"""The evidence store: SQLAlchemy 2 tables derived from the record models, SQLite by default and PostgreSQL
+by URL, with transactional, idempotent imports and an audit trail.
+
+- The database to use: ``url`` argument, else the ``STEMDM_DB`` environment variable, else a per-user SQLite
+  file (``$XDG_DATA_HOME/stemdm/evidence.sqlite``, default ``~/.local/share/stemdm/evidence.sqlite``). A plain
+  path is read as a SQLite file.
+- One table per record type, one column per record field (lists as JSON), plus ``natural_key`` (unique).
+- An import validates everything first (fields, references, n, follow-up, duplicates) and reports every problem
+  at once; with any error nothing is written. Otherwise one transaction inserts new records, updates changed
+  ones and leaves identical ones alone, writing one audit row per inserted record and per changed field.
+- On first use an empty store is loaded with the bundled curated dataset.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from stemdm import __version__
+from stemdm.evidence.errors import EvidenceError, Problem
+from stemdm.evidence.formats import EvidenceBundle, read_csv
+from stemdm.evidence.records import RECORD_TYPES, Record
+from stemdm.evidence.validate import check_bundle
+
+BUNDLED_SOURCE = f"bundled:stemdm-{__version__}"
+
+metadata = MetaData()
+
+
+def _column_type(annotation: Any):
+    """SQL column type of a pydantic field annotation (Optional, Annotated and Literal unwrapped)."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        inner = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+        return _column_type(inner[0])
+    if origin is typing.Literal:
+        return String(64)
+    if origin is list:
+        return JSON
+    if annotation is bool:
+        return Boolean
+    if annotation is int:
+        return Integer
+    if annotation is float:
+        return Float(precision=53)
+    return Text
+
+
+def _record_table(model: type[Record]) -> Table:
+    columns = [
+        Column("id", Integer, primary_key=True, autoincrement=True),
+        Column("natural_key", String(400), nullable=False, unique=True),
+    ]
+    for name, info in model.model_fields.items():
+        columns.append(Column(name, _column_type(info.annotation), nullable=not info.is_required()))
+    return Table(model.kind, metadata, *columns)
+
+
+RECORD_TABLES: dict[str, Table] = {model.kind: _record_table(model) for model in RECORD_TYPES}
+
+imports_table = Table(
+    "imports", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("inserted", Integer, nullable=False),
+    Column("updated", Integer, nullable=False),
+    Column("unchanged", Integer, nullable=False),
+    Column("stemdm_version", String(32), nullable=False),
+)
+
+audit_table = Table(
+    "audit", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("import_id", Integer, nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("record_type", String(64), nullable=False),
+    Column("natural_key", String(400), nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("field", String(64)),
+    Column("old_value", Text),
+    Column("new_value", Text),
+)
+
+
+def default_url() -> str:
+    """``STEMDM_DB`` when set, else the per-user SQLite file."""
+    env = os.environ.get("STEMDM_DB")
+    if env:
+        return env
+    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return str(base / "stemdm" / "evidence.sqlite")
+
+
+def normalize_url(url: str | os.PathLike | None) -> str:
+    """A SQLAlchemy URL from a URL or a file path (SQLite); the PostgreSQL driver defaults to psycopg 3."""
+    text = str(url) if url is not None else default_url()
+    if "://" not in text:
+        path = Path(text).expanduser().resolve()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return f"sqlite:///{path}"
+    if text.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + text.split("://", 1)[1]
+    return text
+
+
+def redact(url: str) -> str:
+    """The URL without its password (for messages and the audit source)."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        credentials, host = rest.rsplit("@", 1)
+        user = credentials.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return url
+
+
+@dataclass
+class ImportReport:
+    """What an import did: counts per action, the warnings found, the import id (None: nothing to do)."""
+
+    source: str
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    import_id: int | None = None
+    warnings: list[Problem] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"source": self.source, "inserted": self.inserted, "updated": self.updated,
+                "unchanged": self.unchanged, "import_id": self.import_id,
+                "warnings": [w.to_dict() for w in self.warnings]}
+
+
+def bundled_dir() -> Path:
+    return Path(str(resources.files("stemdm.evidence") / "data"))
+
+
+def load_bundled() -> EvidenceBundle:
+    """The curated dataset shipped with the package (see data/SOURCES.md)."""
+    bundle, problems = read_csv(bundled_dir())
+    errors = [p for p in problems if p.severity == "error"]
+    if errors:
+        raise EvidenceError(errors, "bundled dataset")
+    return bundle
+
+
+def bundled_caveats() -> list[dict[str, Any]]:
+    """The curated dataset's caveats (shared/evidence/README.md), each with the trials it concerns."""
+    return json.loads((bundled_dir() / "caveats.json").read_text(encoding="utf-8"))
+
+
+def _fingerprint(bundle: EvidenceBundle) -> str:
+    payload = json.dumps({kind: sorted(json.dumps(r.model_dump(mode="json"), sort_keys=True) for r in records)
+                          for kind, records in bundle.records.items()}, sort_keys=True)
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def _json_value(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+class Store:
+    """An evidence store at ``url`` (see module docstring). Use :meth:`open` to get one ready to use."""
+
+    def __init__(self, url: str | os.PathLike | None = None) -> None:
+        self.url = normalize_url(url)
+        try:
+            self.engine: Engine = create_engine(self.url, future=True)
+            metadata.create_all(self.engine)
+        except (SQLAlchemyError, ModuleNotFoundError) as error:
+            raise EvidenceError([Problem("store", None, redact(self.url), "url", redact(self.url),
+                                         f"cannot open the database: {_short(error)}")]) from None
+
+    @classmethod
+    def open(cls, url: str | os.PathLike | None = None, *, bootstrap: bool = True) -> Store:
+        """Open (creating if needed) the store; an empty store is loaded with the bundled dataset."""
+        store = cls(url)
+        if bootstrap and store.is_empty():
+            store.import_bundle(load_bundled(), BUNDLED_SOURCE)
+        return store
+
+    def is_empty(self) -> bool:
+        with self.engine.connect() as connection:
+            return connection.execute(select(func.count()).select_from(imports_table)).scalar_one() == 0
+
+    # -- reading -------------------------------------------------------------------------------------------
+
+    def load(self) -> EvidenceBundle:
+        """Every record in the store, in natural-key order."""
+        bundle = EvidenceBundle()
+        with self.engine.connect() as connection:
+            for model in RECORD_TYPES:
+                table = RECORD_TABLES[model.kind]
+                for row in connection.execute(select(table).order_by(table.c.natural_key)).mappings():
+                    bundle.add(_record_from_row(model, row))
+        return bundle
+
+    def history(self, limit: int | None = None, since_import: int | None = None) -> list[dict[str, Any]]:
+        """Audit rows, newest first: when, source, record, action, field, old and new values."""
+        query = select(audit_table).order_by(audit_table.c.id.desc())
+        if since_import is not None:
+            query = query.where(audit_table.c.import_id > since_import)
+        if limit is not None:
+            query = query.limit(limit)
+        with self.engine.connect() as connection:
+            return [dict(row) for row in connection.execute(query).mappings()]
+
+    def imports(self) -> list[dict[str, Any]]:
+        with self.engine.connect() as connection:
+            return [dict(row) for row in connection.execute(select(imports_table).order_by(imports_table.c.id))
+                    .mappings()]
+
+    # -- writing -------------------------------------------------------------------------------------------
+
+    def import_bundle(self, bundle: EvidenceBundle, source: str, problems: list[Problem] | None = None) -> ImportReport:
+        """Validate and import ``bundle`` in one transaction (see module docstring). ``problems`` are those the
+        reader already found (they count too). Raises :class:`EvidenceError` listing every error, having
+        changed nothing."""
+        problems = list(problems or [])
+        existing = self.load()
+        problems += check_bundle(bundle, existing)
+        if any(p.severity == "error" for p in problems):
+            raise EvidenceError(problems, f"import of {source}")
+        report = ImportReport(source, warnings=[p for p in problems if p.severity == "warning"])
+        stored = {kind: {r.natural_key(): r for r in records} for kind, records in existing.records.items()}
+        now = datetime.now(UTC)
+        try:
+            with self.engine.begin() as connection:
+                import_id = connection.execute(insert(imports_table).values(
+                    at=now, source=source, sha256=_fingerprint(bundle), inserted=0, updated=0, unchanged=0,
+                    stemdm_version=__version__)).inserted_primary_key[0]
+                for record in bundle.all():
+                    self._upsert(connection, record, stored[record.kind], report, import_id, now, source)
+                if report.inserted or report.updated:
+                    connection.execute(update(imports_table).where(imports_table.c.id == import_id).values(
+                        inserted=report.inserted, updated=report.updated, unchanged=report.unchanged))
+                    report.import_id = import_id
+                else:
+                    connection.execute(imports_table.delete().where(imports_table.c.id == import_id))
+        except SQLAlchemyError as error:
+            raise EvidenceError([Problem("store", None, redact(self.url), "database", None,
+                                         f"import rolled back: {_short(error)}")]) from None
+        return report
+
+    def _upsert(self, connection, record: Record, stored: dict[str, Record], report: ImportReport,
+                import_id: int, now: datetime, source: str) -> None:
+        table = RECORD_TABLES[record.kind]
+        key = record.natural_key()
+        new = record.model_dump(mode="json")
+        audit = {"import_id": import_id, "at": now, "source": source, "record_type": record.kind, "natural_key": key}
+        old_record = stored.get(key)
+        if old_record is None:
+            connection.execute(insert(table).values(natural_key=key, **new))
+            connection.execute(insert(audit_table).values(**audit, action="insert", field=None, old_value=None,
+                                                          new_value=_json_value(new)))
+            report.inserted += 1
+            return
+        old = old_record.model_dump(mode="json")
+        changed = {name: value for name, value in new.items() if old.get(name) != value}
+        if not changed:
+            report.unchanged += 1
+            return
+        connection.execute(update(table).where(table.c.natural_key == key).values(**changed))
+        for name, value in changed.items():
+            connection.execute(insert(audit_table).values(**audit, action="update", field=name,
+                                                          old_value=_json_value(old.get(name)),
+                                                          new_value=_json_value(value)))
+        report.updated += 1
+
+
+def _record_from_row(model: type[Record], row: Any) -> Record:
+    data = {name: row[name] for name in model.model_fields if row[name] is not None}
+    return model.model_validate(data)
+
+
+def _short(error: BaseException) -> str:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return text[:300]

@@ -1,0 +1,160 @@
+"""Checks across records: references, duplicates, n against the randomized n, timepoints against the
+follow-up, and overlapping trials. Field-level checks live in the record models (``records.py``).
+
+Every check returns :class:`Problem` objects naming record type, file row, natural key and field; errors stop
+an import, warnings travel with the data to the user.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from stemdm.evidence.errors import Problem
+from stemdm.evidence.formats import EvidenceBundle
+from stemdm.evidence.records import AdverseEvent, Arm, Measurement, Record, Trial
+
+#: Without a stated number of dropouts, an n below this share of the randomized n is worth a warning.
+MIN_SHARE_ANALYSED = 0.8
+
+
+def check_bundle(incoming: EvidenceBundle, existing: EvidenceBundle | None = None) -> list[Problem]:
+    """All cross-record problems of ``incoming``, resolving references against ``incoming`` first and then
+    ``existing`` (what a store already holds)."""
+    existing = existing or EvidenceBundle()
+    trials = _by_key(existing["trials"]) | _by_key(incoming["trials"])
+    arms = _by_key(existing["arms"]) | _by_key(incoming["arms"])
+    problems = _duplicates(incoming)
+    for arm in incoming["arms"]:
+        problems += _check_trial_ref(incoming, arm, trials)
+    for record in incoming["measurements"] + incoming["adverse_events"]:
+        problems += _check_trial_ref(incoming, record, trials)
+        problems += _check_arm_ref(incoming, record, arms)
+    for measurement in incoming["measurements"]:
+        problems += _check_measurement(incoming, measurement, trials, arms)
+    for event in incoming["adverse_events"]:
+        problems += _check_event(incoming, event, trials, arms)
+    problems += overlap_warnings(list(trials.values()), incoming)
+    return problems
+
+
+def _by_key(records: list[Record]) -> dict[str, Record]:
+    return {record.natural_key(): record for record in records}
+
+
+def _problem(bundle: EvidenceBundle, record: Record, field: str, value, why: str, severity: str = "error"):
+    return Problem(record.kind, bundle.row_of(record), record.natural_key(), field, value, why, severity)
+
+
+def _duplicates(bundle: EvidenceBundle) -> list[Problem]:
+    problems = []
+    for kind, records in bundle.records.items():
+        seen: dict[str, Record] = {}
+        for record in records:
+            key = record.natural_key()
+            if key in seen:
+                first = bundle.row_of(seen[key])
+                where = f" (first at row {first})" if first is not None else ""
+                problems.append(_problem(bundle, record, "natural_key", key,
+                                         f"duplicate {kind} record{where}: same natural key twice in one import"))
+            else:
+                seen[key] = record
+    return problems
+
+
+def _check_trial_ref(bundle: EvidenceBundle, record: Record, trials: dict[str, Record]) -> list[Problem]:
+    if record.trial_id in trials:
+        return []
+    return [_problem(bundle, record, "trial_id", record.trial_id, "no such trial (import the trial first or in the "
+                     "same file set)")]
+
+
+def _check_arm_ref(bundle: EvidenceBundle, record: Record, arms: dict[str, Record]) -> list[Problem]:
+    key = f"{record.trial_id}/{record.arm_id}"
+    if key in arms:
+        return []
+    known = sorted(k.split("/")[1] for k in arms if k.startswith(record.trial_id + "/"))
+    return [_problem(bundle, record, "arm_id", record.arm_id, f"trial {record.trial_id} has no arm "
+                     f"{record.arm_id!r} (arms: {', '.join(known) or 'none'})")]
+
+
+def _check_measurement(bundle, record: Measurement, trials, arms) -> list[Problem]:
+    problems = []
+    trial: Trial | None = trials.get(record.trial_id)
+    arm: Arm | None = arms.get(f"{record.trial_id}/{record.arm_id}")
+    if trial is not None and trial.follow_up_weeks is not None and record.timepoint_weeks > trial.follow_up_weeks:
+        problems.append(_problem(bundle, record, "timepoint_weeks", record.timepoint_weeks,
+                                 f"after the trial's follow-up of {trial.follow_up_weeks:g} weeks"))
+    if arm is not None and arm.n_randomized is not None:
+        if record.n is not None:
+            problems += _check_n(bundle, record, "n", record.n, arm)
+        if record.events is not None and record.events > (record.n or arm.n_randomized):
+            problems.append(_problem(bundle, record, "events", record.events,
+                                     f"exceeds the {record.n or arm.n_randomized} patients of arm {arm.arm_id}"))
+    return problems
+
+
+def _check_event(bundle, record: AdverseEvent, trials, arms) -> list[Problem]:
+    problems = []
+    trial: Trial | None = trials.get(record.trial_id)
+    arm: Arm | None = arms.get(f"{record.trial_id}/{record.arm_id}")
+    if trial is not None and trial.follow_up_weeks is not None and record.timepoint_weeks > trial.follow_up_weeks:
+        problems.append(_problem(bundle, record, "timepoint_weeks", record.timepoint_weeks,
+                                 f"after the trial's follow-up of {trial.follow_up_weeks:g} weeks"))
+    if arm is not None and arm.n_randomized is not None:
+        problems += _check_n(bundle, record, "n_at_risk", record.n_at_risk, arm)
+    return problems
+
+
+def _check_n(bundle, record: Record, field: str, n: int, arm: Arm) -> list[Problem]:
+    randomized = arm.n_randomized
+    if n > randomized:
+        return [_problem(bundle, record, field, n, f"exceeds the {randomized} randomized to arm {arm.arm_id}")]
+    if arm.n_dropouts is not None:
+        if n < randomized - arm.n_dropouts:
+            return [_problem(bundle, record, field, n, f"below the {randomized} randomized minus "
+                             f"{arm.n_dropouts} dropouts of arm {arm.arm_id}")]
+        return []
+    if n < MIN_SHARE_ANALYSED * randomized:
+        return [_problem(bundle, record, field, n, f"under {MIN_SHARE_ANALYSED:.0%} of the {randomized} randomized to "
+                         f"arm {arm.arm_id} and no dropouts recorded", "warning")]
+    return []
+
+
+def overlap_warnings(trials: list[Trial], bundle: EvidenceBundle | None = None) -> list[Problem]:
+    """One warning per pair of trials that may share participants and are both present: never pool both."""
+    present = {trial.trial_id: trial for trial in trials}
+    pairs = set()
+    for trial in trials:
+        for other in trial.overlaps_with:
+            if other in present:
+                pairs.add(tuple(sorted((trial.trial_id, other))))
+    bundle = bundle or EvidenceBundle()
+    return [
+        _problem(bundle, present[a], "overlaps_with", b,
+                 f"{a} and {b} may share participants: never pool both in one analysis", "warning")
+        for a, b in sorted(pairs)
+    ]
+
+
+def overlap_groups(trials: list[Trial]) -> list[set[str]]:
+    """Groups of trial ids connected by ``overlaps_with`` (an analysis may use at most one of each group)."""
+    links: dict[str, set[str]] = defaultdict(set)
+    ids = {trial.trial_id for trial in trials}
+    for trial in trials:
+        for other in trial.overlaps_with:
+            if other in ids:
+                links[trial.trial_id].add(other)
+                links[other].add(trial.trial_id)
+    groups, seen = [], set()
+    for start in sorted(links):
+        if start in seen:
+            continue
+        group, stack = set(), [start]
+        while stack:
+            node = stack.pop()
+            if node not in group:
+                group.add(node)
+                stack.extend(links[node] - group)
+        seen |= group
+        groups.append(group)
+    return groups
