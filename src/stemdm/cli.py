@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from stemdm import NOT_MEDICAL_ADVICE, __version__
+from stemdm.evidence.cli import app as evidence_app
 from stemdm.meta import MetaInputError, MetaResult, fit, forest_plot, funnel_plot
 from stemdm.meta.errors import ConvergenceError
 from stemdm.meta.report import effect_line, fmt, fmt_p, heterogeneity_line, json_safe, shown
@@ -27,6 +28,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(evidence_app, name="evidence")
 console = Console()
 errors = Console(stderr=True)
 
