@@ -26,14 +26,23 @@ from stemdm.evidence.store import Store, bundled_caveats, redact
 from stemdm.evidence.validate import check_bundle, overlap_warnings
 from stemdm.evidence.vocab import REVIEW_OUTCOMES
 
-app = typer.Typer(help="The evidence base: trials, outcome data, adverse events, published meta-analyses.",
-                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="The evidence base: trials, outcome data, adverse events, published meta-analyses.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 # Piped output (files, CI logs) gets a wide table rather than rich's 80-column fallback.
 console = Console(width=None if sys.stdout.isatty() else 180)
 errors = Console(stderr=True, width=None if sys.stderr.isatty() else 180)
 
-DbOption = Annotated[str | None, typer.Option("--db", help="Database URL or SQLite path (default: STEMDM_DB, "
-                                                "else ~/.local/share/stemdm/evidence.sqlite).")]
+DbOption = Annotated[
+    str | None,
+    typer.Option(
+        "--db",
+        help="Database URL or SQLite path (default: STEMDM_DB, else ~/.local/share/stemdm/evidence.sqlite).",
+    ),
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 
 
@@ -46,8 +55,10 @@ def _fail_problems(problems: list[Problem], as_json: bool, context: str) -> None
     if as_json:
         _print_json({"ok": False, "context": context, "problems": [p.to_dict() for p in problems]})
     else:
-        errors.print(f"[bold red]error:[/] {escape(context)}: {len(problem_errors)} problem(s); nothing was changed",
-                     highlight=False)
+        errors.print(
+            f"[bold red]error:[/] {escape(context)}: {len(problem_errors)} problem(s); nothing was changed",
+            highlight=False,
+        )
         for problem in problems:
             errors.print(f"  {escape(str(problem))}", highlight=False)
     raise typer.Exit(code=2)
@@ -88,24 +99,56 @@ def list_trials(
     for m in bundle["measurements"]:
         counts[m.trial_id] = counts.get(m.trial_id, 0) + 1
     arms = _arms_by_trial(bundle)
-    trials = [t for t in bundle["trials"] if (diabetes_type is None or t.diabetes_type == diabetes_type)
-              and (status is None or t.inclusion_status == status)]
+    trials = [
+        t
+        for t in bundle["trials"]
+        if (diabetes_type is None or t.diabetes_type == diabetes_type)
+        and (status is None or t.inclusion_status == status)
+    ]
     if as_json:
-        _print_json({"trials": [t.model_dump(mode="json") | {"n_measurements": counts.get(t.trial_id, 0),
-                                                             "arms": arms.get(t.trial_id, [])} for t in trials],
-                     "caveats": bundled_caveats(), "disclaimer": NOT_MEDICAL_ADVICE})
+        _print_json(
+            {
+                "trials": [
+                    t.model_dump(mode="json")
+                    | {"n_measurements": counts.get(t.trial_id, 0), "arms": arms.get(t.trial_id, [])}
+                    for t in trials
+                ],
+                "caveats": bundled_caveats(),
+                "disclaimer": NOT_MEDICAL_ADVICE,
+            }
+        )
         return
     table = Table(title=f"Trials ({len(trials)})")
-    for column in ("trial", "type", "cells", "route", "dose/infusion", "n per arm", "follow-up", "inclusion",
-                   "numbers"):
+    for column in (
+        "trial",
+        "type",
+        "cells",
+        "route",
+        "dose/infusion",
+        "n per arm",
+        "follow-up",
+        "inclusion",
+        "numbers",
+    ):
         table.add_column(column)
     for t in trials:
-        n_arms = ", ".join(f"{a['arm_id']} {a['n_randomized'] if a['n_randomized'] is not None else '?'}"
-                           for a in arms.get(t.trial_id, []))
+        n_arms = ", ".join(
+            f"{a['arm_id']} {a['n_randomized'] if a['n_randomized'] is not None else '?'}"
+            for a in arms.get(t.trial_id, [])
+        )
         follow = f"{t.follow_up_weeks:g} wk" if t.follow_up_weeks is not None else "not reported"
         overlap = f" (overlaps {', '.join(t.overlaps_with)})" if t.overlaps_with else ""
-        table.add_row(t.trial_id, t.diabetes_type, f"{t.cell_type} / {t.cell_source} / {t.donor}", t.route,
-                      _dose(t), n_arms, follow, t.inclusion_status + overlap, str(counts.get(t.trial_id, 0)))
+        table.add_row(
+            t.trial_id,
+            t.diabetes_type,
+            f"{t.cell_type} / {t.cell_source} / {t.donor}",
+            t.route,
+            _dose(t),
+            n_arms,
+            follow,
+            t.inclusion_status + overlap,
+            str(counts.get(t.trial_id, 0)),
+        )
     console.print(table)
     _footer()
 
@@ -127,17 +170,37 @@ def show(
     bundle = _open(db, as_json).load()
     trials = {t.trial_id: t for t in bundle["trials"]}
     if trial_id not in trials:
-        _fail_problems([Problem("trials", None, trial_id, "trial_id", trial_id,
-                                f"no such trial; known: {', '.join(sorted(trials))}")], as_json, "show")
+        _fail_problems(
+            [
+                Problem(
+                    "trials",
+                    None,
+                    trial_id,
+                    "trial_id",
+                    trial_id,
+                    f"no such trial; known: {', '.join(sorted(trials))}",
+                )
+            ],
+            as_json,
+            "show",
+        )
     trial = trials[trial_id]
-    parts = {kind: [r for r in bundle[kind] if getattr(r, "trial_id", None) == trial_id]
-             for kind in ("arms", "measurements", "adverse_events")}
+    parts = {
+        kind: [r for r in bundle[kind] if getattr(r, "trial_id", None) == trial_id]
+        for kind in ("arms", "measurements", "adverse_events")
+    }
     warnings = [w for w in overlap_warnings(list(trials.values())) if trial_id in (w.key, w.value)]
     caveats = [c for c in bundled_caveats() if trial_id in c["trials"]]
     if as_json:
-        _print_json({"trial": trial.model_dump(mode="json"),
-                     **{k: [r.model_dump(mode="json") for r in v] for k, v in parts.items()},
-                     "warnings": [w.to_dict() for w in warnings], "caveats": caveats, "disclaimer": NOT_MEDICAL_ADVICE})
+        _print_json(
+            {
+                "trial": trial.model_dump(mode="json"),
+                **{k: [r.model_dump(mode="json") for r in v] for k, v in parts.items()},
+                "warnings": [w.to_dict() for w in warnings],
+                "caveats": caveats,
+                "disclaimer": NOT_MEDICAL_ADVICE,
+            }
+        )
         return
     info = Table(title=f"{trial_id}", show_header=False)
     for name, value in trial.model_dump().items():
@@ -150,8 +213,13 @@ def show(
         for column in ("arm", "event", "events / n", "time", "as reported"):
             events.add_column(column)
         for e in parts["adverse_events"]:
-            events.add_row(e.arm_id, e.event_type, f"{e.events} / {e.n_at_risk}", e.timepoint_label,
-                           escape(e.event_as_reported))
+            events.add_row(
+                e.arm_id,
+                e.event_type,
+                f"{e.events} / {e.n_at_risk}",
+                e.timepoint_label,
+                escape(e.event_as_reported),
+            )
         console.print(events)
     for warning in warnings:
         console.print(f"[yellow]warning:[/] {escape(warning.why)}", highlight=False)
@@ -163,9 +231,17 @@ def _measurement_table(measurements: list) -> None:
     for column in ("outcome", "time", "arm", "n", "type", "statistic", "value", "unit", "flags"):
         table.add_column(column)
     for m in measurements:
-        table.add_row(m.outcome_id, f"{m.timepoint_weeks:g} wk ({escape(m.timepoint_label)})", m.arm_id,
-                      str(m.n) if m.n else "-", m.value_type, m.statistic, escape(m.as_reported or ""),
-                      escape(m.unit_as_reported or m.unit), ", ".join(m.flags))
+        table.add_row(
+            m.outcome_id,
+            f"{m.timepoint_weeks:g} wk ({escape(m.timepoint_label)})",
+            m.arm_id,
+            str(m.n) if m.n else "-",
+            m.value_type,
+            m.statistic,
+            escape(m.as_reported or ""),
+            escape(m.unit_as_reported or m.unit),
+            ", ".join(m.flags),
+        )
     console.print(table)
 
 
@@ -173,7 +249,9 @@ def _measurement_table(measurements: list) -> None:
 def coverage_command(
     db: DbOption = None,
     as_json: JsonOption = False,
-    all_outcomes: Annotated[bool, typer.Option("--all", help="Also outcomes the seed review does not pool.")] = False,
+    all_outcomes: Annotated[
+        bool, typer.Option("--all", help="Also outcomes the seed review does not pool.")
+    ] = False,
 ) -> None:
     """Which trial reports which outcome at which time (weeks -> review months), with statistic and flags."""
     cells = coverage(_open(db, as_json).load())
@@ -183,36 +261,76 @@ def coverage_command(
         _print_json({"coverage": [c.to_dict() for c in cells], "disclaimer": NOT_MEDICAL_ADVICE})
         return
     table = Table(title="Coverage: what each trial reports (time in weeks -> review window)")
-    for column in ("trial", "type", "outcome", "time", "window", "arms", "statistic", "value type", "unit", "flags"):
+    for column in (
+        "trial",
+        "type",
+        "outcome",
+        "time",
+        "window",
+        "arms",
+        "statistic",
+        "value type",
+        "unit",
+        "flags",
+    ):
         table.add_column(column)
     for c in cells:
         window = f"{c.review_months:g} mo" if c.review_months is not None else "-"
         window = "baseline" if c.timepoint_weeks == 0 else window
         arms = ", ".join(c.arms) + ("" if c.between_arm else " (no between-arm pair)")
-        table.add_row(c.trial_id, c.diabetes_type, c.outcome_id, f"{c.timepoint_weeks:g} wk", window, arms,
-                      ", ".join(c.statistics), ", ".join(c.value_types), ", ".join(c.units), ", ".join(c.flags))
+        table.add_row(
+            c.trial_id,
+            c.diabetes_type,
+            c.outcome_id,
+            f"{c.timepoint_weeks:g} wk",
+            window,
+            arms,
+            ", ".join(c.statistics),
+            ", ".join(c.value_types),
+            ", ".join(c.units),
+            ", ".join(c.flags),
+        )
     console.print(table)
     _footer()
 
 
-def _read(file: Path, revman_map: Path | None, store: Store | None, as_json: bool) -> tuple[EvidenceBundle, list]:
+def _read(
+    file: Path, revman_map: Path | None, store: Store | None, as_json: bool
+) -> tuple[EvidenceBundle, list]:
     try:
         if revman_map is not None or file.suffix.lower() == ".rm5":
             if revman_map is None:
-                raise EvidenceError([Problem("file", None, str(file), "--revman-map", None,
-                                             "a RevMan file needs --revman-map MAP.toml (outcome ids, units, times)")])
+                raise EvidenceError(
+                    [
+                        Problem(
+                            "file",
+                            None,
+                            str(file),
+                            "--revman-map",
+                            None,
+                            "a RevMan file needs --revman-map MAP.toml (outcome ids, units, times)",
+                        )
+                    ]
+                )
             known = {t.trial_id for t in store.load()["trials"]} if store else set()
             return read_revman(file, revman_map, known)
         return read_any(file)
     except EvidenceError as error:
         _fail_problems(error.problems, as_json, f"cannot read {file}")
     except (OSError, UnicodeDecodeError) as error:
-        _fail_problems([Problem("file", None, str(file), "file", None, str(error))], as_json, f"cannot read {file}")
+        _fail_problems(
+            [Problem("file", None, str(file), "file", None, str(error))], as_json, f"cannot read {file}"
+        )
     raise AssertionError("unreachable")
 
 
-RevmanOption = Annotated[Path | None, typer.Option("--revman-map", help="TOML mapping for a RevMan .rm5 file or "
-                                                   "data-package CSV (see stemdm.evidence.revman).")]
+RevmanOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--revman-map",
+        help="TOML mapping for a RevMan .rm5 file or data-package CSV (see stemdm.evidence.revman).",
+    ),
+]
 
 
 @app.command()
@@ -254,8 +372,10 @@ def import_command(
     if as_json:
         _print_json({"ok": True} | report.to_dict())
         return
-    console.print(f"imported {escape(str(file))} into {escape(redact(store.url))}: {report.inserted} new, "
-                  f"{report.updated} updated, {report.unchanged} unchanged")
+    console.print(
+        f"imported {escape(str(file))} into {escape(redact(store.url))}: {report.inserted} new, "
+        f"{report.updated} updated, {report.unchanged} unchanged"
+    )
     for warning in report.warnings:
         console.print(f"[yellow]{escape(str(warning))}[/]", highlight=False)
 
@@ -263,14 +383,17 @@ def import_command(
 @app.command()
 def export(
     fmt: Annotated[str, typer.Option("--format", help="csv (a folder), json or xlsx")] = "csv",
-    out: Annotated[Path | None, typer.Option("--out", help="Output path (default: evidence-export[.json|.xlsx])")]
-    = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Output path (default: evidence-export[.json|.xlsx])")
+    ] = None,
     db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Export the whole evidence base (round-trips through import unchanged)."""
     if fmt not in ("csv", "json", "xlsx"):
-        _fail_problems([Problem("export", None, "-", "--format", fmt, "use csv, json or xlsx")], as_json, "export")
+        _fail_problems(
+            [Problem("export", None, "-", "--format", fmt, "use csv, json or xlsx")], as_json, "export"
+        )
     target = out or Path("evidence-export" + ("" if fmt == "csv" else f".{fmt}"))
     try:
         paths = write_any(_open(db, as_json).load(), target, fmt)
@@ -299,22 +422,37 @@ def history(
     for column in ("id", "at", "source", "new", "updated", "unchanged"):
         imports.add_column(column)
     for row in store.imports():
-        imports.add_row(str(row["id"]), str(row["at"])[:19], escape(row["source"]), str(row["inserted"]),
-                        str(row["updated"]), str(row["unchanged"]))
+        imports.add_row(
+            str(row["id"]),
+            str(row["at"])[:19],
+            escape(row["source"]),
+            str(row["inserted"]),
+            str(row["updated"]),
+            str(row["unchanged"]),
+        )
     console.print(imports)
     changes = Table(title=f"Changes (latest {limit})")
     for column in ("import", "record", "key", "action", "field", "old", "new"):
         changes.add_column(column)
     for row in rows:
-        changes.add_row(str(row["import_id"]), row["record_type"], escape(row["natural_key"]), row["action"],
-                        row["field"] or "", escape((row["old_value"] or "")[:40]), escape((row["new_value"] or "")[:40]))
+        changes.add_row(
+            str(row["import_id"]),
+            row["record_type"],
+            escape(row["natural_key"]),
+            row["action"],
+            row["field"] or "",
+            escape((row["old_value"] or "")[:40]),
+            escape((row["new_value"] or "")[:40]),
+        )
     console.print(changes)
 
 
 @app.command()
 def template(
-    out: Annotated[Path, typer.Option("--out", help="Folder for the empty CSV templates")] = Path("templates"),
+    out: Annotated[Path, typer.Option("--out", help="Folder for the empty CSV templates")] = Path(
+        "templates"
+    ),
 ) -> None:
-    """Write empty CSV templates (one per record type; the header comment lists fields, units, allowed values)."""
+    """Write empty CSV templates, one per record type; the header comment lists fields and allowed values."""
     for path in write_csv_dir(EvidenceBundle(), out):
         console.print(f"wrote {escape(str(path))}")

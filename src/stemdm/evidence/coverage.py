@@ -41,24 +41,33 @@ def coverage(bundle: EvidenceBundle, windows: tuple[TimeWindow, ...] = DEFAULT_W
     groups: dict[tuple, list] = defaultdict(list)
     for m in bundle["measurements"]:
         groups[(m.trial_id, m.outcome_id, m.timepoint_weeks)].append(
-            (m.arm_id, m.statistic, m.value_type, m.unit, m.flags, m.timepoint_label))
+            (m.arm_id, m.statistic, m.value_type, m.unit, m.flags, m.timepoint_label)
+        )
     for e in bundle["adverse_events"]:
         groups[(e.trial_id, f"ae:{e.event_type}", e.timepoint_weeks)].append(
-            (e.arm_id, "count", "final", "patients", e.flags, e.timepoint_label))
+            (e.arm_id, "count", "final", "patients", e.flags, e.timepoint_label)
+        )
     cells = []
     for (trial_id, outcome_id, weeks), items in sorted(groups.items()):
         mapping = map_timepoint(weeks, windows)
         arms = tuple(sorted({item[0] for item in items}))
         arm_roles = {roles.get((trial_id, arm)) for arm in arms}
         trial = trials.get(trial_id)
-        cells.append(CoverageCell(
-            trial_id=trial_id, diabetes_type=trial.diabetes_type if trial else "?", outcome_id=outcome_id,
-            timepoint_weeks=weeks, timepoint_label=items[0][5], review_months=mapping.months,
-            window_rule=mapping.rule, arms=arms,
-            between_arm="experimental" in arm_roles and "control" in arm_roles,
-            statistics=tuple(sorted({item[1] for item in items})),
-            value_types=tuple(sorted({item[2] for item in items})),
-            units=tuple(sorted({item[3] for item in items})),
-            flags=tuple(sorted({flag for item in items for flag in item[4]})),
-        ))
+        cells.append(
+            CoverageCell(
+                trial_id=trial_id,
+                diabetes_type=trial.diabetes_type if trial else "?",
+                outcome_id=outcome_id,
+                timepoint_weeks=weeks,
+                timepoint_label=items[0][5],
+                review_months=mapping.months,
+                window_rule=mapping.rule,
+                arms=arms,
+                between_arm="experimental" in arm_roles and "control" in arm_roles,
+                statistics=tuple(sorted({item[1] for item in items})),
+                value_types=tuple(sorted({item[2] for item in items})),
+                units=tuple(sorted({item[3] for item in items})),
+                flags=tuple(sorted({flag for item in items for flag in item[4]})),
+            )
+        )
     return cells

@@ -122,8 +122,8 @@ def sd_from_t(mean_difference: float, t_value: float, n1: int, n2: int) -> tuple
 
 def sd_from_p(mean_difference: float, p_value: float, n1: int, n2: int) -> tuple[float, Derivation]:
     """Within-group SD from the two-sided p value of a two-sample t test (Handbook 6.5.2.3): t is the
-    t quantile on n1 + n2 - 2 df for p, then as :func:`sd_from_t`. A p reported as a bound (p < 0.05) should be
-    entered as the bound, which is conservative (larger SD)."""
+    t quantile on n1 + n2 - 2 df for p, then as :func:`sd_from_t`. A p reported as a bound (p < 0.05) should
+    be     entered as the bound, which is conservative (larger SD)."""
     _finite(p_value=p_value)
     _require(0 < p_value < 1, f"p must lie in (0, 1), got {p_value}")
     _check_n(n1, "n1")
@@ -145,7 +145,10 @@ def _expected_order_statistic(rank: int, n: int) -> float:
 
     def integrand(x: float) -> float:
         log_density = (
-            log_const + (rank - 1) * stats.norm.logcdf(x) + (n - rank) * stats.norm.logsf(x) + stats.norm.logpdf(x)
+            log_const
+            + (rank - 1) * stats.norm.logcdf(x)
+            + (n - rank) * stats.norm.logsf(x)
+            + stats.norm.logpdf(x)
         )
         return x * math.exp(log_density)
 
@@ -222,8 +225,17 @@ def mean_sd_from_quantiles(
         scenario = "S3" if has_iqr else "S1"
     mean = _mean(scenario, n, median, q1, q3, minimum, maximum, mean_method)
     sd = _sd(scenario, n, q1, q3, minimum, maximum, sd_method)
-    inputs = {"n": n, "median": median, "q1": q1, "q3": q3, "minimum": minimum, "maximum": maximum,
-              "scenario": scenario, "mean_method": mean_method, "sd_method": sd_method}
+    inputs = {
+        "n": n,
+        "median": median,
+        "q1": q1,
+        "q3": q3,
+        "minimum": minimum,
+        "maximum": maximum,
+        "scenario": scenario,
+        "mean_method": mean_method,
+        "sd_method": sd_method,
+    }
     inputs = {key: value for key, value in inputs.items() if value is not None}
     reference = {"luo2018": LUO_2018, "wan2014": WAN_2014}[mean_method]
     sd_reference = SHI_2020 if (scenario == "S2" and sd_method == "shi2020") else WAN_2014
@@ -314,5 +326,9 @@ def combine_arms(
     between = n1 * n2 / total * (mean1 - mean2) ** 2
     sd = math.sqrt(((n1 - 1) * sd1**2 + (n2 - 1) * sd2**2 + between) / (total - 1))
     inputs = {"n1": n1, "mean1": mean1, "sd1": sd1, "n2": n2, "mean2": mean2, "sd2": sd2}
-    return total, mean, sd, Derivation("combine_arms", inputs, f"{HANDBOOK} 6.5.2.10", {"n": total, "mean": mean,
-                                                                                          "sd": sd})
+    return (
+        total,
+        mean,
+        sd,
+        Derivation("combine_arms", inputs, f"{HANDBOOK} 6.5.2.10", {"n": total, "mean": mean, "sd": sd}),
+    )

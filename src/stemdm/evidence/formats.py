@@ -105,8 +105,18 @@ def parse_rows(
     """Validate raw rows of one record kind; returns (row number, record) of the valid rows and a problem per
     invalid field."""
     if kind not in RECORD_BY_KIND:
-        raise EvidenceError([Problem("file", None, "-", "kind", kind, f"unknown record type; one of "
-                                     f"{', '.join(RECORD_BY_KIND)}")])
+        raise EvidenceError(
+            [
+                Problem(
+                    "file",
+                    None,
+                    "-",
+                    "kind",
+                    kind,
+                    f"unknown record type; one of {', '.join(RECORD_BY_KIND)}",
+                )
+            ]
+        )
     model = RECORD_BY_KIND[kind]
     records: list[tuple[int, Record]] = []
     problems: list[Problem] = []
@@ -116,8 +126,16 @@ def parse_rows(
         unknown = [name for name in row if name is not None and name not in known]
         key = _row_key(model, row)
         if unknown:
-            problems.append(Problem(kind, row_number, key, unknown[0], None,
-                                    f"unknown column(s) {unknown}; expected {sorted(known)}"))
+            problems.append(
+                Problem(
+                    kind,
+                    row_number,
+                    key,
+                    unknown[0],
+                    None,
+                    f"unknown column(s) {unknown}; expected {sorted(known)}",
+                )
+            )
             continue
         try:
             records.append((row_number, model.model_validate(_from_cells(model, row))))
@@ -175,12 +193,12 @@ def _literal_values(annotation: Any) -> tuple[Any, ...]:
 
 
 def template_header(model: type[Record]) -> str:
-    """The comment block at the top of a CSV template: one line per field with its meaning and allowed values."""
+    """The comment block at the top of a CSV template: one line per field with its allowed values."""
     lines = [
         f"# stemdm evidence template: {model.kind} (schema {SCHEMA_VERSION}, stemdm {__version__})",
         f"# {(model.__doc__ or '').strip().splitlines()[0]}",
-        "# Blank cell = not reported (never zero). Lists are ';'-separated. Lines starting with # are comments.",
-        f"# Natural key (re-import updates the record with the same key): {', '.join(model.natural_key_fields)}",
+        "# Blank cell = not reported (never zero). Lists are ';'-separated. Lines with # are comments.",
+        f"# Natural key (a re-import updates the record with it): {', '.join(model.natural_key_fields)}",
     ]
     for name, info in model.model_fields.items():
         required = "required" if info.is_required() else "optional"
@@ -211,9 +229,19 @@ def kind_of_csv(path: Path, text: str) -> str:
     stem = path.stem.lower()
     if stem in RECORD_BY_KIND:
         return stem
-    raise EvidenceError([Problem("file", None, str(path), "name", path.name,
-                                 f"cannot tell the record type; name the file one of "
-                                 f"{', '.join(k + '.csv' for k in RECORD_BY_KIND)} or keep the template comment")])
+    raise EvidenceError(
+        [
+            Problem(
+                "file",
+                None,
+                str(path),
+                "name",
+                path.name,
+                f"cannot tell the record type; name the file one of "
+                f"{', '.join(k + '.csv' for k in RECORD_BY_KIND)} or keep the template comment",
+            )
+        ]
+    )
 
 
 def read_csv(path: Path) -> tuple[EvidenceBundle, list[Problem]]:
@@ -277,10 +305,22 @@ def read_json(path: Path) -> tuple[EvidenceBundle, list[Problem]]:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
-        raise EvidenceError([Problem("file", None, str(path), "json", None, f"not valid JSON: {error}")]) from None
+        raise EvidenceError(
+            [Problem("file", None, str(path), "json", None, f"not valid JSON: {error}")]
+        ) from None
     if not isinstance(document, dict) or document.get("schema") != "stemdm-evidence":
-        raise EvidenceError([Problem("file", None, str(path), "schema", None,
-                                     "not a stemdm evidence document (missing \"schema\": \"stemdm-evidence\")")])
+        raise EvidenceError(
+            [
+                Problem(
+                    "file",
+                    None,
+                    str(path),
+                    "schema",
+                    None,
+                    'not a stemdm evidence document (missing "schema": "stemdm-evidence")',
+                )
+            ]
+        )
     bundle, problems = EvidenceBundle(), []
     for model in RECORD_TYPES:
         rows = document.get(model.kind, [])
@@ -328,19 +368,34 @@ def read_xlsx(path: Path) -> tuple[EvidenceBundle, list[Problem]]:
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except Exception as error:  # openpyxl raises several types for a damaged or foreign file
-        raise EvidenceError([Problem("file", None, str(path), "xlsx", None, f"cannot open workbook: {error}")]) from None
+        raise EvidenceError(
+            [Problem("file", None, str(path), "xlsx", None, f"cannot open workbook: {error}")]
+        ) from None
     bundle, problems = EvidenceBundle(), []
     sheets = [name for name in workbook.sheetnames if name in RECORD_BY_KIND]
     if not sheets:
-        raise EvidenceError([Problem("file", None, str(path), "sheets", workbook.sheetnames,
-                                     f"no sheet named after a record type ({', '.join(RECORD_BY_KIND)})")])
+        raise EvidenceError(
+            [
+                Problem(
+                    "file",
+                    None,
+                    str(path),
+                    "sheets",
+                    workbook.sheetnames,
+                    f"no sheet named after a record type ({', '.join(RECORD_BY_KIND)})",
+                )
+            ]
+        )
     for name in sheets:
         rows = list(workbook[name].iter_rows(values_only=True))
         if not rows:
             continue
         header = [str(cell).strip() if cell is not None else None for cell in rows[0]]
-        data = [dict(zip(header, _text_cells(row), strict=False)) for row in rows[1:]
-                if any(cell not in (None, "") for cell in row)]
+        data = [
+            dict(zip(header, _text_cells(row), strict=False))
+            for row in rows[1:]
+            if any(cell not in (None, "") for cell in row)
+        ]
         records, found = parse_rows(name, data, first_row=2)
         problems.extend(found)
         for row, record in records:
@@ -361,7 +416,9 @@ def _text_cells(row: tuple[Any, ...]) -> list[Any]:
 def read_any(path: Path) -> tuple[EvidenceBundle, list[Problem]]:
     """Read a CSV file or directory of CSV files, a JSON document or an Excel workbook."""
     if not path.exists():
-        raise EvidenceError([Problem("file", None, str(path), "path", str(path), "no such file or directory")])
+        raise EvidenceError(
+            [Problem("file", None, str(path), "path", str(path), "no such file or directory")]
+        )
     suffix = path.suffix.lower()
     if path.is_dir() or suffix == ".csv":
         return read_csv(path)
@@ -369,9 +426,19 @@ def read_any(path: Path) -> tuple[EvidenceBundle, list[Problem]]:
         return read_json(path)
     if suffix in (".xlsx", ".xlsm"):
         return read_xlsx(path)
-    raise EvidenceError([Problem("file", None, str(path), "format", suffix,
-                                 "unknown format; use .csv (or a folder of them), .json or .xlsx "
-                                 "(RevMan files: .rm5 or a data-package .csv via --revman)")])
+    raise EvidenceError(
+        [
+            Problem(
+                "file",
+                None,
+                str(path),
+                "format",
+                suffix,
+                "unknown format; use .csv (or a folder of them), .json or .xlsx "
+                "(RevMan files: .rm5 or a data-package .csv via --revman)",
+            )
+        ]
+    )
 
 
 def write_any(bundle: EvidenceBundle, path: Path, fmt: str) -> list[Path]:

@@ -80,7 +80,8 @@ def _check_flags(flags: list[str]) -> list[str]:
 
 class Trial(Record):
     """A randomized (or candidate) trial: citation, design, population, cell product, control, follow-up,
-    risk of bias and inclusion. Doses: ``dose_per_infusion`` in ``dose_unit`` (cells/kg body weight or cells)."""
+    risk of bias and inclusion. Doses: ``dose_per_infusion`` in ``dose_unit`` (cells/kg or cells).
+    """
 
     kind: ClassVar[str] = "trials"
     natural_key_fields: ClassVar[tuple[str, ...]] = ("trial_id",)
@@ -154,7 +155,11 @@ class Arm(Record):
 
     @model_validator(mode="after")
     def _dropouts_within_n(self) -> Arm:
-        if self.n_dropouts is not None and self.n_randomized is not None and self.n_dropouts > self.n_randomized:
+        if (
+            self.n_dropouts is not None
+            and self.n_randomized is not None
+            and self.n_dropouts > self.n_randomized
+        ):
             raise ValueError(f"n_dropouts: {self.n_dropouts} dropouts exceed {self.n_randomized} randomized")
         return self
 
@@ -168,7 +173,13 @@ class Measurement(Record):
 
     kind: ClassVar[str] = "measurements"
     natural_key_fields: ClassVar[tuple[str, ...]] = (
-        "trial_id", "outcome_id", "timepoint_weeks", "arm_id", "value_type", "unit", "derived",
+        "trial_id",
+        "outcome_id",
+        "timepoint_weeks",
+        "arm_id",
+        "value_type",
+        "unit",
+        "derived",
     )
 
     trial_id: Identifier
@@ -221,7 +232,9 @@ class Measurement(Record):
         missing = [name for name in required if getattr(self, name) is None]
         if missing:
             raise ValueError(f"{', '.join(missing)}: required when statistic is {self.statistic}")
-        extra = [name for name in STATISTIC_FIELDS if name not in required and getattr(self, name) is not None]
+        extra = [
+            name for name in STATISTIC_FIELDS if name not in required and getattr(self, name) is not None
+        ]
         if extra and not self.derived:
             raise ValueError(f"{', '.join(extra)}: not part of statistic {self.statistic} (leave empty)")
         self._check_unit()
@@ -235,7 +248,9 @@ class Measurement(Record):
     def _check_unit(self) -> None:
         spec = OUTCOMES[self.outcome_id]
         if self.statistic in ("count", "proportion") and spec.kind != "binary" and self.outcome_id != "age":
-            raise ValueError(f"statistic: {self.statistic} needs a binary outcome, {self.outcome_id} is continuous")
+            raise ValueError(
+                f"statistic: {self.statistic} needs a binary outcome, {self.outcome_id} is continuous"
+            )
         units = allowed_units(self.outcome_id, self.statistic)
         if self.unit not in units:
             raise ValueError(f"unit: {self.unit!r} is not a unit of {self.outcome_id} ({', '.join(units)})")
@@ -295,7 +310,12 @@ class PublishedEstimate(Record):
 
     kind: ClassVar[str] = "published_estimates"
     natural_key_fields: ClassVar[tuple[str, ...]] = (
-        "review_id", "outcome_id", "subgroup", "comparison", "timepoint_label", "measure",
+        "review_id",
+        "outcome_id",
+        "subgroup",
+        "comparison",
+        "timepoint_label",
+        "measure",
     )
 
     review_id: Identifier
@@ -346,4 +366,8 @@ RECORD_BY_KIND: dict[str, type[Record]] = {r.kind: r for r in RECORD_TYPES}
 
 def list_fields(model: type[Record]) -> set[str]:
     """Names of a model's list-of-string fields (``;``-separated in CSV and Excel)."""
-    return {name for name, info in model.model_fields.items() if getattr(info.annotation, "__origin__", None) is list}
+    return {
+        name
+        for name, info in model.model_fields.items()
+        if getattr(info.annotation, "__origin__", None) is list
+    }

@@ -66,50 +66,83 @@ def read_rm5(path: Path) -> list[StudyRow]:
     try:
         root = ET.parse(path).getroot()
     except ET.ParseError as error:
-        raise EvidenceError([Problem("file", None, str(path), "xml", None, f"not a readable .rm5 file: {error}")]) \
-            from None
+        raise EvidenceError(
+            [Problem("file", None, str(path), "xml", None, f"not a readable .rm5 file: {error}")]
+        ) from None
     studies = {s.get("ID"): (s.get("NAME") or s.get("ID"), s.get("YEAR")) for s in root.iter("STUDY")}
     rows = []
-    for tag, kind, fields in (("CONT_OUTCOME", "continuous", ("MEAN", "SD", "TOTAL")),
-                              ("DICH_OUTCOME", "dichotomous", ("EVENTS", "TOTAL"))):
+    for tag, kind, fields in (
+        ("CONT_OUTCOME", "continuous", ("MEAN", "SD", "TOTAL")),
+        ("DICH_OUTCOME", "dichotomous", ("EVENTS", "TOTAL")),
+    ):
         for outcome in root.iter(tag):
             name = (outcome.findtext("NAME") or "").strip()
             data_tag = tag.replace("OUTCOME", "DATA")
             for data in outcome.iter(data_tag):
                 study_id = data.get("STUDY_ID")
                 study_name, year = studies.get(study_id, (study_id, None))
-                values = {f"{f.lower()}_{arm}": _number(data.get(f"{f}_{arm}")) for f in fields for arm in (1, 2)}
+                values = {
+                    f"{f.lower()}_{arm}": _number(data.get(f"{f}_{arm}")) for f in fields for arm in (1, 2)
+                }
                 rows.append(StudyRow(name, study_name, year, kind, values))
     return rows
 
 
 _DATA_PACKAGE = {  # normalized column name -> field
-    "analysis name": "outcome", "study": "study", "study year": "year",
-    "experimental cases": "events_1", "experimental n": "total_1", "control cases": "events_2",
-    "control n": "total_2", "experimental mean": "mean_1", "experimental sd": "sd_1", "control mean": "mean_2",
+    "analysis name": "outcome",
+    "study": "study",
+    "study year": "year",
+    "experimental cases": "events_1",
+    "experimental n": "total_1",
+    "control cases": "events_2",
+    "control n": "total_2",
+    "experimental mean": "mean_1",
+    "experimental sd": "sd_1",
+    "control mean": "mean_2",
     "control sd": "sd_2",
 }
 
 
 def read_data_package_csv(path: Path) -> list[StudyRow]:
-    """Study rows of a Cochrane data-package CSV (columns such as 'Analysis name', 'Study', 'Experimental mean',
+    """Study rows of a Cochrane data-package CSV (columns such as 'Analysis name', 'Study',
+    'Experimental mean',
     'Experimental SD', 'Experimental N', 'Control cases'; dots or spaces, any case)."""
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.DictReader(handle)
-        columns = {name: _DATA_PACKAGE.get(re.sub(r"[._]+", " ", name).strip().lower()) for name in
-                   reader.fieldnames or []}
+        columns = {
+            name: _DATA_PACKAGE.get(re.sub(r"[._]+", " ", name).strip().lower())
+            for name in reader.fieldnames or []
+        }
         if not {"outcome", "study", "total_1", "total_2"} <= set(columns.values()):
-            raise EvidenceError([Problem("file", None, str(path), "columns", reader.fieldnames,
-                                         "not a Cochrane data-package CSV: need 'Analysis name', 'Study', "
-                                         "'Experimental N' and 'Control N'")])
+            raise EvidenceError(
+                [
+                    Problem(
+                        "file",
+                        None,
+                        str(path),
+                        "columns",
+                        reader.fieldnames,
+                        "not a Cochrane data-package CSV: need 'Analysis name', 'Study', "
+                        "'Experimental N' and 'Control N'",
+                    )
+                ]
+            )
         rows = []
         for row in reader:
             cells = {columns[name]: value for name, value in row.items() if columns.get(name)}
             is_dich = _number(cells.get("events_1")) is not None or _number(cells.get("events_2")) is not None
             fields = ("events", "total") if is_dich else ("mean", "sd", "total")
             values = {f"{f}_{arm}": _number(cells.get(f"{f}_{arm}")) for f in fields for arm in (1, 2)}
-            rows.append(StudyRow(cells["outcome"].strip(), cells["study"].strip(), cells.get("year"),
-                                 "dichotomous" if is_dich else "continuous", values, reader.line_num))
+            rows.append(
+                StudyRow(
+                    cells["outcome"].strip(),
+                    cells["study"].strip(),
+                    cells.get("year"),
+                    "dichotomous" if is_dich else "continuous",
+                    values,
+                    reader.line_num,
+                )
+            )
         return rows
 
 
@@ -117,8 +150,9 @@ def read_mapping(path: Path) -> dict[str, Any]:
     try:
         mapping = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, OSError) as error:
-        raise EvidenceError([Problem("mapping", None, str(path), "toml", None, f"cannot read mapping: {error}")]) \
-            from None
+        raise EvidenceError(
+            [Problem("mapping", None, str(path), "toml", None, f"cannot read mapping: {error}")]
+        ) from None
     return mapping
 
 
@@ -127,29 +161,49 @@ def _trial_id(study: str, year: str | None) -> str:
     return ident or "study"
 
 
-def revman_to_bundle(rows: list[StudyRow], mapping: dict[str, Any], source: str,
-                     known_trials: set[str]) -> tuple[EvidenceBundle, list[Problem]]:
+def revman_to_bundle(
+    rows: list[StudyRow], mapping: dict[str, Any], source: str, known_trials: set[str]
+) -> tuple[EvidenceBundle, list[Problem]]:
     """Records from RevMan study rows under ``mapping`` (see module docstring)."""
     defaults = mapping.get("defaults", {})
     outcomes = {o.get("name"): o for o in mapping.get("outcome", [])}
     studies = {s.get("name"): s.get("trial_id") for s in mapping.get("study", [])}
     arms = (defaults.get("experimental_arm", "experimental"), defaults.get("control_arm", "control"))
-    raw: dict[str, list[dict[str, Any]]] = {"trials": [], "arms": [], "measurements": [], "adverse_events": []}
+    raw: dict[str, list[dict[str, Any]]] = {
+        "trials": [],
+        "arms": [],
+        "measurements": [],
+        "adverse_events": [],
+    }
     problems: list[Problem] = []
     new_trials: set[str] = set()
     for row in rows:
         spec = outcomes.get(row.outcome)
         if spec is None:
-            problems.append(Problem("revman", row.line, f"{row.outcome}/{row.study}", "outcome", row.outcome,
-                                    "RevMan outcome not in the mapping file; add an [[outcome]] entry"))
+            problems.append(
+                Problem(
+                    "revman",
+                    row.line,
+                    f"{row.outcome}/{row.study}",
+                    "outcome",
+                    row.outcome,
+                    "RevMan outcome not in the mapping file; add an [[outcome]] entry",
+                )
+            )
             continue
         trial_id = studies.get(row.study) or _trial_id(row.study, row.year)
         if trial_id not in known_trials and trial_id not in new_trials:
             new_trials.add(trial_id)
             raw["trials"].append(_stub_trial(trial_id, row, defaults, source))
             for arm_id, role in zip(arms, ("experimental", "control"), strict=True):
-                raw["arms"].append({"trial_id": trial_id, "arm_id": arm_id, "role": role,
-                                    "label": f"RevMan group {1 if role == 'experimental' else 2}"})
+                raw["arms"].append(
+                    {
+                        "trial_id": trial_id,
+                        "arm_id": arm_id,
+                        "role": role,
+                        "label": f"RevMan group {1 if role == 'experimental' else 2}",
+                    }
+                )
         for number, arm_id in ((1, arms[0]), (2, arms[1])):
             raw[_kind(spec)].append(_arm_record(row, spec, trial_id, arm_id, number, source))
     bundle = EvidenceBundle()
@@ -168,31 +222,56 @@ def _kind(spec: dict[str, Any]) -> str:
 def _stub_trial(trial_id: str, row: StudyRow, defaults: dict[str, Any], source: str) -> dict[str, Any]:
     year = re.search(r"(19|20)\d{2}", f"{row.year or ''} {row.study}")
     return {
-        "trial_id": trial_id, "year": year.group(0) if year else None, "citation": row.study,
-        "country": "not reported", "randomized": "unclear", "design_as_reported": "imported from RevMan; "
-        "design not in the file", "diabetes_type": defaults.get("diabetes_type"), "cell_source": "not_reported",
-        "cell_type": "not_reported", "product_as_reported": "not in the RevMan file",
-        "control_type": "not_reported", "inclusion_status": "uncertain",
-        "inclusion_reason": "imported from RevMan; eligibility not yet assessed", "source_url": source,
+        "trial_id": trial_id,
+        "year": year.group(0) if year else None,
+        "citation": row.study,
+        "country": "not reported",
+        "randomized": "unclear",
+        "design_as_reported": "imported from RevMan; design not in the file",
+        "diabetes_type": defaults.get("diabetes_type"),
+        "cell_source": "not_reported",
+        "cell_type": "not_reported",
+        "product_as_reported": "not in the RevMan file",
+        "control_type": "not_reported",
+        "inclusion_status": "uncertain",
+        "inclusion_reason": "imported from RevMan; eligibility not yet assessed",
+        "source_url": source,
     }
 
 
-def _arm_record(row: StudyRow, spec: dict[str, Any], trial_id: str, arm_id: str, number: int,
-                source: str) -> dict[str, Any]:
+def _arm_record(
+    row: StudyRow, spec: dict[str, Any], trial_id: str, arm_id: str, number: int, source: str
+) -> dict[str, Any]:
     values = row.values
     label = f"{spec.get('timepoint_label') or str(spec.get('timepoint_weeks')) + ' weeks'}"
-    common = {"trial_id": trial_id, "arm_id": arm_id, "timepoint_weeks": spec.get("timepoint_weeks"),
-              "timepoint_label": label, "source_url": source, "locator": f"RevMan outcome '{row.outcome}'"}
+    common = {
+        "trial_id": trial_id,
+        "arm_id": arm_id,
+        "timepoint_weeks": spec.get("timepoint_weeks"),
+        "timepoint_label": label,
+        "source_url": source,
+        "locator": f"RevMan outcome '{row.outcome}'",
+    }
     if "event_type" in spec:
-        return common | {"event_type": spec["event_type"], "event_as_reported": row.outcome,
-                         "events": _int(values.get(f"events_{number}")),
-                         "n_at_risk": _int(values.get(f"total_{number}"))}
-    record = common | {"outcome_id": spec.get("outcome_id"), "value_type": spec.get("value_type", "final"),
-                       "unit": spec.get("unit"), "unit_as_reported": spec.get("unit"),
-                       "n": _int(values.get(f"total_{number}"))}
+        return common | {
+            "event_type": spec["event_type"],
+            "event_as_reported": row.outcome,
+            "events": _int(values.get(f"events_{number}")),
+            "n_at_risk": _int(values.get(f"total_{number}")),
+        }
+    record = common | {
+        "outcome_id": spec.get("outcome_id"),
+        "value_type": spec.get("value_type", "final"),
+        "unit": spec.get("unit"),
+        "unit_as_reported": spec.get("unit"),
+        "n": _int(values.get(f"total_{number}")),
+    }
     if row.kind == "continuous":
-        return record | {"statistic": "mean_sd", "mean": values.get(f"mean_{number}"),
-                         "sd": values.get(f"sd_{number}")}
+        return record | {
+            "statistic": "mean_sd",
+            "mean": values.get(f"mean_{number}"),
+            "sd": values.get(f"sd_{number}"),
+        }
     return record | {"statistic": "count", "events": _int(values.get(f"events_{number}")), "unit": "patients"}
 
 
@@ -202,7 +281,9 @@ def _int(value: float | None) -> int | float | None:
     return int(value) if float(value).is_integer() else value
 
 
-def read_revman(path: Path, mapping_path: Path, known_trials: set[str]) -> tuple[EvidenceBundle, list[Problem]]:
+def read_revman(
+    path: Path, mapping_path: Path, known_trials: set[str]
+) -> tuple[EvidenceBundle, list[Problem]]:
     """Read a .rm5 file or a data-package CSV with its mapping into records (see module docstring)."""
     rows = read_rm5(path) if path.suffix.lower() == ".rm5" else read_data_package_csv(path)
     if not rows:

@@ -5,9 +5,10 @@ by URL, with transactional, idempotent imports and an audit trail.
   file (``$XDG_DATA_HOME/stemdm/evidence.sqlite``, default ``~/.local/share/stemdm/evidence.sqlite``). A plain
   path is read as a SQLite file.
 - One table per record type, one column per record field (lists as JSON), plus ``natural_key`` (unique).
-- An import validates everything first (fields, references, n, follow-up, duplicates) and reports every problem
-  at once; with any error nothing is written. Otherwise one transaction inserts new records, updates changed
-  ones and leaves identical ones alone, writing one audit row per inserted record and per changed field.
+- An import validates everything first (fields, references, n, follow-up, duplicates) and reports every
+  problem at once; with any error nothing is written. Otherwise one transaction inserts new records, updates
+  changed ones and leaves identical ones alone, writing one audit row per inserted record and per changed
+  field.
 - On first use an empty store is loaded with the bundled curated dataset.
 """
 
@@ -87,7 +88,8 @@ def _record_table(model: type[Record]) -> Table:
 RECORD_TABLES: dict[str, Table] = {model.kind: _record_table(model) for model in RECORD_TYPES}
 
 imports_table = Table(
-    "imports", metadata,
+    "imports",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("at", DateTime(timezone=True), nullable=False),
     Column("source", Text, nullable=False),
@@ -99,7 +101,8 @@ imports_table = Table(
 )
 
 audit_table = Table(
-    "audit", metadata,
+    "audit",
+    metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("import_id", Integer, nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
@@ -156,9 +159,14 @@ class ImportReport:
     warnings: list[Problem] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "inserted": self.inserted, "updated": self.updated,
-                "unchanged": self.unchanged, "import_id": self.import_id,
-                "warnings": [w.to_dict() for w in self.warnings]}
+        return {
+            "source": self.source,
+            "inserted": self.inserted,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "import_id": self.import_id,
+            "warnings": [w.to_dict() for w in self.warnings],
+        }
 
 
 def bundled_dir() -> Path:
@@ -180,8 +188,13 @@ def bundled_caveats() -> list[dict[str, Any]]:
 
 
 def _fingerprint(bundle: EvidenceBundle) -> str:
-    payload = json.dumps({kind: sorted(json.dumps(r.model_dump(mode="json"), sort_keys=True) for r in records)
-                          for kind, records in bundle.records.items()}, sort_keys=True)
+    payload = json.dumps(
+        {
+            kind: sorted(json.dumps(r.model_dump(mode="json"), sort_keys=True) for r in records)
+            for kind, records in bundle.records.items()
+        },
+        sort_keys=True,
+    )
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -198,8 +211,18 @@ class Store:
             self.engine: Engine = create_engine(self.url, future=True)
             metadata.create_all(self.engine)
         except (SQLAlchemyError, ModuleNotFoundError) as error:
-            raise EvidenceError([Problem("store", None, redact(self.url), "url", redact(self.url),
-                                         f"cannot open the database: {_short(error)}")]) from None
+            raise EvidenceError(
+                [
+                    Problem(
+                        "store",
+                        None,
+                        redact(self.url),
+                        "url",
+                        redact(self.url),
+                        f"cannot open the database: {_short(error)}",
+                    )
+                ]
+            ) from None
 
     @classmethod
     def open(cls, url: str | os.PathLike | None = None, *, bootstrap: bool = True) -> Store:
@@ -237,13 +260,18 @@ class Store:
 
     def imports(self) -> list[dict[str, Any]]:
         with self.engine.connect() as connection:
-            return [dict(row) for row in connection.execute(select(imports_table).order_by(imports_table.c.id))
-                    .mappings()]
+            return [
+                dict(row)
+                for row in connection.execute(select(imports_table).order_by(imports_table.c.id)).mappings()
+            ]
 
     # -- writing -------------------------------------------------------------------------------------------
 
-    def import_bundle(self, bundle: EvidenceBundle, source: str, problems: list[Problem] | None = None) -> ImportReport:
-        """Validate and import ``bundle`` in one transaction (see module docstring). ``problems`` are those the
+    def import_bundle(
+        self, bundle: EvidenceBundle, source: str, problems: list[Problem] | None = None
+    ) -> ImportReport:
+        """Validate and import ``bundle`` in one transaction (see module docstring). ``problems`` are those
+        the
         reader already found (they count too). Raises :class:`EvidenceError` listing every error, having
         changed nothing."""
         problems = list(problems or [])
@@ -256,33 +284,71 @@ class Store:
         now = datetime.now(UTC)
         try:
             with self.engine.begin() as connection:
-                import_id = connection.execute(insert(imports_table).values(
-                    at=now, source=source, sha256=_fingerprint(bundle), inserted=0, updated=0, unchanged=0,
-                    stemdm_version=__version__)).inserted_primary_key[0]
+                import_id = connection.execute(
+                    insert(imports_table).values(
+                        at=now,
+                        source=source,
+                        sha256=_fingerprint(bundle),
+                        inserted=0,
+                        updated=0,
+                        unchanged=0,
+                        stemdm_version=__version__,
+                    )
+                ).inserted_primary_key[0]
                 for record in bundle.all():
                     self._upsert(connection, record, stored[record.kind], report, import_id, now, source)
                 if report.inserted or report.updated:
-                    connection.execute(update(imports_table).where(imports_table.c.id == import_id).values(
-                        inserted=report.inserted, updated=report.updated, unchanged=report.unchanged))
+                    connection.execute(
+                        update(imports_table)
+                        .where(imports_table.c.id == import_id)
+                        .values(inserted=report.inserted, updated=report.updated, unchanged=report.unchanged)
+                    )
                     report.import_id = import_id
                 else:
                     connection.execute(imports_table.delete().where(imports_table.c.id == import_id))
         except SQLAlchemyError as error:
-            raise EvidenceError([Problem("store", None, redact(self.url), "database", None,
-                                         f"import rolled back: {_short(error)}")]) from None
+            raise EvidenceError(
+                [
+                    Problem(
+                        "store",
+                        None,
+                        redact(self.url),
+                        "database",
+                        None,
+                        f"import rolled back: {_short(error)}",
+                    )
+                ]
+            ) from None
         return report
 
-    def _upsert(self, connection, record: Record, stored: dict[str, Record], report: ImportReport,
-                import_id: int, now: datetime, source: str) -> None:
+    def _upsert(
+        self,
+        connection,
+        record: Record,
+        stored: dict[str, Record],
+        report: ImportReport,
+        import_id: int,
+        now: datetime,
+        source: str,
+    ) -> None:
         table = RECORD_TABLES[record.kind]
         key = record.natural_key()
         new = record.model_dump(mode="json")
-        audit = {"import_id": import_id, "at": now, "source": source, "record_type": record.kind, "natural_key": key}
+        audit = {
+            "import_id": import_id,
+            "at": now,
+            "source": source,
+            "record_type": record.kind,
+            "natural_key": key,
+        }
         old_record = stored.get(key)
         if old_record is None:
             connection.execute(insert(table).values(natural_key=key, **new))
-            connection.execute(insert(audit_table).values(**audit, action="insert", field=None, old_value=None,
-                                                          new_value=_json_value(new)))
+            connection.execute(
+                insert(audit_table).values(
+                    **audit, action="insert", field=None, old_value=None, new_value=_json_value(new)
+                )
+            )
             report.inserted += 1
             return
         old = old_record.model_dump(mode="json")
@@ -292,9 +358,15 @@ class Store:
             return
         connection.execute(update(table).where(table.c.natural_key == key).values(**changed))
         for name, value in changed.items():
-            connection.execute(insert(audit_table).values(**audit, action="update", field=name,
-                                                          old_value=_json_value(old.get(name)),
-                                                          new_value=_json_value(value)))
+            connection.execute(
+                insert(audit_table).values(
+                    **audit,
+                    action="update",
+                    field=name,
+                    old_value=_json_value(old.get(name)),
+                    new_value=_json_value(value),
+                )
+            )
         report.updated += 1
 
 

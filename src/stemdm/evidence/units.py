@@ -54,8 +54,13 @@ class Derivation:
 
     def to_json(self) -> str:
         return json.dumps(
-            {"method": self.method, "inputs": self.inputs, "reference": self.reference, "result": self.result,
-             "notes": list(self.notes)},
+            {
+                "method": self.method,
+                "inputs": self.inputs,
+                "reference": self.reference,
+                "result": self.result,
+                "notes": list(self.notes),
+            },
             sort_keys=True,
         )
 

@@ -54,8 +54,15 @@ def _duplicates(bundle: EvidenceBundle) -> list[Problem]:
             if key in seen:
                 first = bundle.row_of(seen[key])
                 where = f" (first at row {first})" if first is not None else ""
-                problems.append(_problem(bundle, record, "natural_key", key,
-                                         f"duplicate {kind} record{where}: same natural key twice in one import"))
+                problems.append(
+                    _problem(
+                        bundle,
+                        record,
+                        "natural_key",
+                        key,
+                        f"duplicate {kind} record{where}: same natural key twice in one import",
+                    )
+                )
             else:
                 seen[key] = record
     return problems
@@ -64,8 +71,15 @@ def _duplicates(bundle: EvidenceBundle) -> list[Problem]:
 def _check_trial_ref(bundle: EvidenceBundle, record: Record, trials: dict[str, Record]) -> list[Problem]:
     if record.trial_id in trials:
         return []
-    return [_problem(bundle, record, "trial_id", record.trial_id, "no such trial (import the trial first or in the "
-                     "same file set)")]
+    return [
+        _problem(
+            bundle,
+            record,
+            "trial_id",
+            record.trial_id,
+            "no such trial (import the trial first or in the same file set)",
+        )
+    ]
 
 
 def _check_arm_ref(bundle: EvidenceBundle, record: Record, arms: dict[str, Record]) -> list[Problem]:
@@ -73,23 +87,48 @@ def _check_arm_ref(bundle: EvidenceBundle, record: Record, arms: dict[str, Recor
     if key in arms:
         return []
     known = sorted(k.split("/")[1] for k in arms if k.startswith(record.trial_id + "/"))
-    return [_problem(bundle, record, "arm_id", record.arm_id, f"trial {record.trial_id} has no arm "
-                     f"{record.arm_id!r} (arms: {', '.join(known) or 'none'})")]
+    return [
+        _problem(
+            bundle,
+            record,
+            "arm_id",
+            record.arm_id,
+            f"trial {record.trial_id} has no arm {record.arm_id!r} (arms: {', '.join(known) or 'none'})",
+        )
+    ]
 
 
 def _check_measurement(bundle, record: Measurement, trials, arms) -> list[Problem]:
     problems = []
     trial: Trial | None = trials.get(record.trial_id)
     arm: Arm | None = arms.get(f"{record.trial_id}/{record.arm_id}")
-    if trial is not None and trial.follow_up_weeks is not None and record.timepoint_weeks > trial.follow_up_weeks:
-        problems.append(_problem(bundle, record, "timepoint_weeks", record.timepoint_weeks,
-                                 f"after the trial's follow-up of {trial.follow_up_weeks:g} weeks"))
+    if (
+        trial is not None
+        and trial.follow_up_weeks is not None
+        and record.timepoint_weeks > trial.follow_up_weeks
+    ):
+        problems.append(
+            _problem(
+                bundle,
+                record,
+                "timepoint_weeks",
+                record.timepoint_weeks,
+                f"after the trial's follow-up of {trial.follow_up_weeks:g} weeks",
+            )
+        )
     if arm is not None and arm.n_randomized is not None:
         if record.n is not None:
             problems += _check_n(bundle, record, "n", record.n, arm)
         if record.events is not None and record.events > (record.n or arm.n_randomized):
-            problems.append(_problem(bundle, record, "events", record.events,
-                                     f"exceeds the {record.n or arm.n_randomized} patients of arm {arm.arm_id}"))
+            problems.append(
+                _problem(
+                    bundle,
+                    record,
+                    "events",
+                    record.events,
+                    f"exceeds the {record.n or arm.n_randomized} patients of arm {arm.arm_id}",
+                )
+            )
     return problems
 
 
@@ -97,9 +136,20 @@ def _check_event(bundle, record: AdverseEvent, trials, arms) -> list[Problem]:
     problems = []
     trial: Trial | None = trials.get(record.trial_id)
     arm: Arm | None = arms.get(f"{record.trial_id}/{record.arm_id}")
-    if trial is not None and trial.follow_up_weeks is not None and record.timepoint_weeks > trial.follow_up_weeks:
-        problems.append(_problem(bundle, record, "timepoint_weeks", record.timepoint_weeks,
-                                 f"after the trial's follow-up of {trial.follow_up_weeks:g} weeks"))
+    if (
+        trial is not None
+        and trial.follow_up_weeks is not None
+        and record.timepoint_weeks > trial.follow_up_weeks
+    ):
+        problems.append(
+            _problem(
+                bundle,
+                record,
+                "timepoint_weeks",
+                record.timepoint_weeks,
+                f"after the trial's follow-up of {trial.follow_up_weeks:g} weeks",
+            )
+        )
     if arm is not None and arm.n_randomized is not None:
         problems += _check_n(bundle, record, "n_at_risk", record.n_at_risk, arm)
     return problems
@@ -108,15 +158,33 @@ def _check_event(bundle, record: AdverseEvent, trials, arms) -> list[Problem]:
 def _check_n(bundle, record: Record, field: str, n: int, arm: Arm) -> list[Problem]:
     randomized = arm.n_randomized
     if n > randomized:
-        return [_problem(bundle, record, field, n, f"exceeds the {randomized} randomized to arm {arm.arm_id}")]
+        return [
+            _problem(bundle, record, field, n, f"exceeds the {randomized} randomized to arm {arm.arm_id}")
+        ]
     if arm.n_dropouts is not None:
         if n < randomized - arm.n_dropouts:
-            return [_problem(bundle, record, field, n, f"below the {randomized} randomized minus "
-                             f"{arm.n_dropouts} dropouts of arm {arm.arm_id}")]
+            return [
+                _problem(
+                    bundle,
+                    record,
+                    field,
+                    n,
+                    f"below the {randomized} randomized minus {arm.n_dropouts} dropouts of arm {arm.arm_id}",
+                )
+            ]
         return []
     if n < MIN_SHARE_ANALYSED * randomized:
-        return [_problem(bundle, record, field, n, f"under {MIN_SHARE_ANALYSED:.0%} of the {randomized} randomized to "
-                         f"arm {arm.arm_id} and no dropouts recorded", "warning")]
+        return [
+            _problem(
+                bundle,
+                record,
+                field,
+                n,
+                f"under {MIN_SHARE_ANALYSED:.0%} of the {randomized} randomized to "
+                f"arm {arm.arm_id} and no dropouts recorded",
+                "warning",
+            )
+        ]
     return []
 
 
@@ -130,8 +198,14 @@ def overlap_warnings(trials: list[Trial], bundle: EvidenceBundle | None = None) 
                 pairs.add(tuple(sorted((trial.trial_id, other))))
     bundle = bundle or EvidenceBundle()
     return [
-        _problem(bundle, present[a], "overlaps_with", b,
-                 f"{a} and {b} may share participants: never pool both in one analysis", "warning")
+        _problem(
+            bundle,
+            present[a],
+            "overlaps_with",
+            b,
+            f"{a} and {b} may share participants: never pool both in one analysis",
+            "warning",
+        )
         for a, b in sorted(pairs)
     ]
 

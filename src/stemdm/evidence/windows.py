@@ -59,7 +59,9 @@ def check_windows(windows: tuple[TimeWindow, ...] | list[TimeWindow]) -> None:
     ordered = sorted(windows, key=lambda w: w.lo_weeks)
     for window in ordered:
         if window.lo_weeks > window.hi_weeks or window.lo_weeks < 0:
-            raise ConversionError(f"window {window.label}: [{window.lo_weeks}, {window.hi_weeks}] weeks is invalid")
+            raise ConversionError(
+                f"window {window.label}: [{window.lo_weeks}, {window.hi_weeks}] weeks is invalid"
+            )
     for first, second in zip(ordered, ordered[1:], strict=False):
         if second.lo_weeks <= first.hi_weeks:
             raise ConversionError(
@@ -68,7 +70,9 @@ def check_windows(windows: tuple[TimeWindow, ...] | list[TimeWindow]) -> None:
             )
 
 
-def map_timepoint(weeks: float, windows: tuple[TimeWindow, ...] | list[TimeWindow] = DEFAULT_WINDOWS) -> WindowMapping:
+def map_timepoint(
+    weeks: float, windows: tuple[TimeWindow, ...] | list[TimeWindow] = DEFAULT_WINDOWS
+) -> WindowMapping:
     """The window holding ``weeks`` (None outside every window), with the rule applied, in words."""
     check_windows(windows)
     if weeks < 0:
