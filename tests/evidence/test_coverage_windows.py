@@ -31,3 +31,13 @@ def test_windows():
     with pytest.raises(ConversionError):
         map_timepoint(-1)
     check_windows(DEFAULT_WINDOWS)
+
+
+def test_schema_doc_is_current():
+    """docs/EVIDENCE.md embeds the generated schema; regenerate with tools/make_schema_doc.py."""
+    from pathlib import Path
+
+    from stemdm.evidence.schema import schema_markdown
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "EVIDENCE.md").read_text(encoding="utf-8")
+    assert schema_markdown() in doc
