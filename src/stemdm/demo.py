@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from stemdm import NOT_MEDICAL_ADVICE, meta
+from stemdm.evidence import Store, bundled_caveats, coverage
 from stemdm.meta.datasets import DATASETS, load_dataset
 from stemdm.meta.report import fmt, fmt_p, json_safe
 
@@ -56,7 +57,34 @@ def run_demo(out: Path, console: Console) -> dict:
     json_path = out / "bcg_summary.json"
     json_path.write_text(json.dumps(json_safe(summary), indent=2))
     _print(console, result, by_alloc, latitude, summary, json_path, files)
+    summary["evidence"] = run_evidence_demo(out, console)
     return summary
+
+
+def run_evidence_demo(out: Path, console: Console) -> dict:
+    """Load the bundled stem-cell RCT evidence into a fresh SQLite store under ``out/`` and write its
+    coverage (which trial reports which outcome at which time, with flags) as JSON."""
+    store_path = out / "evidence.sqlite"
+    store_path.unlink(missing_ok=True)
+    store = Store.open(store_path)
+    evidence = store.load()
+    cells = coverage(evidence)
+    path = out / "evidence_coverage.json"
+    payload = {
+        "counts": evidence.count(),
+        "coverage": [c.to_dict() for c in cells],
+        "caveats": bundled_caveats(),
+        "not_medical_advice": NOT_MEDICAL_ADVICE,
+    }
+    path.write_text(json.dumps(payload, indent=1, ensure_ascii=False))
+    at_12 = sorted({(c.trial_id, c.outcome_id) for c in cells if c.review_months == 12 and c.between_arm})
+    console.print(f"Evidence base: {evidence.count()} in {store_path}; wrote {path}")
+    console.print("Between-arm numbers at the 12-month window: " + ", ".join(f"{t} {o}" for t, o in at_12))
+    console.print(
+        f"[yellow]{len(payload['caveats'])} caveats travel with these data[/] "
+        "(stemdm evidence list --db out/evidence.sqlite)"
+    )
+    return {"counts": evidence.count(), "coverage_file": str(path), "store": str(store_path)}
 
 
 def _print(console, result, by_alloc, latitude, summary, json_path, files) -> None:
