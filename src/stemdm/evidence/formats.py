@@ -20,8 +20,8 @@ from pydantic import ValidationError
 
 from stemdm import NOT_MEDICAL_ADVICE, __version__
 from stemdm.evidence.errors import EvidenceError, Problem
-from stemdm.evidence.records import RECORD_BY_KIND, RECORD_TYPES, Record, list_fields
-from stemdm.evidence.vocab import EVENT_TYPES, FLAGS, OUTCOMES, STATISTICS
+from stemdm.evidence.records import FIELD_NOTES, RECORD_BY_KIND, RECORD_TYPES, Record, list_fields
+from stemdm.evidence.vocab import EVENT_TYPES, FLAGS, OUTCOMES, STATISTICS, allowed_units
 
 SCHEMA_VERSION = 1
 LIST_SEPARATOR = ";"
@@ -168,6 +168,23 @@ def _problems_from_validation(kind: str, row: int, key: str, raw: dict[str, Any]
 
 
 def _allowed_text(model: type[Record], name: str) -> str:
+    """What a field holds and the values it allows (template header comments and the schema doc)."""
+    allowed = _allowed_values(model, name)
+    return "; ".join(x for x in (FIELD_NOTES.get(name, ""), allowed) if x)
+
+
+def _units_text() -> str:
+    per_outcome = [
+        f"{o.id}: {', '.join(allowed_units(o.id, 'mean_sd'))}"
+        for o in OUTCOMES.values()
+        if o.kind == "continuous"
+    ]
+    return "per outcome: " + "; ".join(per_outcome) + "; counts: patients; proportions: %"
+
+
+def _allowed_values(model: type[Record], name: str) -> str:
+    if name == "unit" and model.kind == "measurements":
+        return _units_text()
     if name == "outcome_id":
         return "one of " + ", ".join(OUTCOMES)
     if name == "flags":

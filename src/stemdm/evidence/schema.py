@@ -12,40 +12,6 @@ from stemdm.evidence.records import RECORD_TYPES, Record
 
 START, END = "<!-- schema:start -->", "<!-- schema:end -->"
 
-#: What the less obvious fields hold (units, conventions).
-FIELD_NOTES: dict[str, str] = {
-    "trial_id": "stable id, letters/digits/_.-",
-    "registry_ids": "trial registrations (NCT..., IRCT...)",
-    "registry_note": "registry text as found, incl. disagreements with the paper",
-    "design_as_reported": "verbatim design text",
-    "product_as_reported": "verbatim cell product text",
-    "dose_per_infusion": "cells per kg body weight or cells per infusion, per dose_unit",
-    "infusion_interval_weeks": "weeks between infusions",
-    "follow_up_weeks": "weeks from randomization to the last visit",
-    "rob_overall": "RoB 2 overall judgement (domains: rob_randomization ... rob_selection)",
-    "inclusion_status": "eligibility for the bundled review (RCT of cell therapy vs non-cell control)",
-    "seed_review_status": "likelihood of being one of Kashbour 2025's 13 RCTs, as curated",
-    "overlaps_with": "trials that may share participants (never pool both)",
-    "n_randomized": "patients randomized to the arm",
-    "n_dropouts": "patients lost before the outcome (enables the strict n check)",
-    "timepoint_weeks": "weeks from randomization (0 = baseline)",
-    "timepoint_label": "time as the source words it",
-    "n": "patients analysed for this number (blank: not stated)",
-    "value_type": "final value or change from baseline",
-    "pm": "x of 'mean ± x' when the source does not say SD or SE",
-    "proportion": "percent of patients (0-100)",
-    "unit": "coded unit; 'as printed' = not convertible",
-    "unit_as_reported": "unit text as printed",
-    "as_reported": "the number(s) as printed",
-    "derived": "true when stemdm computed the number",
-    "derivation": "JSON: method, inputs, reference, result",
-    "locator": "where in the source (table, section)",
-    "n_at_risk": "patients at risk in the arm",
-    "comparison": "between arms, pre/post, or mixed",
-    "subgroup": "subgroup of the published estimate ('overall' when none)",
-    "p_value_as_reported": "p as printed (may be a bound, e.g. <0.0001)",
-}
-
 
 def _type_name(annotation: Any) -> str:
     origin = typing.get_origin(annotation)
@@ -71,8 +37,7 @@ def _table(model: type[Record]) -> list[str]:
         "|---|---|---|---|",
     ]
     for name, info in model.model_fields.items():
-        allowed = _allowed_text(model, name)
-        note = "; ".join(x for x in (FIELD_NOTES.get(name, ""), allowed) if x)
+        note = _allowed_text(model, name)
         required = "yes" if info.is_required() else ""
         lines.append(f"| `{name}` | {_type_name(info.annotation)} | {required} | {note.replace('|', '/')} |")
     return lines + [""]
