@@ -247,7 +247,7 @@ class Measurement(Record):
 
     def _check_unit(self) -> None:
         spec = OUTCOMES[self.outcome_id]
-        if self.statistic in ("count", "proportion") and spec.kind != "binary" and self.outcome_id != "age":
+        if self.statistic in ("count", "proportion") and spec.kind != "binary":
             raise ValueError(
                 f"statistic: {self.statistic} needs a binary outcome, {self.outcome_id} is continuous"
             )

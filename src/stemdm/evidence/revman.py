@@ -156,9 +156,9 @@ def read_mapping(path: Path) -> dict[str, Any]:
     return mapping
 
 
-def _trial_id(study: str, year: str | None) -> str:
-    ident = re.sub(r"[^A-Za-z0-9]+", "", study)
-    return ident or "study"
+def _trial_id(study: str) -> str:
+    """A trial id from a RevMan study name ("Smith 2001a" -> "Smith2001a")."""
+    return re.sub(r"[^A-Za-z0-9]+", "", study) or "study"
 
 
 def revman_to_bundle(
@@ -191,7 +191,7 @@ def revman_to_bundle(
                 )
             )
             continue
-        trial_id = studies.get(row.study) or _trial_id(row.study, row.year)
+        trial_id = studies.get(row.study) or _trial_id(row.study)
         if trial_id not in known_trials and trial_id not in new_trials:
             new_trials.add(trial_id)
             raw["trials"].append(_stub_trial(trial_id, row, defaults, source))
