@@ -1,5 +1,5 @@
-"""Files round-trip any valid record (hypothesis): floats, quotes, commas, newlines, non-ASCII. CSV and JSON are
-exact; Excel files hold 16 significant digits (openpyxl writes '%.16g'), so a 17-digit float comes back within
+"""Files round-trip any valid record (hypothesis): floats, quotes, commas, newlines, non-ASCII. CSV and JSON
+are exact; Excel files hold 16 significant digits (openpyxl writes '%.16g'), so a 17-digit float comes back within
 one part in 1e15 (every number in the bundled data has far fewer digits and round-trips exactly)."""
 
 from __future__ import annotations
@@ -8,10 +8,10 @@ import math
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.evidence.helpers import MEASUREMENT
 
 from stemdm.evidence.formats import EvidenceBundle, read_any, write_any
 from stemdm.evidence.records import Measurement
-from tests.evidence.helpers import MEASUREMENT
 
 text = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40).filter(
     lambda s: s.strip() == s and s != ""
