@@ -1,6 +1,8 @@
-"""Files round-trip any valid record (hypothesis): floats, quotes, commas, newlines, non-ASCII. CSV and JSON
-are exact; Excel files hold 16 significant digits (openpyxl writes '%.16g'), so a 17-digit float comes back within
-one part in 1e15 (every number in the bundled data has far fewer digits and round-trips exactly)."""
+"""Files round-trip any valid record (hypothesis): floats, quotes, commas, newlines, non-ASCII.
+
+CSV and JSON are exact; Excel files hold 16 significant digits (openpyxl writes '%.16g'), so a 17-digit float
+comes back within one part in 1e15 (every number in the bundled data has far fewer digits and round-trips
+exactly)."""
 
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ text = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_si
 finite = st.floats(allow_nan=False, allow_infinity=False, min_value=-1e12, max_value=1e12)
 
 
-@settings(max_examples=30, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# deadline off: writing and reading a workbook takes a variable few hundred ms on a shared machine
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     mean=finite,
     sd=st.floats(min_value=0, max_value=1e9),
