@@ -368,9 +368,16 @@ def write_xlsx(bundle: EvidenceBundle, path: Path) -> None:
         sheet = workbook.create_sheet(model.kind)
         names = list(model.model_fields)
         sheet.append(names)
-        for record in bundle[model.kind]:
-            sheet.append([_xlsx_value(getattr(record, name)) for name in names])
+        for row, record in enumerate(bundle[model.kind], start=2):
+            for column, name in enumerate(names, start=1):
+                _write_cell(sheet, row, column, _xlsx_value(getattr(record, name)))
     workbook.save(path)
+
+
+def _write_cell(sheet, row: int, column: int, value: Any) -> None:
+    cell = sheet.cell(row=row, column=column, value=value)
+    if isinstance(value, str) and value.startswith("="):
+        cell.data_type = "s"  # text, not a formula: openpyxl reads a leading '=' as one
 
 
 def _xlsx_value(value: Any) -> Any:
