@@ -25,23 +25,9 @@ from stemdm.evidence.errors import ConversionError
 from stemdm.evidence.formats import EvidenceBundle
 from stemdm.evidence.records import Measurement
 from stemdm.evidence.units import Derivation, convert
+from stemdm.evidence.vocab import STATISTIC_FIELDS
 
 PmAs = Literal["sd", "se"]
-_VALUE_FIELDS = (
-    "mean",
-    "sd",
-    "se",
-    "ci_lb",
-    "ci_ub",
-    "pm",
-    "median",
-    "q1",
-    "q3",
-    "minimum",
-    "maximum",
-    "events",
-    "proportion",
-)
 
 
 def _where(m: Measurement) -> str:
@@ -51,7 +37,7 @@ def _where(m: Measurement) -> str:
 def _derived(source: Measurement, derivations: list[Derivation], **values) -> Measurement:
     """A copy of ``source`` holding only ``values`` as a mean-SD report, marked derived with its steps."""
     data = source.model_dump()
-    for name in _VALUE_FIELDS:
+    for name in STATISTIC_FIELDS:
         data[name] = None
     steps = [json.loads(d.to_json()) for d in derivations]
     data.update(values)

@@ -71,6 +71,12 @@ def format_key_part(value: Any) -> str:
     return str(value)
 
 
+def _check_outcome(outcome_id: str) -> str:
+    if outcome_id not in OUTCOMES:
+        raise ValueError(f"unknown outcome id {outcome_id!r}; allowed: {', '.join(OUTCOMES)}")
+    return outcome_id
+
+
 def _check_flags(flags: list[str]) -> list[str]:
     unknown = [f for f in flags if f not in FLAGS]
     if unknown:
@@ -222,9 +228,7 @@ class Measurement(Record):
     @field_validator("outcome_id")
     @classmethod
     def _known_outcome(cls, value: str) -> str:
-        if value not in OUTCOMES:
-            raise ValueError(f"unknown outcome id {value!r}; allowed: {', '.join(OUTCOMES)}")
-        return value
+        return _check_outcome(value)
 
     @model_validator(mode="after")
     def _statistic_consistent(self) -> Measurement:
@@ -346,9 +350,7 @@ class PublishedEstimate(Record):
     @field_validator("outcome_id")
     @classmethod
     def _known_outcome(cls, value: str) -> str:
-        if value not in OUTCOMES:
-            raise ValueError(f"unknown outcome id {value!r}; allowed: {', '.join(OUTCOMES)}")
-        return value
+        return _check_outcome(value)
 
     @model_validator(mode="after")
     def _estimate_inside_ci(self) -> PublishedEstimate:

@@ -98,58 +98,31 @@ def _check_arm_ref(bundle: EvidenceBundle, record: Record, arms: dict[str, Recor
     ]
 
 
-def _check_measurement(bundle, record: Measurement, trials, arms) -> list[Problem]:
-    problems = []
+def _check_follow_up(bundle, record: Measurement | AdverseEvent, trials) -> list[Problem]:
     trial: Trial | None = trials.get(record.trial_id)
+    if trial is None or trial.follow_up_weeks is None or record.timepoint_weeks <= trial.follow_up_weeks:
+        return []
+    why = f"after the trial's follow-up of {trial.follow_up_weeks:g} weeks"
+    return [_problem(bundle, record, "timepoint_weeks", record.timepoint_weeks, why)]
+
+
+def _check_measurement(bundle, record: Measurement, trials, arms) -> list[Problem]:
+    problems = _check_follow_up(bundle, record, trials)
     arm: Arm | None = arms.get(f"{record.trial_id}/{record.arm_id}")
-    if (
-        trial is not None
-        and trial.follow_up_weeks is not None
-        and record.timepoint_weeks > trial.follow_up_weeks
-    ):
-        problems.append(
-            _problem(
-                bundle,
-                record,
-                "timepoint_weeks",
-                record.timepoint_weeks,
-                f"after the trial's follow-up of {trial.follow_up_weeks:g} weeks",
-            )
-        )
-    if arm is not None and arm.n_randomized is not None:
-        if record.n is not None:
-            problems += _check_n(bundle, record, "n", record.n, arm)
-        if record.events is not None and record.events > (record.n or arm.n_randomized):
-            problems.append(
-                _problem(
-                    bundle,
-                    record,
-                    "events",
-                    record.events,
-                    f"exceeds the {record.n or arm.n_randomized} patients of arm {arm.arm_id}",
-                )
-            )
+    if arm is None or arm.n_randomized is None:
+        return problems
+    if record.n is not None:
+        problems += _check_n(bundle, record, "n", record.n, arm)
+    patients = record.n or arm.n_randomized
+    if record.events is not None and record.events > patients:
+        why = f"exceeds the {patients} patients of arm {arm.arm_id}"
+        problems.append(_problem(bundle, record, "events", record.events, why))
     return problems
 
 
 def _check_event(bundle, record: AdverseEvent, trials, arms) -> list[Problem]:
-    problems = []
-    trial: Trial | None = trials.get(record.trial_id)
+    problems = _check_follow_up(bundle, record, trials)
     arm: Arm | None = arms.get(f"{record.trial_id}/{record.arm_id}")
-    if (
-        trial is not None
-        and trial.follow_up_weeks is not None
-        and record.timepoint_weeks > trial.follow_up_weeks
-    ):
-        problems.append(
-            _problem(
-                bundle,
-                record,
-                "timepoint_weeks",
-                record.timepoint_weeks,
-                f"after the trial's follow-up of {trial.follow_up_weeks:g} weeks",
-            )
-        )
     if arm is not None and arm.n_randomized is not None:
         problems += _check_n(bundle, record, "n_at_risk", record.n_at_risk, arm)
     return problems
