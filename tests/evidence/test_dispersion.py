@@ -206,3 +206,9 @@ def test_sd_from_ci_positive_and_monotone_in_width(n, lower, width):
     sd, _ = sd_from_ci(lower, lower + width, n)
     wider, _ = sd_from_ci(lower, lower + 2 * width, n)
     assert sd > 0 and wider == pytest.approx(2 * sd)
+
+
+def test_correlation_at_the_bounds_survives_rounding():
+    # SD_change = SD_b + SD_f is r = -1 exactly; floating point may put it a hair outside [-1, 1]
+    sd_c, _ = change_sd(1.0, 15.378763455322712, -0.9999999999999999)
+    assert correlation_from_sds(1.0, 15.378763455322712, sd_c)[0] == pytest.approx(-1.0)
