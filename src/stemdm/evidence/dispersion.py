@@ -295,7 +295,9 @@ def correlation_from_sds(sd_baseline: float, sd_final: float, sd_change: float) 
     _finite(sd_baseline=sd_baseline, sd_final=sd_final, sd_change=sd_change)
     _require(sd_baseline > 0 and sd_final > 0 and sd_change >= 0, "SDs must be positive")
     r = (sd_baseline**2 + sd_final**2 - sd_change**2) / (2 * sd_baseline * sd_final)
-    _require(abs(r) <= 1 + 1e-9, f"the three SDs are inconsistent: implied correlation {r:.3f} is outside [-1, 1]")
+    _require(
+        abs(r) <= 1 + 1e-9, f"the three SDs are inconsistent: implied correlation {r:.3f} is outside [-1, 1]"
+    )
     r = min(max(r, -1.0), 1.0)  # floating-point rounding at |r| = 1 (e.g. SD_c = SD_b + SD_f)
     inputs = {"sd_baseline": sd_baseline, "sd_final": sd_final, "sd_change": sd_change}
     return r, Derivation("correlation_from_sds", inputs, f"{HANDBOOK} 6.5.2.8", {"correlation": r})
