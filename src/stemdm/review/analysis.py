@@ -1,0 +1,379 @@
+"""Every analysis the protocol asks for, on ``stemdm.meta``: pooled effects per outcome x timepoint x subgroup,
+tests for subgroup differences, dose meta-regression, sensitivity analyses, small-study tests and safety.
+
+Each result keeps the study rows it came from; what cannot be analysed becomes a :class:`Skipped` with its reason.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from stemdm import meta
+from stemdm.meta.api import fit_pooled, fit_subgroups
+from stemdm.meta.effects import compute_effects
+from stemdm.meta.errors import ConvergenceError, MetaInputError
+from stemdm.meta.model import MetaResult
+from stemdm.review.protocol import OutcomeRule, Protocol
+from stemdm.review.resolve import EventRow, Skipped, StudyRow
+
+
+@dataclass
+class PooledResult:
+    """One pooled analysis: outcome x timepoint x subgroup, with its model and study rows."""
+
+    outcome: str
+    timepoint_months: float | None
+    subgroup: str
+    measure: str
+    unit: str
+    better: str
+    rows: list[StudyRow]
+    fit: MetaResult
+    certainty: str | None = None
+    grade: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def k(self) -> int:
+        return len(self.rows)
+
+    @property
+    def n(self) -> int:
+        return int(sum(r.n1 + r.n2 for r in self.rows))
+
+    def summary(self) -> dict[str, Any]:
+        d = self.fit.to_dict()
+        return {
+            "outcome": self.outcome,
+            "timepoint_months": self.timepoint_months,
+            "subgroup": self.subgroup,
+            "k": self.k,
+            "n": self.n,
+            "measure": self.measure,
+            "unit": self.unit if self.measure == "MD" else "SD",
+            "estimate": d["estimate"],
+            "ci_lb": d["ci_lb"],
+            "ci_ub": d["ci_ub"],
+            "pval": d["pval"],
+            "i2": d["i2"],
+            "tau2": d["tau2"],
+            "pi_lb": d.get("pi_lb"),
+            "pi_ub": d.get("pi_ub"),
+            "certainty": self.certainty,
+            "method": d["method"],
+            "test": d["test"],
+            "trials": [r.trial_id for r in self.rows],
+            "notes": d["notes"],
+        }
+
+
+@dataclass
+class SubgroupTest:
+    outcome: str
+    timepoint_months: float
+    variable: str
+    levels: dict[str, int]  # level -> k
+    q_between: float
+    df: int
+    pval: float
+
+
+@dataclass
+class SafetyResult:
+    event_type: str
+    rows: list[EventRow]
+    rr_mh: MetaResult | None
+    or_peto: MetaResult | None
+    notes: list[str]
+
+
+def frame(rows: list[StudyRow]) -> pd.DataFrame:
+    """The study rows in metafor's column names (m1i, sd1i, n1i, m2i, sd2i, n2i) plus trial attributes."""
+    data = pd.DataFrame(
+        [
+            {
+                "study": r.trial_id,
+                "m1i": r.m1,
+                "sd1i": r.sd1,
+                "n1i": r.n1,
+                "m2i": r.m2,
+                "sd2i": r.sd2,
+                "n2i": r.n2,
+                "dose": r.dose_per_kg,
+                **r.attrs,
+            }
+            for r in rows
+        ]
+    )
+    return data
+
+
+def pool(
+    rows: list[StudyRow], rule: OutcomeRule, protocol: Protocol, method: str | None = None
+) -> MetaResult:
+    """Pool rows by inverse variance (protocol model; knha on 1 df allowed for k = 2, with its note)."""
+    model = protocol.model
+    effects = compute_effects(frame(rows), rule.measure)
+    return fit_pooled(effects, method or model.method, model.test, model.level, allow_small_df=True)
+
+
+def analyse_outcome(
+    rows: list[StudyRow], rule: OutcomeRule, protocol: Protocol, months: float
+) -> tuple[list[PooledResult], list[SubgroupTest], list[Skipped], dict[str, Any]]:
+    """Overall and subgroup pooling, subgroup tests, dose regression, sensitivity and small-study tests for one
+    outcome at one timepoint."""
+    skipped: list[Skipped] = []
+    extras: dict[str, Any] = {}
+    if len(rows) == 0:
+        return [], [], [], extras
+    if len(rows) == 1:
+        single = _single_study(rows[0], rule, protocol, months)
+        extras["single_study"] = single
+        reason = f"1 trial ({rows[0].trial_id}); no pooling (its own effect is shown)"
+        return [], [], [Skipped(rule.id, months, "overall", reason)], extras
+    try:
+        overall = PooledResult(
+            rule.id, months, "overall", rule.measure, rule.unit, rule.better, rows, pool(rows, rule, protocol)
+        )
+    except (MetaInputError, ConvergenceError) as error:
+        return [], [], [Skipped(rule.id, months, "overall", f"cannot pool: {error}")], extras
+    results = [overall]
+    tests = []
+    for variable in protocol.subgroups.variables:
+        found, test, skip = _subgroups(rows, rule, protocol, months, variable)
+        results += found
+        tests += [test] if test else []
+        skipped += skip
+    extras["dose_regression"], skip = _dose_regression(rows, rule, protocol, months)
+    skipped += skip
+    extras["sensitivity"] = sensitivity(rows, rule, protocol, overall)
+    extras["small_study"] = small_study(overall, protocol)
+    return results, tests, skipped, extras
+
+
+def _single_study(row: StudyRow, rule: OutcomeRule, protocol: Protocol, months: float) -> dict[str, Any]:
+    effects = compute_effects(frame([row]), rule.measure)
+    yi, vi = float(effects.yi[0]), float(effects.vi[0])
+    z = 1.959963984540054 if protocol.model.level == 95 else _z(protocol.model.level)
+    return {
+        "trial": row.trial_id,
+        "estimate": yi,
+        "ci_lb": yi - z * math.sqrt(vi),
+        "ci_ub": yi + z * math.sqrt(vi),
+        "n": row.n1 + row.n2,
+        "sources": list(row.sources),
+    }
+
+
+def _z(level: float) -> float:
+    from scipy import stats
+
+    return float(stats.norm.ppf(1 - (1 - level / 100) / 2))
+
+
+def _subgroups(rows, rule, protocol, months, variable):
+    levels: dict[str, int] = {}
+    for row in rows:
+        levels[row.attrs[variable]] = levels.get(row.attrs[variable], 0) + 1
+    if len(levels) < 2:
+        only = next(iter(levels))
+        return (
+            [],
+            None,
+            [
+                Skipped(
+                    rule.id,
+                    months,
+                    variable,
+                    f"all {len(rows)} trials have {variable} = {only}; no subgroup comparison",
+                )
+            ],
+        )
+    if max(levels.values()) < 2:
+        members = "; ".join(f"{level}: {r.trial_id}" for r in rows for level in [r.attrs[variable]])
+        why = (
+            f"every {variable} subgroup has a single trial ({members}); the comparison would be the difference "
+            "between trials, not tested"
+        )
+        return [], None, [Skipped(rule.id, months, variable, why)]
+    data = frame(rows)
+    effects = compute_effects(data, rule.measure)
+    model = protocol.model
+    try:
+        fitted = fit_subgroups(data, effects, variable, model.method, model.test, model.level)
+    except (MetaInputError, ConvergenceError) as error:
+        return [], None, [Skipped(rule.id, months, variable, f"subgroups not estimable: {error}")]
+    results, skipped = [], []
+    for level, sub in (fitted.subgroups or {}).items():
+        members = [r for r in rows if r.attrs[variable] == level]
+        if len(members) < 2:
+            skipped.append(
+                Skipped(
+                    rule.id,
+                    months,
+                    f"{variable}={level}",
+                    f"1 trial ({members[0].trial_id}); no pooling within this subgroup",
+                )
+            )
+            continue
+        results.append(
+            PooledResult(
+                rule.id, months, f"{variable}={level}", rule.measure, rule.unit, rule.better, members, sub
+            )
+        )
+    test = SubgroupTest(
+        rule.id,
+        months,
+        variable,
+        levels,
+        float(fitted.q_between),
+        int(fitted.q_between_df),
+        float(fitted.q_between_pval),
+    )
+    return results, test, skipped
+
+
+def _dose_regression(rows, rule, protocol, months) -> tuple[dict | None, list[Skipped]]:
+    dosed = [r for r in rows if r.dose_per_kg is not None]
+    distinct = len({r.dose_per_kg for r in dosed})
+    if len(dosed) < 3 or distinct < 2:
+        why = (
+            f"{len(dosed)} trial(s) with a dose in cells/kg ({distinct} distinct); meta-regression needs >= 3 "
+            "trials and >= 2 doses"
+        )
+        return None, [Skipped(rule.id, months, "dose meta-regression", why)]
+    data = frame(dosed)
+    data["dose_million_per_kg"] = data["dose"] / 1e6
+    model = protocol.model
+    try:
+        fitted = meta.fit(
+            data,
+            measure=rule.measure,
+            method=model.method,
+            test=model.test,
+            level=model.level,
+            mods=["dose_million_per_kg"],
+        )
+    except (MetaInputError, ConvergenceError) as error:
+        return None, [Skipped(rule.id, months, "dose meta-regression", str(error))]
+    d = fitted.to_dict()
+    return {
+        "k": len(dosed),
+        "slope_per_million_cells_per_kg": d["coef"][1],
+        "se": d["se"][1],
+        "pval": d["pval"][1],
+        "qm_pval": d.get("qm_pval"),
+    }, []
+
+
+def sensitivity(
+    rows: list[StudyRow], rule: OutcomeRule, protocol: Protocol, overall: PooledResult
+) -> list[dict]:
+    """Alternative models, leave-one-out, and the analysis without high-RoB or unlabelled-± trials."""
+    out = []
+    for method in protocol.model.sensitivity_methods:
+        out.append(_variant(f"model {method}", rows, rule, protocol, method))
+    if protocol.sensitivity.leave_one_out and len(rows) >= 3:
+        for row in rows:
+            out.append(_variant(f"without {row.trial_id}", [r for r in rows if r is not row], rule, protocol))
+    if protocol.sensitivity.exclude_high_rob:
+        if all(r.rob_overall is None for r in rows):
+            out.append(
+                {"analysis": "excluding high risk of bias", "skipped": "no risk-of-bias judgements recorded"}
+            )
+        else:
+            out.append(
+                _variant(
+                    "excluding high risk of bias",
+                    [r for r in rows if r.rob_overall != "high"],
+                    rule,
+                    protocol,
+                )
+            )
+    if protocol.sensitivity.exclude_pm_unlabelled:
+        kept = [r for r in rows if "pm_unlabelled" not in r.flags]
+        if len(kept) == len(rows):
+            out.append({"analysis": "excluding unlabelled ±", "skipped": "no trial has an unlabelled ±"})
+        else:
+            out.append(_variant("excluding unlabelled ±", kept, rule, protocol))
+    return out
+
+
+def _variant(
+    name: str, rows: list[StudyRow], rule: OutcomeRule, protocol: Protocol, method: str | None = None
+):
+    if len(rows) < 2:
+        return {"analysis": name, "skipped": f"{len(rows)} trial(s) left; no pooling"}
+    try:
+        d = pool(rows, rule, protocol, method).to_dict()
+    except (MetaInputError, ConvergenceError) as error:
+        return {"analysis": name, "skipped": str(error)}
+    return {
+        "analysis": name,
+        "k": len(rows),
+        "estimate": d["estimate"],
+        "ci_lb": d["ci_lb"],
+        "ci_ub": d["ci_ub"],
+        "pval": d["pval"],
+        "i2": d["i2"],
+    }
+
+
+def small_study(overall: PooledResult, protocol: Protocol) -> dict[str, Any]:
+    """Egger's test and trim-and-fill when k reaches the protocol's minimum; else a plain statement."""
+    k, min_k = overall.k, protocol.small_study.min_k
+    if k < min_k:
+        return {
+            "run": False,
+            "statement": f"k = {k} < {min_k}: small-study effects and publication bias cannot be "
+            "assessed by funnel-plot tests",
+        }
+    egger = meta.egger_test(overall.fit)
+    filled = meta.trim_and_fill(overall.fit)
+    return {"run": True, "egger": egger, "trim_and_fill": filled.to_dict()}
+
+
+def analyse_safety(event_type: str, rows: list[EventRow], notes: list[str], level: float) -> SafetyResult:
+    """Risk ratio by Mantel-Haenszel and Peto's odds ratio (rare events) for one adverse-event type."""
+    result = SafetyResult(event_type, rows, None, None, list(notes))
+    if not rows:
+        return result
+    total_events = sum(r.events1 + r.events2 for r in rows)
+    if total_events == 0:
+        result.notes.append(f"no events in either arm of {len(rows)} trial(s): risk ratio not estimable")
+        return result
+    data = pd.DataFrame(
+        [{"study": r.trial_id, "ai": r.events1, "n1i": r.n1, "ci": r.events2, "n2i": r.n2} for r in rows]
+    )
+    for measure, method, slot in (("RR", "MH", "rr_mh"), ("OR", "PETO", "or_peto")):
+        try:
+            setattr(result, slot, meta.fit(data, measure=measure, method=method, level=level))
+        except (MetaInputError, ConvergenceError) as error:
+            result.notes.append(f"{measure} ({method}) not estimable: {error}")
+    return result
+
+
+def safety_summary(result: SafetyResult) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "event_type": result.event_type,
+        "k": len(result.rows),
+        "events_cells": sum(r.events1 for r in result.rows),
+        "n_cells": sum(r.n1 for r in result.rows),
+        "events_control": sum(r.events2 for r in result.rows),
+        "n_control": sum(r.n2 for r in result.rows),
+        "notes": result.notes,
+        "trials": [r.trial_id for r in result.rows],
+    }
+    for slot, label in (("rr_mh", "rr_mh"), ("or_peto", "or_peto")):
+        fitted = getattr(result, slot)
+        if fitted is not None:
+            d = fitted.to_dict()
+            out[label] = {
+                key: (None if d[key] is None else float(np.exp(d[key])))
+                for key in ("estimate", "ci_lb", "ci_ub")
+            } | {"pval": d["pval"]}
+    return out

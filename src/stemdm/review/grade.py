@@ -1,0 +1,140 @@
+"""Certainty of evidence (GRADE) per pooled result, and the summary-of-findings rows.
+
+Rules (GRADE Handbook, Schünemann et al. 2013; Guyatt et al. 2011 J Clin Epidemiol 64:1283 and 64:1294):
+evidence from randomized trials starts at high and is rated down one level per serious concern:
+
+- risk of bias: no RoB 2 judgements recorded (cannot be judged low), or trials at high risk carry >= 50 % of
+  the weight;
+- inconsistency: I2 > 50 %, or the prediction interval crosses no effect while the CI does not;
+- indirectness: >= 50 % of the weight from trials whose product is not MSC alone (co-administered cells) or
+  whose numbers carry an indirectness flag (not culture-expanded MSC, nonrandomized);
+- imprecision: the CI includes no effect or crosses the minimal important difference (MID) on the side of
+  benefit; rated down twice when, in addition, the total n is below the optimal information size (OIS: a
+  two-arm trial powered at 80 % (alpha 0.05) to detect the MID with the pooled SD);
+- publication bias: Egger's test p < 0.10 when k reaches the protocol's minimum; below it, not assessable
+  (stated, not rated down).
+"""
+
+from __future__ import annotations
+
+import math
+
+from scipy import stats
+
+from stemdm.review.analysis import PooledResult
+
+LEVELS = ("very low", "low", "moderate", "high")
+INDIRECT_FLAGS = {"not_culture_expanded_msc", "nonrandomized", "no_untreated_control"}
+
+
+def pooled_sd(result: PooledResult) -> float:
+    """Pooled within-arm SD of the trials (n-weighted variance), for OIS and absolute effects."""
+    numerator = sum((r.n1 - 1) * r.sd1**2 + (r.n2 - 1) * r.sd2**2 for r in result.rows)
+    denominator = sum(r.n1 + r.n2 - 2 for r in result.rows)
+    return math.sqrt(numerator / denominator)
+
+
+def optimal_information_size(sd: float, mid: float, alpha: float = 0.05, power: float = 0.8) -> int:
+    """Total n of a two-arm trial detecting ``mid`` with SD ``sd``: 2 x 2 (z_{1-a/2} + z_{power})^2 sd^2 / mid^2."""
+    z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
+    per_arm = math.ceil(2 * (z * sd / mid) ** 2)
+    return 2 * per_arm
+
+
+def _weights(result: PooledResult) -> list[float]:
+    weights = result.fit.weights if getattr(result.fit, "weights", None) is not None else None
+    if weights is None:
+        return [1.0 / len(result.rows)] * len(result.rows)
+    total = float(sum(weights))
+    return [float(w) / total for w in weights]
+
+
+def rate(result: PooledResult, mid: float, min_k: int, egger_p: float | None = None) -> dict:
+    """GRADE domains, reasons and the final certainty for one pooled result (MD scale; ``mid`` in its unit)."""
+    d = result.fit.to_dict()
+    weights = _weights(result)
+    domains: dict[str, tuple[int, str]] = {}
+    domains["risk of bias"] = _risk_of_bias(result, weights)
+    domains["inconsistency"] = _inconsistency(d)
+    domains["indirectness"] = _indirectness(result, weights)
+    domains["imprecision"] = _imprecision(result, d, mid)
+    domains["publication bias"] = _publication_bias(result.k, min_k, egger_p)
+    down = sum(level for level, _ in domains.values())
+    certainty = LEVELS[max(0, 3 - down)]
+    return {
+        "certainty": certainty,
+        "domains": {name: {"downgrade": level, "reason": why} for name, (level, why) in domains.items()},
+    }
+
+
+def _risk_of_bias(result: PooledResult, weights: list[float]) -> tuple[int, str]:
+    if all(r.rob_overall is None for r in result.rows):
+        return 1, "no RoB 2 judgements recorded for these trials: risk of bias cannot be judged low"
+    high = sum(w for w, r in zip(weights, result.rows, strict=True) if r.rob_overall == "high")
+    if high >= 0.5:
+        return 1, f"{high:.0%} of the weight from trials at high risk of bias"
+    return 0, "most weight from trials at low risk or some concerns"
+
+
+def _inconsistency(d: dict) -> tuple[int, str]:
+    i2 = d.get("i2")
+    if d["k"] < 2 or i2 is None:
+        return 0, "single trial: not assessable"
+    if i2 > 50:
+        return 1, f"I2 = {i2:.0f}% (> 50%)"
+    pi_lb, pi_ub = d.get("pi_lb"), d.get("pi_ub")
+    ci_excludes = d["ci_lb"] > 0 or d["ci_ub"] < 0
+    if ci_excludes and pi_lb is not None and pi_lb < 0 < pi_ub:
+        return 1, "prediction interval includes no effect although the CI does not"
+    return 0, f"I2 = {i2:.0f}%"
+
+
+def _indirectness(result: PooledResult, weights: list[float]) -> tuple[int, str]:
+    indirect = sum(w for w, r in zip(weights, result.rows, strict=True) if set(r.flags) & INDIRECT_FLAGS)
+    if indirect >= 0.5:
+        return 1, f"{indirect:.0%} of the weight from trials with indirect products or designs"
+    return 0, "population, intervention and outcome match the question"
+
+
+def _imprecision(result: PooledResult, d: dict, mid: float) -> tuple[int, str]:
+    lb, ub = d["ci_lb"], d["ci_ub"]
+    includes_null = lb <= 0 <= ub
+    # the CI limit nearest no effect lies closer to zero than the MID: effects too small to matter remain possible
+    crosses_mid = includes_null or min(abs(lb), abs(ub)) < mid
+    sd = pooled_sd(result)
+    ois = optimal_information_size(sd, mid) if result.measure == "MD" else optimal_information_size(1.0, mid)
+    small = result.n < ois
+    reasons = []
+    if includes_null:
+        reasons.append("CI includes no effect")
+    elif crosses_mid:
+        reasons.append(f"CI crosses the MID ({mid:g})")
+    if small:
+        reasons.append(f"n = {result.n} below the optimal information size {ois}")
+    level = (1 if (includes_null or crosses_mid) else 0) + (1 if small else 0)
+    return min(level, 2), "; ".join(reasons) or f"CI clear of the MID ({mid:g}); n = {result.n} >= OIS {ois}"
+
+
+def _publication_bias(k: int, min_k: int, egger_p: float | None) -> tuple[int, str]:
+    if k < min_k:
+        return 0, f"not assessable (k = {k} < {min_k}); not rated down"
+    if egger_p is not None and egger_p < 0.10:
+        return 1, f"Egger's test p = {egger_p:.3f}"
+    return 0, "no small-study effect detected"
+
+
+def summary_of_findings(result: PooledResult) -> dict:
+    """Absolute effect: the control arms' mean (n-weighted) and the mean with cells, with the MD and its CI."""
+    control_n = sum(r.n2 for r in result.rows)
+    control_mean = sum(r.m2 * r.n2 for r in result.rows) / control_n
+    d = result.fit.to_dict()
+    return {
+        "control_mean": control_mean,
+        "cells_mean": control_mean + d["estimate"],
+        "md": d["estimate"],
+        "ci_lb": d["ci_lb"],
+        "ci_ub": d["ci_ub"],
+        "participants": result.n,
+        "k": result.k,
+        "certainty": result.certainty,
+    }

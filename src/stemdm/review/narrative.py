@@ -1,0 +1,121 @@
+"""One sentence per result, in English and in Chinese, generated from the numbers only.
+
+Each sentence states the direction and size with its CI, whether the difference is statistically significant
+(a CI that includes 0 is "no significant difference"), the number of trials and participants, and the certainty
+of evidence. Words are chosen by rules on the numbers (tested by a property test): nothing the numbers do not
+support.
+"""
+
+from __future__ import annotations
+
+from stemdm.evidence.vocab import OUTCOMES
+
+OUTCOME_ZH = {
+    "hba1c": "糖化血红蛋白（HbA1c）",
+    "fbg": "空腹血糖",
+    "ppbg": "餐后血糖",
+    "cpep_fasting": "空腹C肽",
+    "cpep_stimulated": "刺激后C肽",
+    "insulin_dose": "每日胰岛素用量",
+    "homa_b": "HOMA-β",
+    "homa_ir": "HOMA-IR",
+}
+CERTAINTY_ZH = {"high": "高", "moderate": "中", "low": "低", "very low": "极低", None: "未评价"}
+UNIT_ZH = {"%": "个百分点", "index": "", "SD": "个标准差"}
+
+
+def fmt(value: float, digits: int = 2) -> str:
+    """A number with ``digits`` decimals, never '-0.00'."""
+    text = f"{value:.{digits}f}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
+def _digits(result: dict) -> int:
+    scale = max(abs(result["estimate"]), abs(result["ci_lb"]), abs(result["ci_ub"]))
+    return 2 if scale < 10 else 1
+
+
+def significant(result: dict) -> bool:
+    """Statistically significant at the CI's level: the CI excludes 0."""
+    return result["ci_lb"] > 0 or result["ci_ub"] < 0
+
+
+def _when(result: dict) -> str:
+    months = result["timepoint_months"]
+    return f"At {months:g} months" if months is not None else "At the end of follow-up"
+
+
+def _unit_en(result: dict) -> str:
+    unit = result["unit"]
+    return {"%": " percentage points", "index": "", "SD": " standard deviations"}.get(unit, f" {unit}")
+
+
+def _subgroup_en(result: dict) -> str:
+    return "" if result["subgroup"] == "overall" else f" ({result['subgroup'].replace('=', ': ')})"
+
+
+def english(result: dict) -> str:
+    label = OUTCOMES[result["outcome"]].label
+    digits = _digits(result)
+    est, lb, ub = result["estimate"], result["ci_lb"], result["ci_ub"]
+    direction = "lower" if est < 0 else "higher"
+    size = f"{fmt(abs(est), digits)}{_unit_en(result)}"
+    ci = f"95% CI {fmt(lb, digits)} to {fmt(ub, digits)}"
+    basis = f"{result['k']} trials, {result['n']} participants"
+    certainty = result.get("certainty") or "not rated"
+    if significant(result):
+        verdict = (
+            f"{label} was {size} {direction} with cell therapy than with control ({ci}; {basis}); "
+            f"the difference is statistically significant (p = {_p(result['pval'])})"
+        )
+    else:
+        verdict = (
+            f"there was no significant difference in {label} between cell therapy and control "
+            f"(mean difference {fmt(est, digits)}{_unit_en(result)}, {ci}; {basis}; p = {_p(result['pval'])})"
+        )
+    return f"{_when(result)}{_subgroup_en(result)}, {verdict}. Certainty of evidence: {certainty}."
+
+
+def chinese(result: dict) -> str:
+    label = OUTCOME_ZH.get(result["outcome"], OUTCOMES[result["outcome"]].label)
+    digits = _digits(result)
+    est, lb, ub = result["estimate"], result["ci_lb"], result["ci_ub"]
+    months = result["timepoint_months"]
+    when = f"{months:g}个月时" if months is not None else "随访结束时"
+    subgroup = "" if result["subgroup"] == "overall" else f"（亚组 {result['subgroup']}）"
+    unit = UNIT_ZH.get(result["unit"], f" {result['unit']}")
+    ci = f"95%置信区间 {fmt(lb, digits)} 至 {fmt(ub, digits)}"
+    basis = f"{result['k']}项试验，{result['n']}名受试者"
+    certainty = CERTAINTY_ZH.get(result.get("certainty"), "未评价")
+    if significant(result):
+        direction = "降低" if est < 0 else "升高"
+        verdict = (
+            f"与对照组相比，干细胞治疗组{label}{direction}{fmt(abs(est), digits)}{unit}（{ci}；{basis}），"
+            f"差异有统计学意义（p = {_p(result['pval'])}）"
+        )
+    else:
+        verdict = (
+            f"干细胞治疗组与对照组的{label}差异无统计学意义（均数差 {fmt(est, digits)}{unit}，{ci}；{basis}；"
+            f"p = {_p(result['pval'])}）"
+        )
+    return f"{when}{subgroup}，{verdict}。证据确定性：{certainty}。"
+
+
+def _p(p: float | None) -> str:
+    if p is None:
+        return "not available"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def sentences(results: list[dict]) -> list[dict]:
+    """English and Chinese sentences for every pooled result."""
+    return [
+        {
+            "outcome": r["outcome"],
+            "timepoint_months": r["timepoint_months"],
+            "subgroup": r["subgroup"],
+            "en": english(r),
+            "zh": chinese(r),
+        }
+        for r in results
+    ]

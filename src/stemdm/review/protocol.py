@@ -1,0 +1,197 @@
+"""The review protocol: a TOML file read into pydantic models (question, inclusion, outcomes, timepoint
+windows, subgroups, model, safety, sensitivity analyses, small-study tests, next-trial settings).
+
+The bundled default (``data/default_protocol.toml``) reproduces the seed review's question. Errors name the
+protocol field: an unknown outcome, overlapping windows, a subgroup variable the data do not have.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from stemdm.evidence.errors import ConversionError
+from stemdm.evidence.records import Trial
+from stemdm.evidence.vocab import EVENT_TYPES, OUTCOMES, allowed_units
+from stemdm.evidence.windows import TimeWindow, check_windows
+
+#: Subgroup variables derived by the review from trial fields (not stored on the trial).
+DERIVED_SUBGROUPS = ("dose_band",)
+
+
+class ProtocolError(ValueError):
+    """A protocol that cannot be run; the message names the field."""
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Question(Strict):
+    population: str
+    intervention: str
+    comparator: str
+    outcomes: str
+
+
+class Inclusion(Strict):
+    randomized: list[str] = ["yes"]
+    inclusion_status: list[str] = ["included"]
+    cell_types: list[str]
+    control_types: list[str] = ["placebo", "sham", "standard_care"]
+    overlap_policy: Literal["largest"] = "largest"
+
+
+class DataRules(Strict):
+    pm_as: Literal["sd", "se", "exclude"] = "sd"
+    n_fallback: Literal["randomized", "none"] = "randomized"
+    mean_method: Literal["luo2018", "wan2014"] = "luo2018"
+    sd_method: Literal["shi2020", "wan2014"] = "shi2020"
+
+
+class Window(Strict):
+    months: float = Field(gt=0)
+    lo_weeks: float = Field(ge=0)
+    hi_weeks: float = Field(ge=0)
+
+    def window(self) -> TimeWindow:
+        return TimeWindow(self.months, self.lo_weeks, self.hi_weeks)
+
+
+class OutcomeRule(Strict):
+    """One outcome to analyse: its unit, which direction is benefit, MD or SMD, which scores, and the
+    minimal important difference (MID, in ``unit``; SMD units when measure is SMD)."""
+
+    id: str
+    unit: str
+    better: Literal["lower", "higher"]
+    measure: Literal["MD", "SMD"] = "MD"
+    scores: Literal["final", "change", "either"] = "either"
+    mid: float = Field(gt=0)
+
+    @field_validator("id")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in OUTCOMES or OUTCOMES[value].kind != "continuous":
+            known = [o.id for o in OUTCOMES.values() if o.kind == "continuous"]
+            raise ValueError(f"unknown continuous outcome {value!r}; known: {', '.join(known)}")
+        return value
+
+    @model_validator(mode="after")
+    def _unit_and_scores(self) -> OutcomeRule:
+        units = allowed_units(self.id, "mean_sd")
+        if self.unit not in units:
+            raise ValueError(f"unit {self.unit!r} is not a unit of {self.id} ({', '.join(units)})")
+        if self.measure == "SMD" and self.scores == "either":
+            raise ValueError(
+                "an SMD may not mix final values and change scores (Cochrane Handbook 10.5.2): "
+                "set scores to 'final' or 'change'"
+            )
+        return self
+
+
+class Subgroups(Strict):
+    variables: list[str] = []
+
+
+class Model(Strict):
+    method: str = "REML"
+    test: Literal["z", "knha", "adhoc"] = "knha"
+    level: float = Field(95, gt=50, lt=100)
+    sensitivity_methods: list[str] = ["FE", "DL"]
+
+
+class Safety(Strict):
+    event_types: list[str] = list(EVENT_TYPES)
+
+    @field_validator("event_types")
+    @classmethod
+    def _known(cls, values: list[str]) -> list[str]:
+        unknown = [v for v in values if v not in EVENT_TYPES]
+        if unknown:
+            raise ValueError(f"unknown event type(s) {unknown}; known: {', '.join(EVENT_TYPES)}")
+        return values
+
+
+class Sensitivity(Strict):
+    leave_one_out: bool = True
+    exclude_high_rob: bool = True
+    exclude_pm_unlabelled: bool = True
+
+
+class SmallStudy(Strict):
+    min_k: int = Field(10, ge=3)
+
+
+class NextTrial(Strict):
+    alpha: float = Field(0.05, gt=0, lt=0.5)
+    power: list[float] = [0.8, 0.9]
+
+
+class Protocol(Strict):
+    title: str
+    question: Question
+    inclusion: Inclusion
+    data: DataRules = DataRules()
+    timepoints: list[Window]
+    outcomes: list[OutcomeRule]
+    subgroups: Subgroups = Subgroups()
+    model: Model = Model()
+    safety: Safety = Safety()
+    sensitivity: Sensitivity = Sensitivity()
+    small_study: SmallStudy = SmallStudy()
+    next_trial: NextTrial = NextTrial()
+
+    @model_validator(mode="after")
+    def _windows_and_outcomes(self) -> Protocol:
+        try:
+            check_windows([w.window() for w in self.timepoints])
+        except ConversionError as error:
+            raise ValueError(f"timepoints: {error}") from None
+        ids = [o.id for o in self.outcomes]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"outcomes: {', '.join(duplicates)} listed twice")
+        return self
+
+    def windows(self) -> list[TimeWindow]:
+        return [w.window() for w in self.timepoints]
+
+    def check_subgroups(self) -> None:
+        """Refuse a subgroup variable that is neither a trial field nor a derived one."""
+        known = set(Trial.model_fields) | set(DERIVED_SUBGROUPS)
+        unknown = [v for v in self.subgroups.variables if v not in known]
+        if unknown:
+            raise ProtocolError(
+                f"subgroups.variables: {unknown} not in the data; use trial fields such as "
+                f"diabetes_type, cell_source, route, donor, or {', '.join(DERIVED_SUBGROUPS)}"
+            )
+
+
+def default_protocol_path() -> Path:
+    return Path(str(resources.files("stemdm.review") / "data" / "default_protocol.toml"))
+
+
+def load_protocol(path: Path | None = None) -> Protocol:
+    """Read and check a protocol (the bundled default when ``path`` is None)."""
+    path = path or default_protocol_path()
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ProtocolError(f"no such protocol file: {path}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ProtocolError(f"{path}: not valid TOML: {error}") from None
+    try:
+        protocol = Protocol.model_validate(raw)
+    except ValidationError as error:
+        lines = []
+        for item in error.errors():
+            where = ".".join(str(part) for part in item["loc"]) or "(protocol)"
+            lines.append(f"{where}: {item['msg'].removeprefix('Value error, ')}")
+        raise ProtocolError(f"{path}: " + "; ".join(lines)) from None
+    protocol.check_subgroups()
+    return protocol

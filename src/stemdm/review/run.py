@@ -1,0 +1,157 @@
+"""``review.run``: the whole review from a protocol and an evidence bundle, as one :class:`Review` object."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from stemdm import NOT_MEDICAL_ADVICE, __version__
+from stemdm.evidence.coverage import CoverageCell, coverage
+from stemdm.evidence.formats import EvidenceBundle
+from stemdm.evidence.store import bundled_caveats
+from stemdm.meta.report import json_safe
+from stemdm.review import grade
+from stemdm.review.analysis import (
+    PooledResult,
+    SafetyResult,
+    SubgroupTest,
+    analyse_outcome,
+    analyse_safety,
+    safety_summary,
+)
+from stemdm.review.narrative import sentences
+from stemdm.review.nexttrial import next_trial
+from stemdm.review.protocol import Protocol
+from stemdm.review.resolve import Eligibility, Skipped, eligible_trials, event_rows, study_rows
+from stemdm.review.umbrella import umbrella
+
+
+@dataclass
+class Review:
+    """Everything the review computed; ``to_dict()`` is what ``--json`` prints and results.json holds."""
+
+    protocol: Protocol
+    eligibility: Eligibility
+    results: list[PooledResult] = field(default_factory=list)
+    subgroup_tests: list[SubgroupTest] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    extras: dict[tuple[str, float], dict[str, Any]] = field(default_factory=dict)
+    safety: list[SafetyResult] = field(default_factory=list)
+    umbrella_rows: list[dict] = field(default_factory=list)
+    next_trials: list[dict] = field(default_factory=list)
+    narrative: list[dict] = field(default_factory=list)
+    coverage: list[CoverageCell] = field(default_factory=list)
+    sources: dict[str, Any] = field(default_factory=dict)  # measurement / event natural key -> record
+    caveats: list[dict] = field(default_factory=list)
+    ran_at: str = ""
+
+    def summaries(self) -> list[dict]:
+        return [r.summary() for r in self.results]
+
+    def to_dict(self) -> dict[str, Any]:
+        return json_safe(
+            {
+                "title": self.protocol.title,
+                "results": self.summaries(),
+                "skipped": [s.to_dict() for s in self.skipped],
+                "excluded_trials": self.eligibility.excluded,
+                "included_trials": sorted(self.eligibility.trials),
+                "subgroup_tests": [vars(t) for t in self.subgroup_tests],
+                "single_studies": {
+                    f"{o} {m:g} months": e["single_study"]
+                    for (o, m), e in self.extras.items()
+                    if "single_study" in e
+                },
+                "sensitivity": {
+                    f"{o} {m:g} months": e.get("sensitivity")
+                    for (o, m), e in self.extras.items()
+                    if "sensitivity" in e
+                },
+                "small_study": {
+                    f"{o} {m:g} months": e.get("small_study")
+                    for (o, m), e in self.extras.items()
+                    if "small_study" in e
+                },
+                "dose_regression": {
+                    f"{o} {m:g} months": e.get("dose_regression")
+                    for (o, m), e in self.extras.items()
+                    if e.get("dose_regression")
+                },
+                "grade": [
+                    {
+                        "outcome": r.outcome,
+                        "timepoint_months": r.timepoint_months,
+                        "subgroup": r.subgroup,
+                        **r.grade,
+                    }
+                    for r in self.results
+                ],
+                "summary_of_findings": [
+                    grade.summary_of_findings(r)
+                    | {"outcome": r.outcome, "timepoint_months": r.timepoint_months}
+                    for r in self.results
+                    if r.subgroup == "overall"
+                ],
+                "safety": [safety_summary(s) for s in self.safety],
+                "umbrella": self.umbrella_rows,
+                "next_trial": self.next_trials,
+                "narrative": self.narrative,
+                "protocol": self.protocol.model_dump(),
+                "caveats": self.caveats,
+                "ran_at": self.ran_at,
+                "stemdm_version": __version__,
+                "disclaimer": NOT_MEDICAL_ADVICE,
+            }
+        )
+
+
+def run_review(bundle: EvidenceBundle, protocol: Protocol) -> Review:
+    """Run every analysis of ``protocol`` on ``bundle`` (see the module docstrings of resolve and analysis)."""
+    protocol.check_subgroups()
+    eligibility = eligible_trials(bundle, protocol)
+    review = Review(
+        protocol, eligibility, caveats=bundled_caveats(), ran_at=datetime.now(UTC).isoformat()[:19]
+    )
+    records = {m.natural_key(): m for m in bundle["measurements"]} | {
+        e.natural_key(): e for e in bundle["adverse_events"]
+    }
+    for rule in protocol.outcomes:
+        for window in protocol.windows():
+            rows, skipped = study_rows(bundle, protocol, eligibility, rule, window)
+            if not rows:
+                why = (
+                    "no eligible trial reports usable numbers in this window"
+                    if skipped
+                    else "no eligible trial reports it in this window"
+                )
+                skipped.append(Skipped(rule.id, window.months, "overall", why))
+            results, tests, more_skipped, extras = analyse_outcome(rows, rule, protocol, window.months)
+            for result in results:
+                egger = extras.get("small_study", {}).get("egger") if result.subgroup == "overall" else None
+                result.grade = grade.rate(
+                    result, rule.mid, protocol.small_study.min_k, egger.get("pval") if egger else None
+                )
+                result.certainty = result.grade["certainty"]
+            review.results += results
+            review.subgroup_tests += tests
+            review.skipped += skipped + more_skipped
+            review.extras[(rule.id, window.months)] = extras
+            for row in rows:
+                review.sources.update({key: records[key] for key in row.sources})
+            overall = [r for r in results if r.subgroup == "overall"]
+            if overall:
+                review.next_trials.append(
+                    next_trial(overall[0], rule.mid, protocol.next_trial.alpha, protocol.next_trial.power)
+                )
+    for event_type in protocol.safety.event_types:
+        rows, notes = event_rows(bundle, eligibility, event_type)
+        if rows or notes:
+            review.safety.append(analyse_safety(event_type, rows, notes, protocol.model.level))
+            for row in rows:
+                review.sources.update({key: records[key] for key in row.sources})
+    units = {rule.id: rule.unit for rule in protocol.outcomes}
+    review.umbrella_rows = umbrella(list(bundle["published_estimates"]), review.summaries(), units)
+    review.narrative = sentences(review.summaries())
+    review.coverage = coverage(bundle, tuple(protocol.windows()))
+    return review
