@@ -18,6 +18,7 @@ from rich.table import Table
 
 from stemdm import NOT_MEDICAL_ADVICE, __version__
 from stemdm.evidence.cli import app as evidence_app
+from stemdm.review.cli import app as review_app
 from stemdm.meta import MetaInputError, MetaResult, fit, forest_plot, funnel_plot
 from stemdm.meta.errors import ConvergenceError
 from stemdm.meta.report import effect_line, fmt, fmt_p, heterogeneity_line, json_safe, shown
@@ -29,6 +30,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(evidence_app, name="evidence")
+app.add_typer(review_app, name="review")
 console = Console()
 errors = Console(stderr=True)
 

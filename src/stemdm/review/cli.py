@@ -1,0 +1,123 @@
+"""``stemdm review run [--protocol FILE] [--db URL] [--out DIR] [--json]``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from stemdm import NOT_MEDICAL_ADVICE
+from stemdm.evidence.errors import EvidenceError
+from stemdm.evidence.store import Store
+from stemdm.review.narrative import fmt
+from stemdm.review.protocol import ProtocolError, load_protocol
+from stemdm.review.report import write_report
+from stemdm.review.run import Review, run_review
+
+app = typer.Typer(
+    help="The systematic review as a runnable protocol.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(width=None if sys.stdout.isatty() else 160)
+errors = Console(stderr=True)
+
+JSON_KEYS = (
+    "outcome",
+    "timepoint_months",
+    "subgroup",
+    "k",
+    "n",
+    "measure",
+    "estimate",
+    "ci_lb",
+    "ci_ub",
+    "pval",
+    "i2",
+    "tau2",
+    "pi_lb",
+    "pi_ub",
+    "certainty",
+)
+
+
+def _fail(message: str) -> None:
+    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def run(
+    protocol: Annotated[
+        Path | None, typer.Option(help="Protocol TOML (default: the bundled seed-review protocol)")
+    ] = None,
+    db: Annotated[str | None, typer.Option("--db", help="Evidence store URL or SQLite path")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="Write report.html, results.json and figures/ here")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print the results and skipped analyses as JSON")
+    ] = False,
+) -> None:
+    """Run the review: pool every outcome x timepoint x subgroup with data, grade it, compare with published
+    meta-analyses, size the next trial; report what could not be analysed and why."""
+    try:
+        chosen = load_protocol(protocol)
+        review = run_review(Store.open(db).load(), chosen)
+    except ProtocolError as error:
+        _fail(str(error))
+    except EvidenceError as error:
+        _fail(str(error))
+    paths = write_report(review, out) if out is not None else None
+    if as_json:
+        payload = review.to_dict()
+        typer.echo(
+            json.dumps(
+                {
+                    "results": [{key: r[key] for key in JSON_KEYS} for r in payload["results"]],
+                    "skipped": payload["skipped"],
+                    "disclaimer": NOT_MEDICAL_ADVICE,
+                },
+                indent=1,
+                ensure_ascii=False,
+            )
+        )
+        return
+    _print(review)
+    if paths:
+        console.print(
+            f"Report: {paths['report']}  (results: {paths['results']}, figures: {paths['figures']})"
+        )
+    console.print(f"[italic]{NOT_MEDICAL_ADVICE}[/]")
+
+
+def _print(review: Review) -> None:
+    table = Table(title=review.protocol.title)
+    for column in ("outcome", "months", "subgroup", "k", "n", "estimate (95% CI)", "p", "I2", "certainty"):
+        table.add_column(column)
+    for r in review.summaries():
+        table.add_row(
+            r["outcome"],
+            f"{r['timepoint_months']:g}",
+            r["subgroup"],
+            str(r["k"]),
+            str(r["n"]),
+            f"{fmt(r['estimate'])} ({fmt(r['ci_lb'])} to {fmt(r['ci_ub'])}) {r['unit']}",
+            "<0.001" if r["pval"] < 0.001 else f"{r['pval']:.3f}",
+            f"{r['i2']:.0f}%",
+            str(r["certainty"]),
+        )
+    console.print(table)
+    for sentence in review.narrative:
+        console.print(escape(sentence["en"]))
+    console.print(f"{len(review.skipped)} analyses not done (reasons in the report and in --json), e.g.:")
+    for skipped in review.skipped[:5]:
+        months = "" if skipped.timepoint_months is None else f"{skipped.timepoint_months:g} months "
+        console.print(f"  {skipped.outcome} {months}{skipped.subgroup}: {escape(skipped.reason)}")
