@@ -65,8 +65,8 @@ def check_windows(windows: tuple[TimeWindow, ...] | list[TimeWindow]) -> None:
     for first, second in zip(ordered, ordered[1:], strict=False):
         if second.lo_weeks <= first.hi_weeks:
             raise ConversionError(
-                f"windows {first.label} [{first.lo_weeks}, {first.hi_weeks}] and {second.label} "
-                f"[{second.lo_weeks}, {second.hi_weeks}] overlap"
+                f"windows {first.label} [{first.lo_weeks:g}, {first.hi_weeks:g}] and {second.label} "
+                f"[{second.lo_weeks:g}, {second.hi_weeks:g}] overlap"
             )
 
 

@@ -190,8 +190,9 @@ def load_protocol(path: Path | None = None) -> Protocol:
     except ValidationError as error:
         lines = []
         for item in error.errors():
-            where = ".".join(str(part) for part in item["loc"]) or "(protocol)"
-            lines.append(f"{where}: {item['msg'].removeprefix('Value error, ')}")
+            where = ".".join(str(part) for part in item["loc"])
+            message = item["msg"].removeprefix("Value error, ")
+            lines.append(f"{where}: {message}" if where else message)
         raise ProtocolError(f"{path}: " + "; ".join(lines)) from None
     protocol.check_subgroups()
     return protocol
