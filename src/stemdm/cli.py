@@ -18,10 +18,10 @@ from rich.table import Table
 
 from stemdm import NOT_MEDICAL_ADVICE, __version__
 from stemdm.evidence.cli import app as evidence_app
-from stemdm.review.cli import app as review_app
 from stemdm.meta import MetaInputError, MetaResult, fit, forest_plot, funnel_plot
 from stemdm.meta.errors import ConvergenceError
 from stemdm.meta.report import effect_line, fmt, fmt_p, heterogeneity_line, json_safe, shown
+from stemdm.review.cli import app as review_app
 
 app = typer.Typer(
     help="stemdm: evidence and mechanisms of stem-cell therapy for diabetes. Not medical advice.",

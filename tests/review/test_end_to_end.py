@@ -15,16 +15,23 @@ KEYS = ("estimate", "ci_lb", "ci_ub", "tau2", "i2", "pi_lb", "pi_ub", "pval")
 def protocol_for(measure="MD", scores="either", subgroups=("diabetes_type",)):
     protocol = load_protocol()
     rule = OutcomeRule(id="fbg", unit="mg/dL", better="lower", measure=measure, scores=scores, mid=18.0)
-    data = protocol.model_dump() | {"outcomes": [rule.model_dump()], "subgroups": {"variables": list(subgroups)}}
+    data = protocol.model_dump() | {
+        "outcomes": [rule.model_dump()],
+        "subgroups": {"variables": list(subgroups)},
+    }
     return type(protocol).model_validate(data)
 
 
 def overall(review, months=12.0):
-    return next(r for r in review.summaries() if r["subgroup"] == "overall" and r["timepoint_months"] == months)
+    return next(
+        r for r in review.summaries() if r["subgroup"] == "overall" and r["timepoint_months"] == months
+    )
 
 
-@pytest.mark.parametrize(("measure", "scores", "case"), [("MD", "either", "normand_MD_REML_knha"),
-                                                         ("SMD", "final", "normand_SMD_REML_knha")])
+@pytest.mark.parametrize(
+    ("measure", "scores", "case"),
+    [("MD", "either", "normand_MD_REML_knha"), ("SMD", "final", "normand_SMD_REML_knha")],
+)
 def test_pooled_result_equals_metafor(measure, scores, case):
     review = run_review(normand_bundle(), protocol_for(measure, scores))
     result = overall(review)
@@ -72,7 +79,20 @@ def test_bundled_review_is_honest_about_coverage():
     assert any("1 trial (LIRA_hUCMSC2016); no pooling" in s["reason"] for s in payload["skipped"])
     assert any("body weight" in s["reason"] for s in payload["skipped"])
     published = {row["review_id"] for row in payload["umbrella"]}
-    assert {"Kashbour2025", "Habiba2024", "Li2021", "Nada2025", "Kassem2020", "Sun2020", "Gan2018", "Fei2022",
-            "DHR2024", "Ranjbaran2021", "PMC7951834"} <= published
-    habiba = next(r for r in payload["umbrella"] if r["review_id"] == "Habiba2024" and r["outcome"] == "hba1c")
+    assert {
+        "Kashbour2025",
+        "Habiba2024",
+        "Li2021",
+        "Nada2025",
+        "Kassem2020",
+        "Sun2020",
+        "Gan2018",
+        "Fei2022",
+        "DHR2024",
+        "Ranjbaran2021",
+        "PMC7951834",
+    } <= published
+    habiba = next(
+        r for r in payload["umbrella"] if r["review_id"] == "Habiba2024" and r["outcome"] == "hba1c"
+    )
     assert habiba["estimate"] == pytest.approx(-0.95) and "sign flipped" in habiba["flags"][0]

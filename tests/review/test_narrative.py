@@ -16,11 +16,19 @@ def results(draw):
     ub = draw(st.floats(min_value=lb, max_value=lb + 300))
     estimate = draw(st.floats(min_value=lb, max_value=ub))
     assume(abs(estimate) > 1e-6 and abs(lb) > 1e-6 and abs(ub) > 1e-6)
-    return {"outcome": draw(st.sampled_from(["hba1c", "fbg", "cpep_fasting", "homa_ir", "insulin_dose"])),
-            "timepoint_months": draw(st.sampled_from([3.0, 6.0, 12.0])), "subgroup": "overall",
-            "k": draw(st.integers(2, 30)), "n": draw(st.integers(10, 5000)), "estimate": estimate, "ci_lb": lb,
-            "ci_ub": ub, "pval": draw(st.floats(0, 1)), "unit": draw(st.sampled_from(["%", "mg/dL", "ng/mL"])),
-            "certainty": draw(st.sampled_from(["high", "moderate", "low", "very low"]))}
+    return {
+        "outcome": draw(st.sampled_from(["hba1c", "fbg", "cpep_fasting", "homa_ir", "insulin_dose"])),
+        "timepoint_months": draw(st.sampled_from([3.0, 6.0, 12.0])),
+        "subgroup": "overall",
+        "k": draw(st.integers(2, 30)),
+        "n": draw(st.integers(10, 5000)),
+        "estimate": estimate,
+        "ci_lb": lb,
+        "ci_ub": ub,
+        "pval": draw(st.floats(0, 1)),
+        "unit": draw(st.sampled_from(["%", "mg/dL", "ng/mL"])),
+        "certainty": draw(st.sampled_from(["high", "moderate", "low", "very low"])),
+    }
 
 
 @given(results())
@@ -28,7 +36,10 @@ def test_english_matches_the_numbers(r):
     text = english(r)
     digits = 2 if max(abs(r["estimate"]), abs(r["ci_lb"]), abs(r["ci_ub"])) < 10 else 1
     assert f"95% CI {fmt(r['ci_lb'], digits)} to {fmt(r['ci_ub'], digits)}" in text
-    assert f"{r['k']} trials, {r['n']} participants" in text and f"Certainty of evidence: {r['certainty']}." in text
+    assert (
+        f"{r['k']} trials, {r['n']} participants" in text
+        and f"Certainty of evidence: {r['certainty']}." in text
+    )
     if significant(r):
         assert "statistically significant" in text and "no significant" not in text
         word = "lower" if r["estimate"] < 0 else "higher"

@@ -1,4 +1,5 @@
-"""Protocol errors name the field: unknown outcome, overlapping windows, subgroup not in the data, SMD mixing."""
+"""Protocol errors name the field: unknown outcome, overlapping windows, subgroup not in the data, SMD
+mixing."""
 
 from __future__ import annotations
 
@@ -17,20 +18,35 @@ def write(tmp_path, old, new):
 
 def test_default_protocol():
     protocol = load_protocol()
-    assert [o.id for o in protocol.outcomes] == ["hba1c", "fbg", "ppbg", "cpep_fasting", "cpep_stimulated",
-                                                 "insulin_dose", "homa_b", "homa_ir"]
+    assert [o.id for o in protocol.outcomes] == [
+        "hba1c",
+        "fbg",
+        "ppbg",
+        "cpep_fasting",
+        "cpep_stimulated",
+        "insulin_dose",
+        "homa_b",
+        "homa_ir",
+    ]
     assert [w.months for w in protocol.timepoints] == [3, 6, 12]
     assert protocol.model.method == "REML" and protocol.model.test == "knha"
 
 
-@pytest.mark.parametrize(("old", "new", "message"), [
-    ('id = "hba1c"', 'id = "hba1cc"', "outcomes.0.id: unknown continuous outcome 'hba1cc'"),
-    ("hi_weeks = 18", "hi_weeks = 22", "timepoints: windows 3 months [10, 22] and 6 months [20, 34] overlap"),
-    ('"dose_band"]', '"dose_band", "shoe_size"]', "subgroups.variables: ['shoe_size'] not in the data"),
-    ('unit = "%"', 'unit = "mg/dL"', "unit 'mg/dL' is not a unit of hba1c"),
-    ('measure = "MD"', 'measure = "SMD"', "an SMD may not mix final values and change scores"),
-    ("mid = 0.5 ", "mid = -1 ", "outcomes.0.mid"),
-])
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ('id = "hba1c"', 'id = "hba1cc"', "outcomes.0.id: unknown continuous outcome 'hba1cc'"),
+        (
+            "hi_weeks = 18",
+            "hi_weeks = 22",
+            "timepoints: windows 3 months [10, 22] and 6 months [20, 34] overlap",
+        ),
+        ('"dose_band"]', '"dose_band", "shoe_size"]', "subgroups.variables: ['shoe_size'] not in the data"),
+        ('unit = "%"', 'unit = "mg/dL"', "unit 'mg/dL' is not a unit of hba1c"),
+        ('measure = "MD"', 'measure = "SMD"', "an SMD may not mix final values and change scores"),
+        ("mid = 0.5 ", "mid = -1 ", "outcomes.0.mid"),
+    ],
+)
 def test_protocol_errors(tmp_path, old, new, message):
     with pytest.raises(ProtocolError, match=None) as caught:
         load_protocol(write(tmp_path, old, new))

@@ -1,7 +1,9 @@
-"""Every analysis the protocol asks for, on ``stemdm.meta``: pooled effects per outcome x timepoint x subgroup,
-tests for subgroup differences, dose meta-regression, sensitivity analyses, small-study tests and safety.
+"""Every analysis the protocol asks for, on ``stemdm.meta``: pooled effects per outcome x timepoint x
+subgroup, tests for subgroup differences, dose meta-regression, sensitivity analyses, small-study tests
+and safety.
 
-Each result keeps the study rows it came from; what cannot be analysed becomes a :class:`Skipped` with its reason.
+Each result keeps the study rows it came from; what cannot be analysed becomes a :class:`Skipped` with its
+reason.
 """
 
 from __future__ import annotations
@@ -124,7 +126,8 @@ def pool(
 def analyse_outcome(
     rows: list[StudyRow], rule: OutcomeRule, protocol: Protocol, months: float
 ) -> tuple[list[PooledResult], list[SubgroupTest], list[Skipped], dict[str, Any]]:
-    """Overall and subgroup pooling, subgroup tests, dose regression, sensitivity and small-study tests for one
+    """Overall and subgroup pooling, subgroup tests, dose regression, sensitivity and small-study tests for
+    one
     outcome at one timepoint."""
     skipped: list[Skipped] = []
     extras: dict[str, Any] = {}
@@ -196,7 +199,8 @@ def _subgroups(rows, rule, protocol, months, variable):
     if max(levels.values()) < 2:
         members = "; ".join(f"{level}: {r.trial_id}" for r in rows for level in [r.attrs[variable]])
         why = (
-            f"every {variable} subgroup has a single trial ({members}); the comparison would be the difference "
+            f"every {variable} subgroup has a single trial ({members}); the comparison would be the "
+            f"difference "
             "between trials, not tested"
         )
         return [], None, [Skipped(rule.id, months, variable, why)]
@@ -242,7 +246,8 @@ def _dose_regression(rows, rule, protocol, months) -> tuple[dict | None, list[Sk
     distinct = len({r.dose_per_kg for r in dosed})
     if len(dosed) < 3 or distinct < 2:
         why = (
-            f"{len(dosed)} trial(s) with a dose in cells/kg ({distinct} distinct); meta-regression needs >= 3 "
+            f"{len(dosed)} trial(s) with a dose in cells/kg ({distinct} distinct); meta-regression needs "
+            f">= 3 "
             "trials and >= 2 doses"
         )
         return None, [Skipped(rule.id, months, "dose meta-regression", why)]

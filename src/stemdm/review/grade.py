@@ -35,7 +35,8 @@ def pooled_sd(result: PooledResult) -> float:
 
 
 def optimal_information_size(sd: float, mid: float, alpha: float = 0.05, power: float = 0.8) -> int:
-    """Total n of a two-arm trial detecting ``mid`` with SD ``sd``: 2 x 2 (z_{1-a/2} + z_{power})^2 sd^2 / mid^2."""
+    """Total n of a two-arm trial detecting ``mid`` with SD ``sd``: 2 x 2 (z_{1-a/2} + z_{power})^2 sd^2 /
+    mid^2."""
     z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
     per_arm = math.ceil(2 * (z * sd / mid) ** 2)
     return 2 * per_arm
@@ -50,7 +51,8 @@ def _weights(result: PooledResult) -> list[float]:
 
 
 def rate(result: PooledResult, mid: float, min_k: int, egger_p: float | None = None) -> dict:
-    """GRADE domains, reasons and the final certainty for one pooled result (MD scale; ``mid`` in its unit)."""
+    """GRADE domains, reasons and the final certainty for one pooled result (MD scale; ``mid`` in its
+    unit)."""
     d = result.fit.to_dict()
     weights = _weights(result)
     domains: dict[str, tuple[int, str]] = {}
@@ -99,7 +101,7 @@ def _indirectness(result: PooledResult, weights: list[float]) -> tuple[int, str]
 def _imprecision(result: PooledResult, d: dict, mid: float) -> tuple[int, str]:
     lb, ub = d["ci_lb"], d["ci_ub"]
     includes_null = lb <= 0 <= ub
-    # the CI limit nearest no effect lies closer to zero than the MID: effects too small to matter remain possible
+    # CI limit nearest no effect closer to zero than the MID: effects too small to matter remain possible
     crosses_mid = includes_null or min(abs(lb), abs(ub)) < mid
     sd = pooled_sd(result)
     ois = optimal_information_size(sd, mid) if result.measure == "MD" else optimal_information_size(1.0, mid)
@@ -124,7 +126,8 @@ def _publication_bias(k: int, min_k: int, egger_p: float | None) -> tuple[int, s
 
 
 def summary_of_findings(result: PooledResult) -> dict:
-    """Absolute effect: the control arms' mean (n-weighted) and the mean with cells, with the MD and its CI."""
+    """Absolute effect: the control arms' mean (n-weighted) and the mean with cells, with the MD and its
+    CI."""
     control_n = sum(r.n2 for r in result.rows)
     control_mean = sum(r.m2 * r.n2 for r in result.rows) / control_n
     d = result.fit.to_dict()

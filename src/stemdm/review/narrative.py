@@ -1,7 +1,8 @@
 """One sentence per result, in English and in Chinese, generated from the numbers only.
 
 Each sentence states the direction and size with its CI, whether the difference is statistically significant
-(a CI that includes 0 is "no significant difference"), the number of trials and participants, and the certainty
+(a CI that includes 0 is "no significant difference"), the number of trials and participants, and the
+certainty
 of evidence. Words are chosen by rules on the numbers (tested by a property test): nothing the numbers do not
 support.
 """

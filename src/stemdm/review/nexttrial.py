@@ -1,4 +1,5 @@
-"""The next trial: sample size of a two-arm parallel RCT to detect the pooled effect, and to detect the effect a
+"""The next trial: sample size of a two-arm parallel RCT to detect the pooled effect, and to detect the
+effect a
 new setting may have (the prediction-interval limit nearest no effect).
 
 n per arm = 2 (z_{1-alpha/2} + z_{power})^2 SD^2 / delta^2 (normal approximation for a difference in means;
@@ -24,7 +25,8 @@ def n_per_arm(delta: float, sd: float, alpha: float, power: float) -> int:
 
 
 def next_trial(result: PooledResult, mid: float, alpha: float, powers: list[float]) -> dict:
-    """Sample sizes for a new trial of ``result``'s outcome (to detect the pooled effect, the prediction-interval
+    """Sample sizes for a new trial of ``result``'s outcome (to detect the pooled effect, the
+    prediction-interval
     limit nearest no effect, and the minimal important difference ``mid``), against the trials run so far."""
     d = result.fit.to_dict()
     sd = pooled_sd(result)
@@ -97,7 +99,9 @@ def _size_statement(rows: list[dict], largest: int) -> str:
             f"{ratio:.1f} times the largest trial so far ({largest}): larger, multicentre trials are needed"
         )
     return (
-        f"the largest trial so far ({largest}) already had the size to detect the minimal important difference "
-        f"({mid_total} needed); the remaining uncertainty comes from heterogeneity between trials, which more "
+        f"the largest trial so far ({largest}) already had the size to detect the minimal important "
+        f"difference "
+        f"({mid_total} needed); the remaining uncertainty comes from heterogeneity between trials, which "
+        f"more "
         "and more varied trials, not a larger single one, resolve"
     )

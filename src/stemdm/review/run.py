@@ -107,7 +107,8 @@ class Review:
 
 
 def run_review(bundle: EvidenceBundle, protocol: Protocol) -> Review:
-    """Run every analysis of ``protocol`` on ``bundle`` (see the module docstrings of resolve and analysis)."""
+    """Run every analysis of ``protocol`` on ``bundle`` (see the module docstrings of resolve and
+    analysis)."""
     protocol.check_subgroups()
     eligibility = eligible_trials(bundle, protocol)
     review = Review(

@@ -74,7 +74,8 @@ def harmonize(estimate: PublishedEstimate, unit: str) -> dict:
 
 
 def umbrella(published: list[PublishedEstimate], reanalysis: list[dict], units: dict[str, str]) -> list[dict]:
-    """Rows per outcome: every published estimate (harmonized) and the re-analysis results (overall subgroup)."""
+    """Rows per outcome: every published estimate (harmonized) and the re-analysis results (overall
+    subgroup)."""
     rows = [harmonize(p, units.get(p.outcome_id, "")) | {"source": "published"} for p in published]
     for result in reanalysis:
         if result["subgroup"] != "overall":

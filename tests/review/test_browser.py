@@ -1,0 +1,54 @@
+"""The report opens cleanly in headless Chromium (Debian's chromium, driven by Playwright): no console errors,
+every image loads; a screenshot is saved. CI installs chromium; locally the test is skipped without it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from stemdm.evidence.store import load_bundled
+from stemdm.review.protocol import load_protocol
+from stemdm.review.report import write_report
+from stemdm.review.run import run_review
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"), reason="no chromium (CI installs it)")
+def test_report_renders_in_chromium(tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    assert CHROMIUM, "CI must provide Debian's chromium"
+    report = write_report(run_review(load_bundled(), load_protocol()), tmp_path)["report"]
+    messages: list[str] = []
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.on(
+            "console",
+            lambda m: messages.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None,
+        )
+        page.on("pageerror", lambda e: messages.append(f"pageerror: {e}"))
+        page.goto(report.as_uri(), wait_until="load")
+        images = page.evaluate(
+            "Array.from(document.images).map(i => [i.alt, i.complete && i.naturalWidth > 0])"
+        )
+        chinese = page.evaluate("document.querySelector('div.zh').innerText")
+        shot = Path(os.environ.get("STEMDM_SCREENSHOT_DIR", tmp_path)) / "report.png"
+        page.screenshot(path=str(shot), full_page=False)
+        browser.close()
+    assert messages == []
+    assert images and all(ok for _, ok in images), [alt for alt, ok in images if not ok]
+    assert "证据确定性" in chinese
+    assert shot.stat().st_size > 10_000
