@@ -25,6 +25,10 @@ from stemdm.review.analysis import PooledResult
 
 LEVELS = ("very low", "low", "moderate", "high")
 INDIRECT_FLAGS = {"not_culture_expanded_msc", "nonrandomized", "no_untreated_control"}
+DIRECT_PRODUCTS = {
+    "msc",
+    "mesenchymal_precursor",
+}  # MSC alone; other products (e.g. MSC + BM-MNC) are indirect
 
 
 def pooled_sd(result: PooledResult) -> float:
@@ -92,7 +96,11 @@ def _inconsistency(d: dict) -> tuple[int, str]:
 
 
 def _indirectness(result: PooledResult, weights: list[float]) -> tuple[int, str]:
-    indirect = sum(w for w, r in zip(weights, result.rows, strict=True) if set(r.flags) & INDIRECT_FLAGS)
+    indirect = sum(
+        w
+        for w, r in zip(weights, result.rows, strict=True)
+        if set(r.flags) & INDIRECT_FLAGS or r.cell_type not in DIRECT_PRODUCTS
+    )
     if indirect >= 0.5:
         return 1, f"{indirect:.0%} of the weight from trials with indirect products or designs"
     return 0, "population, intervention and outcome match the question"

@@ -38,6 +38,7 @@ class StudyRow:
     attrs: dict[str, str] = field(default_factory=dict)  # subgroup variables
     dose_per_kg: float | None = None
     rob_overall: str | None = None
+    cell_type: str = "msc"
 
 
 @dataclass
@@ -194,6 +195,7 @@ def _pair(
         attrs=_attrs(trial, protocol),
         dose_per_kg=trial.dose_per_infusion if trial.dose_unit == "cells/kg" else None,
         rob_overall=trial.rob_overall,
+        cell_type=trial.cell_type,
     )
 
 
