@@ -1,0 +1,1 @@
+"""stemdm.sim: mechanistic simulator of type 2 diabetes with stem-cell therapy modules (work in progress)."""

@@ -1,0 +1,155 @@
+"""Parameters of the simulator, each with its source or marked as an assumption (docs/MODEL.md).
+
+Units: glucose G in mg/dL, insulin I in uU/mL, time in days, beta-cell quantities relative to a healthy adult
+(1 = healthy), cell doses in 10^6 cells/kg.
+
+Sources (keys used below):
+- Topp2000: Topp et al. 2000 J Theor Biol 206:497 (BioModels BIOMD0000000341): R0, EG0, SI, sigma, alpha, k.
+- Ha2016: Ha, Satin & Sherman 2016 Endocrinology 157:624 (human.ode): slow beta-cell function time constant
+  tau_sigma = 249.9 d; insulin-sensitivity relaxation ~250 d.
+- Palmer2014: Palmér et al. 2014 CPT Pharmacometrics Syst Pharmacol 3:e118 (BIOMD0000000620): IL-1 receptor
+  occupancy -> apoptosis / replication / secretory-capacity functions; 12-compartment red-cell HbA1c chain.
+- Matthews1985: HOMA1 formulas. VanCauter1992: C-peptide kinetics. Riddle2003: Treat-to-Target titration.
+- ASSUMPTION: chosen by us, stated with its reasoning; to be calibrated (issue 5) or defended.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from importlib import resources
+from pathlib import Path
+
+
+def _p(value: float, source: str, unit: str = "") -> float:
+    return field(default=value, metadata={"source": source, "unit": unit})
+
+
+@dataclass(frozen=True)
+class Physiology:
+    """Glucose-insulin-beta-cell physiology (Topp 2000 backbone in days, Palmér 2014 inflammation links)."""
+
+    R0: float = _p(864.0, "Topp2000", "mg/dL/d")  # glucose production at zero glucose
+    EG0: float = _p(1.44, "Topp2000", "1/d")  # insulin-independent glucose effectiveness
+    SI0: float = _p(0.72, "Topp2000", "mL/uU/d")  # insulin sensitivity of a healthy adult
+    secretion: float = _p(12960.0, "Topp2000: sigma 43.2 x healthy beta mass 300 mg", "uU/mL/d")
+    alpha: float = _p(20000.0, "Topp2000", "(mg/dL)^2")  # half-maximal squared glucose of secretion
+    k_clear: float = _p(432.0, "Topp2000", "1/d")  # insulin clearance
+    hgp_floor: float = _p(0.3, "ASSUMPTION: insulin cannot suppress ~30% of hepatic output", "")
+    hgp_c: float = _p(10.0, "ASSUMPTION: half-suppression near basal insulin (Ha 2020 HGP shape)", "uU/mL")
+    # inflammation (Z stands in for Palmér's IL-1 receptor occupancy)
+    ka: float = _p(5.52e-4, "Palmer2014", "1/d")
+    kr: float = _p(3.76e-4, "Palmer2014", "1/d")
+    vha: float = _p(4.6, "Palmer2014")
+    kmha: float = _p(0.155, "Palmer2014")
+    xha: float = _p(2.0 / 3.0, "Palmer2014")
+    vla: float = _p(0.65, "Palmer2014")
+    kmla: float = _p(1.8e-4, "Palmer2014")
+    xla: float = _p(3.0, "Palmer2014")
+    vhr: float = _p(2.7, "Palmer2014")
+    kmhr: float = _p(0.018, "Palmer2014")
+    xhr: float = _p(0.5, "Palmer2014")
+    vlr: float = _p(1.8, "Palmer2014")
+    kmlr: float = _p(0.0011, "Palmer2014")
+    xlr: float = _p(3.0, "Palmer2014")
+    vs: float = _p(0.7, "Palmer2014 TigB", "")
+    kms: float = _p(0.021, "Palmer2014 TigB", "")
+    kQ: float = _p(0.5, "Palmer2014 taus", "1/d")
+    z_healthy: float = _p(0.0125, "computed: Palmér replication = apoptosis (net beta change 0)", "")
+    kZ: float = _p(0.2, "ASSUMPTION: inflammatory tone relaxes in ~5 days (Palmér IL-1b k1 = 0.2/d)", "1/d")
+    gZ: float = _p(0.15, "ASSUMPTION: glucose drives inflammatory tone (Zhao 2014 concept)", "per 100 mg/dL")
+    tau_F: float = _p(249.9, "Ha2016 tau_sigma", "d")
+    f_gluco: float = _p(0.08, "ASSUMPTION: glucotoxic loss of beta function per 100 mg/dL above 100", "")
+    tau_S: float = _p(250.0, "Ha2016/Ha2020 insulin-sensitivity relaxation", "d")
+    c_p: float = _p(2.0, "ASSUMPTION: inflammation lowers peripheral sensitivity (1 - c_p (Z - Z_h))", "")
+    c_h: float = _p(1.0, "ASSUMPTION: inflammation lowers hepatic sensitivity", "")
+    # HbA1c chain (Palmér 2014, glucose in mmol/L, time in days)
+    ktr: float = _p(0.12, "Palmer2014 RBC chain", "1/d")
+    kin: float = _p(1.05, "Palmer2014 RBC chain", "1/d")
+    kg: float = _p(0.000292, "Palmer2014 RBC chain", "")
+    lam: float = _p(0.743, "Palmer2014 RBC chain", "")
+    mean_over_fasting: float = _p(
+        1.10,
+        "ASSUMPTION: daily mean glucose = 1.10 x fasting (to be replaced by the "
+        "representative-day meal model)",
+        "",
+    )
+    # insulin therapy
+    exo_per_iu: float = _p(
+        0.25, "ASSUMPTION: steady plasma insulin increment per IU/day of basal insulin", "uU/mL per IU/day"
+    )
+    titration_days: int = field(default=7, metadata={"source": "Riddle2003 Treat-to-Target weekly titration"})
+    fpg_target: float = _p(130.0, "ADA/EASD fasting target < 130 mg/dL (Riddle2003 table for steps)", "mg/dL")
+
+
+@dataclass(frozen=True)
+class Therapy:
+    """Pathway pharmacology and the four mechanisms' effect sizes (all ASSUMPTION until calibrated)."""
+
+    msc_half_life: float = _p(1.0, "ASSUMPTION from mouse viability (Eggenhofer 2012): viable MSC ~1 d", "d")
+    msc_ec50: float = _p(1.0, "ASSUMPTION: half-maximal signal at 1e6 cells/kg", "1e6 cells/kg")
+    signal_half_life: float = _p(60.0, "ASSUMPTION: paracrine effect decays over weeks (to calibrate)", "d")
+    signal_gain: float = _p(
+        0.3, "ASSUMPTION: effect-signal rise per day of saturating exposure (to calibrate)", "1/d"
+    )
+    f_local_iv: float = _p(0.1, "ASSUMPTION: islet-local share after IV (lung first pass)", "")
+    f_local_arterial: float = _p(0.6, "ASSUMPTION: islet-local share after intra-arterial delivery", "")
+    exosome_half_life: float = _p(0.02, "ASSUMPTION: EV clearance ~30 min (unverified secondary source)", "d")
+    exosome_emax: float = _p(0.3, "ASSUMPTION: secretome effect smaller than cells", "")
+    graft_maturation: float = _p(120.0, "ASSUMPTION from VC-02: C-peptide from ~6 months", "d")
+    graft_loss: float = _p(0.001, "ASSUMPTION: slow graft attrition", "1/d")
+    graft_encapsulated_efficiency: float = _p(0.5, "ASSUMPTION: encapsulation blunts secretion", "")
+    # mechanism effect sizes at full signal (E = 1)
+    e_immuno: float = _p(0.3, "ASSUMPTION: fractional fall of inflammatory tone", "")
+    e_protect: float = _p(
+        0.2, "ASSUMPTION: fractional fall of beta apoptosis (small: Perl 2010, Cnop 2010)", ""
+    )
+    e_regen: float = _p(0.1, "ASSUMPTION: fractional rise of beta replication (small prior)", "")
+    e_micro: float = _p(0.1, "ASSUMPTION: rise of native beta-cell function (islet microenvironment)", "")
+    e_sens: float = _p(0.3, "ASSUMPTION: rise of peripheral and hepatic insulin sensitivity", "")
+
+
+@dataclass(frozen=True)
+class Placebo:
+    """The trial effect both arms receive (closer care, adherence): insulin sensitivity rises with onset tau."""
+
+    e_sens: float = _p(0.08, "ASSUMPTION: calibrated to Zang 2022 placebo HbA1c -0.63 % at 48 weeks", "")
+    onset: float = _p(28.0, "ASSUMPTION", "d")
+
+
+@dataclass(frozen=True)
+class Parameters:
+    physiology: Physiology = Physiology()
+    therapy: Therapy = Therapy()
+    placebo: Placebo = Placebo()
+    version: str = "0-uncalibrated"
+
+    def to_dict(self) -> dict:
+        return {
+            "version": self.version,
+            "physiology": asdict(self.physiology),
+            "therapy": asdict(self.therapy),
+            "placebo": asdict(self.placebo),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Parameters:
+        return cls(
+            Physiology(**data["physiology"]),
+            Therapy(**data["therapy"]),
+            Placebo(**data["placebo"]),
+            data.get("version", "unknown"),
+        )
+
+
+def sources(block: type) -> dict[str, str]:
+    """Parameter name -> source (or ASSUMPTION with its reasoning), for docs and reports."""
+    return {f.name: f.metadata.get("source", "") for f in fields(block)}
+
+
+def default_parameters() -> Parameters:
+    """The parameter file shipped with the package (data/parameters.json), else the coded defaults."""
+    path = Path(str(resources.files("stemdm.sim") / "data" / "parameters.json"))
+    if path.exists():
+        return Parameters.from_dict(json.loads(path.read_text()))
+    return Parameters()

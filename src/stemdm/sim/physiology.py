@@ -1,0 +1,166 @@
+"""Vectorized slow-time physiology of type 2 diabetes (one step = one day; arrays over patients).
+
+Design: shared/design/mechanistic-model.md section 7 (docs/MODEL.md lists every equation and source).
+
+- Fasting glucose and insulin are a quasi-steady state each day (Topp et al. 2000 structure):
+  0 = HGP(Sh, I) - (EG0 + SI0 * Sp * I) * G,  I = secretion * Bfun * G^2 / (alpha + G^2) / k + I_exo(D),
+  with Bfun = B * F * Q (+ graft) the beta-cell function relative to a healthy adult.
+- Slow states relax daily: beta-cell mass B (Palmér 2014 replication / apoptosis as functions of inflammatory
+  tone Z), secretory function F (Ha 2016, tau 250 d, glucotoxicity), fast inflammation-suppressible capacity Q
+  (Palmér TigB, tau 2 d), insulin sensitivities Sp, Sh (Ha 2016/2020 relaxation), inflammatory tone Z.
+- HbA1c: Palmér's 12-compartment red-cell glycation chain driven by daily mean glucose (mmol/L).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from stemdm.sim.parameters import Physiology
+
+MG_DL_PER_MMOL_L = 18.016
+N_RBC = 12
+
+
+@dataclass
+class State:
+    """Per-patient state arrays, shape (n,) unless noted."""
+
+    B: np.ndarray  # beta-cell mass (1 = healthy)
+    F: np.ndarray  # beta-cell secretory function (slow)
+    F_intrinsic: np.ndarray  # the patient's function without glucotoxicity
+    Q: np.ndarray  # inflammation-suppressible secretory capacity (fast)
+    Sp: np.ndarray  # peripheral insulin sensitivity (relative, before inflammation/therapy modifiers)
+    Sh: np.ndarray  # hepatic insulin sensitivity (relative)
+    Sp_target: np.ndarray  # the patient's disease targets the sensitivities relax to
+    Sh_target: np.ndarray
+    Z: np.ndarray  # inflammatory tone (IL-1 receptor occupancy scale)
+    Z_base: np.ndarray  # the patient's baseline tone
+    rbc: np.ndarray  # (n, 12) non-glycated red-cell compartments
+    a1c: np.ndarray  # (n, 12) glycated compartments
+    G: np.ndarray  # fasting glucose, mg/dL (kept as the next day's Newton start)
+    dose: np.ndarray  # basal insulin, IU/day
+    insulin_treated: np.ndarray  # bool
+
+
+def apoptosis_factor(p: Physiology, z: np.ndarray) -> np.ndarray:
+    """Palmér 2014 apoptosis rate (1/d) as a function of receptor occupancy."""
+    high = p.vha * z**p.xha / (p.kmha**p.xha + z**p.xha)
+    low = p.vla * z**p.xla / (p.kmla**p.xla + z**p.xla)
+    return p.ka * (1 + high - low)
+
+
+def replication_factor(p: Physiology, z: np.ndarray) -> np.ndarray:
+    """Palmér 2014 replication rate (1/d) as a function of receptor occupancy."""
+    high = p.vhr * z**p.xhr / (p.kmhr**p.xhr + z**p.xhr)
+    low = p.vlr * z**p.xlr / (p.kmlr**p.xlr + z**p.xlr)
+    return p.kr * (1 - high + low)
+
+
+def capacity(p: Physiology, z: np.ndarray) -> np.ndarray:
+    """Palmér TigB target, relative to its value at the healthy tone (1 = healthy)."""
+    healthy = 1 - p.vs * p.z_healthy / (p.kms + p.z_healthy)
+    return (1 - p.vs * z / (p.kms + z)) / healthy
+
+
+def secretion_curve(p: Physiology, G: np.ndarray) -> np.ndarray:
+    return G**2 / (p.alpha + G**2)
+
+
+def fasting_state(
+    p: Physiology, bfun: np.ndarray, sp: np.ndarray, sh: np.ndarray, i_exo: np.ndarray, G0: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fasting glucose (mg/dL) and endogenous insulin (uU/mL) solving the daily quasi-steady state by safeguarded
+    Newton iterations from ``G0`` (the balance is strictly decreasing in G, so the root is unique)."""
+    G = np.clip(G0, 30.0, 1500.0)
+    lo, hi = np.full_like(G, 10.0), np.full_like(G, 3000.0)
+    gain = p.secretion * bfun / p.k_clear
+    for _ in range(40):
+        s = secretion_curve(p, G)
+        insulin = gain * s + i_exo
+        hgp_shape = p.hgp_floor + (1 - p.hgp_floor) * (p.hgp_c + 10.0) / (p.hgp_c + sh * insulin)
+        f = p.R0 * hgp_shape - (p.EG0 + p.SI0 * sp * insulin) * G
+        ds = 2 * p.alpha * G / (p.alpha + G**2) ** 2
+        dI = gain * ds
+        dhgp = -p.R0 * (1 - p.hgp_floor) * (p.hgp_c + 10.0) * sh * dI / (p.hgp_c + sh * insulin) ** 2
+        df = dhgp - (p.EG0 + p.SI0 * sp * insulin) - p.SI0 * sp * dI * G
+        lo = np.where(f > 0, G, lo)
+        hi = np.where(f <= 0, G, hi)
+        step = G - f / df
+        outside = (step <= lo) | (step >= hi)
+        new = np.where(outside, 0.5 * (lo + hi), step)
+        if np.all(np.abs(new - G) < 1e-9 * G):
+            G = new
+            break
+        G = new
+    endogenous = gain * secretion_curve(p, G)
+    return G, endogenous
+
+
+def hba1c_chain_steady(p: Physiology, mean_glucose_mmol: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Steady state of the red-cell chain at constant mean glucose (baseline initialization)."""
+    glyc = p.kg * mean_glucose_mmol**p.lam
+    n = mean_glucose_mmol.shape[0]
+    rbc = np.empty((n, N_RBC))
+    a1c = np.empty((n, N_RBC))
+    rbc[:, 0] = p.kin / (p.ktr + glyc)
+    a1c[:, 0] = glyc * rbc[:, 0] / p.ktr
+    for i in range(1, N_RBC):
+        rbc[:, i] = p.ktr * rbc[:, i - 1] / (p.ktr + glyc)
+        a1c[:, i] = (glyc * rbc[:, i] + p.ktr * a1c[:, i - 1]) / p.ktr
+    return rbc, a1c
+
+
+def hba1c_percent(rbc: np.ndarray, a1c: np.ndarray) -> np.ndarray:
+    glycated = a1c.sum(axis=1)
+    return 100 * glycated / (glycated + rbc.sum(axis=1))
+
+
+def step_rbc(p: Physiology, rbc: np.ndarray, a1c: np.ndarray, mean_glucose_mmol: np.ndarray, dt: float = 1.0):
+    """One explicit step of the chain (ktr dt = 0.12: stable)."""
+    glyc = (p.kg * mean_glucose_mmol**p.lam)[:, None]
+    inflow = np.empty_like(rbc)
+    inflow[:, 0] = p.kin
+    inflow[:, 1:] = p.ktr * rbc[:, :-1]
+    a_in = np.zeros_like(a1c)
+    a_in[:, 1:] = p.ktr * a1c[:, :-1]
+    new_rbc = rbc + dt * (inflow - p.ktr * rbc - glyc * rbc)
+    new_a1c = a1c + dt * (glyc * rbc + a_in - p.ktr * a1c)
+    return new_rbc, new_a1c
+
+
+def tone_target(p: Physiology, z_base: np.ndarray, G: np.ndarray, immuno: np.ndarray | float) -> np.ndarray:
+    """Inflammatory tone the patient relaxes to: baseline tone, raised by hyperglycaemia (Zhao 2014 concept,
+    ASSUMPTION gZ per 100 mg/dL above 100), lowered by immunomodulation (fraction ``immuno`` in [0, 1))."""
+    return z_base * (1 + p.gZ * np.maximum(G - 100.0, 0.0) / 100.0) * (1 - immuno)
+
+
+def effective_sensitivity(
+    p: Physiology, sp: np.ndarray, sh: np.ndarray, z: np.ndarray, boost: np.ndarray | float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sensitivities after inflammation (ASSUMPTION c_p, c_h per unit tone above healthy) and a fractional
+    ``boost`` (therapy mechanism 4 and the trial effect), floored at 2 % of healthy."""
+    excess = np.maximum(z - p.z_healthy, 0.0)
+    sp_eff = sp * (1 - p.c_p * excess) * (1 + boost)
+    sh_eff = sh * (1 - p.c_h * excess) * (1 + boost)
+    return np.maximum(sp_eff, 0.02), np.maximum(sh_eff, 0.02)
+
+
+def glucotoxicity(p: Physiology, G: np.ndarray) -> np.ndarray:
+    """Factor on beta-cell function from hyperglycaemia (ASSUMPTION: linear loss f_gluco per 100 mg/dL above 100,
+    the direction of Ha 2016's sigma dynamics), floored at 0.1."""
+    return np.clip(1 - p.f_gluco * np.maximum(G - 100.0, 0.0) / 100.0, 0.1, 1.0)
+
+
+def relax(x: np.ndarray, target: np.ndarray, rate: float, dt: float = 1.0) -> np.ndarray:
+    """Exact first-order relaxation over dt (stable for any rate)."""
+    return target + (x - target) * np.exp(-rate * dt)
+
+
+def homa(G: np.ndarray, insulin: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """HOMA1 (Matthews 1985), mg/dL forms: IR = G I / 405, %B = 360 I / (G - 63) (NaN where G <= 63 mg/dL)."""
+    ir = G * insulin / 405.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        b = np.where(G > 63.0, 360.0 * insulin / (G - 63.0), np.nan)
+    return ir, b

@@ -1,0 +1,108 @@
+"""The three clinical pathways as pharmacology feeding two effect signals, and the four mechanisms.
+
+Pathways (all forms ASSUMPTION, design doc section 7.3; parameters in ``parameters.Therapy``):
+- MSC infusion: viable cells (10^6/kg) decay with a ~1-day half-life (mouse viability, Eggenhofer 2012); their
+  saturating signal Cm / (Cm + EC50) drives a systemic effect signal E_s (all routes) and an islet-local signal
+  E_i (a small share after IV because of lung first pass; a larger share after intra-arterial delivery). The
+  signals decay over weeks (effect compartment), since cells are gone within days but effects last months.
+- Exosome / secretome: the same signals from a fast-cleared dose with a smaller maximal effect.
+- PSC-derived islet-like cells: a graft of beta-cell equivalents (relative to a healthy beta mass) matures over
+  months and adds to secretion (halved when encapsulated), with slow attrition; its survival also benefits from
+  the islet microenvironment mechanism.
+
+Mechanisms, each its own parameter (``Therapy.e_*``), acting at full signal E = 1:
+(1) immunomodulation lowers inflammatory tone Z; (2) beta-cell protection lowers apoptosis and regeneration raises
+replication; (3) islet microenvironment raises native beta-cell function and graft survival; (4) systemic
+insulin sensitivity raises Sp and Sh.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from stemdm.sim.parameters import Therapy
+
+Pathway = Literal["msc", "psc-islet", "exosome"]
+Source = Literal["bone_marrow", "umbilical_cord", "wharton_jelly", "adipose"]
+Route = Literal["iv", "intra-arterial"]
+
+#: Source potency multipliers: no quantitative source-specific data were found (design doc 6.2): all 1.
+SOURCE_POTENCY: dict[str, float] = {
+    "bone_marrow": 1.0,
+    "umbilical_cord": 1.0,
+    "wharton_jelly": 1.0,
+    "adipose": 1.0,
+}
+
+
+@dataclass(frozen=True)
+class Regimen:
+    """What is given: pathway, source, route, dose per administration and schedule (day numbers)."""
+
+    pathway: Pathway = "msc"
+    source: Source = "umbilical_cord"
+    route: Route = "iv"
+    dose: float = 1.0  # MSC: 1e6 cells/kg; exosome: same scale (cell-equivalents); PSC: beta-equivalents
+    days: tuple[int, ...] = (0,)
+    encapsulated: bool = True  # PSC grafts only
+
+    def __post_init__(self) -> None:
+        if self.dose < 0:
+            raise ValueError(f"dose must be >= 0, got {self.dose}")
+        if self.pathway not in ("msc", "psc-islet", "exosome"):
+            raise ValueError(f"unknown pathway {self.pathway!r}; one of msc, psc-islet, exosome")
+        if self.source not in SOURCE_POTENCY:
+            raise ValueError(f"unknown source {self.source!r}; one of {', '.join(SOURCE_POTENCY)}")
+        if self.route not in ("iv", "intra-arterial"):
+            raise ValueError(f"unknown route {self.route!r}; one of iv, intra-arterial")
+
+
+@dataclass
+class TherapyState:
+    """Per-patient pharmacology state (arrays of shape (n,))."""
+
+    cells: np.ndarray
+    e_sys: np.ndarray
+    e_islet: np.ndarray
+    graft_immature: np.ndarray
+    graft_mature: np.ndarray
+    contributions: dict[str, float] = field(default_factory=dict)
+
+    @classmethod
+    def empty(cls, n: int) -> TherapyState:
+        zeros = np.zeros(n)
+        return cls(zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy())
+
+
+def step_therapy(t: Therapy, regimen: Regimen | None, state: TherapyState, day: int, dt: float = 1.0) -> None:
+    """Advance the pharmacology one day (dose events at the start of their day)."""
+    if regimen is None:
+        return
+    given = day in regimen.days
+    if regimen.pathway == "psc-islet":
+        if given:
+            state.graft_immature += regimen.dose
+        mature_rate = 1.0 / t.graft_maturation
+        matured = state.graft_immature * (1 - math.exp(-mature_rate * dt))
+        state.graft_immature -= matured
+        loss = t.graft_loss * (1 - t.e_micro * np.clip(state.e_islet, 0, 1))
+        state.graft_mature = (state.graft_mature + matured) * np.exp(-loss * dt)
+        return
+    if given:
+        state.cells += regimen.dose * SOURCE_POTENCY[regimen.source]
+    half_life = t.msc_half_life if regimen.pathway == "msc" else t.exosome_half_life
+    emax = 1.0 if regimen.pathway == "msc" else t.exosome_emax
+    decay = math.log(2) / half_life
+    before = state.cells
+    after = before * math.exp(-decay * dt)
+    # exact area under the saturating signal C / (C + EC50) while C decays exponentially over the day
+    area = emax / decay * np.log((before + t.msc_ec50) / (after + t.msc_ec50))
+    state.cells = after
+    local = t.f_local_arterial if regimen.route == "intra-arterial" else t.f_local_iv
+    keep = math.exp(-math.log(2) / t.signal_half_life * dt)
+    state.e_sys = state.e_sys * keep + t.signal_gain * area
+    state.e_islet = state.e_islet * keep + t.signal_gain * area * local / t.f_local_arterial

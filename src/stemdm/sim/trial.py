@@ -1,0 +1,312 @@
+"""In-silico randomized trials: a design, a seeded randomization of a matched virtual cohort into a therapy arm
+and a placebo arm, daily simulation, and the trials' own endpoints at the visits.
+
+Endpoints (canonical ids shared with the review): ``hba1c`` (%), ``fbg`` (mg/dL), ``cpep_fasting`` (ng/mL),
+``insulin_dose`` (IU/day), ``homa_b``, ``homa_ir`` (HOMA1 from endogenous insulin: exogenous insulin would
+contaminate a measured fasting insulin, so this is what a C-peptide-based HOMA approximates; ASSUMPTION).
+``ppbg`` and ``cpep_stimulated`` need the meal-test model (Dalla Man 2007), not yet part of this version.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from scipy import stats
+
+from stemdm import NOT_MEDICAL_ADVICE
+from stemdm.sim.cohort import Baseline, Cohort, make_cohort
+from stemdm.sim.parameters import Parameters, Physiology, default_parameters
+from stemdm.sim.physiology import (
+    MG_DL_PER_MMOL_L,
+    apoptosis_factor,
+    capacity,
+    effective_sensitivity,
+    fasting_state,
+    glucotoxicity,
+    hba1c_percent,
+    homa,
+    relax,
+    replication_factor,
+    step_rbc,
+    tone_target,
+)
+from stemdm.sim.therapy import Regimen, TherapyState, step_therapy
+
+ENDPOINTS = ("hba1c", "fbg", "cpep_fasting", "insulin_dose", "homa_b", "homa_ir")
+NOT_SIMULATED = ("ppbg", "cpep_stimulated")
+VI_L_PER_KG = 0.05  # insulin distribution volume, Dalla Man 2007 (normal subjects)
+HEPATIC_EXTRACTION = 0.6  # basal hepatic insulin extraction, Dalla Man 2007 (HEb)
+PMOL_L_PER_NG_ML = 331.0  # C-peptide, molar mass 3020 g/mol
+
+
+class TrialDesign(BaseModel):
+    """A two-arm trial: therapy vs placebo, n per arm, duration, visits, the regimen and the cohort baseline."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    pathway: str = "msc"
+    source: str = "umbilical_cord"
+    route: str = "iv"
+    dose: float = Field(
+        1.0, ge=0, description="MSC / exosome: 1e6 cells/kg per administration; PSC: beta-equivalents"
+    )
+    infusions: int = Field(3, ge=1)
+    interval_weeks: float = Field(4.0, ge=0)
+    encapsulated: bool = True
+    weeks: int = Field(48, ge=1, le=520)
+    visits: list[int] = [0, 12, 24, 48]
+    patients_per_arm: int = Field(200, ge=1)
+    hba1c: float = 8.9
+    hba1c_sd: float = 1.2
+    bmi: float = 27.0
+    duration_years: float = 10.0
+    insulin_treated: bool = True
+    seed: int = 1
+
+    @model_validator(mode="after")
+    def _check(self) -> TrialDesign:
+        bad = [v for v in self.visits if v < 0 or v > self.weeks]
+        if bad:
+            raise ValueError(f"visits {bad} lie outside the trial (0-{self.weeks} weeks)")
+        if 0 not in self.visits:
+            self.visits = [0, *self.visits]
+        self.visits = sorted(set(self.visits))
+        last_dose_day = (self.infusions - 1) * self.interval_weeks * 7
+        if last_dose_day > self.weeks * 7:
+            raise ValueError(f"the last administration (day {last_dose_day:g}) falls after the trial's end")
+        self.regimen()  # validates pathway, source, route, dose
+        self.baseline()
+        return self
+
+    def regimen(self) -> Regimen:
+        days = tuple(int(round(i * self.interval_weeks * 7)) for i in range(self.infusions))
+        return Regimen(self.pathway, self.source, self.route, self.dose, days, self.encapsulated)  # type: ignore[arg-type]
+
+    def baseline(self) -> Baseline:
+        return Baseline(self.hba1c, self.hba1c_sd, self.bmi, self.duration_years, self.insulin_treated)
+
+
+@dataclass
+class ArmRun:
+    """Per-patient endpoint values at each visit: endpoint -> (visits, patients) array."""
+
+    name: str
+    values: dict[str, np.ndarray]
+    contributions: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass
+class TrialResult:
+    design: TrialDesign
+    parameters_version: str
+    arms: dict[str, ArmRun]
+    acceptance_rate: float
+
+    def arm_summary(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, arm in self.arms.items():
+            rows = {}
+            for endpoint, values in arm.values.items():
+                rows[endpoint] = [
+                    {
+                        "week": week,
+                        "mean": float(np.nanmean(v)),
+                        "sd": float(np.nanstd(v, ddof=1)),
+                        "n": int(np.isfinite(v).sum()),
+                    }
+                    for week, v in zip(self.design.visits, values, strict=True)
+                ]
+            out[name] = rows
+        return out
+
+    def effects(self, level: float = 95.0) -> list[dict[str, Any]]:
+        """Between-arm mean differences of the change from baseline (therapy - placebo), Welch t CIs."""
+        effects = []
+        therapy, placebo = self.arms["therapy"], self.arms["placebo"]
+        for endpoint in ENDPOINTS:
+            for i, week in enumerate(self.design.visits[1:], start=1):
+                a = therapy.values[endpoint][i] - therapy.values[endpoint][0]
+                b = placebo.values[endpoint][i] - placebo.values[endpoint][0]
+                effects.append({"week": week, "outcome": endpoint, **_welch(a, b, level)})
+        return effects
+
+    def responders(self) -> dict[str, Any]:
+        """HbA1c < 7 % and insulin dose down >= 50 % at the last visit (Zang 2022 primary endpoint)."""
+        out = {}
+        for name, arm in self.arms.items():
+            hba1c = arm.values["hba1c"][-1]
+            dose0, dose1 = arm.values["insulin_dose"][0], arm.values["insulin_dose"][-1]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                reduced = np.where(dose0 > 0, (dose0 - dose1) / dose0 >= 0.5, False)
+            out[name] = float(np.mean((hba1c < 7.0) & reduced))
+        return {"definition": "HbA1c < 7 % and insulin dose reduced >= 50 % at the last visit", **out}
+
+    def to_frame(self) -> pd.DataFrame:
+        rows = []
+        for arm, endpoints in self.arm_summary().items():
+            for endpoint, visits in endpoints.items():
+                rows += [{"arm": arm, "outcome": endpoint, **visit} for visit in visits]
+        return pd.DataFrame(rows)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "design": self.design.model_dump(),
+            "parameters_version": self.parameters_version,
+            "arms": self.arm_summary(),
+            "effects": self.effects(),
+            "responders": self.responders(),
+            "not_simulated": {
+                k: "needs the meal-test model (Dalla Man 2007), not in this version" for k in NOT_SIMULATED
+            },
+            "cohort_acceptance_rate": self.acceptance_rate,
+            "disclaimer": NOT_MEDICAL_ADVICE,
+        }
+
+    def summary(self) -> str:
+        lines = [
+            f"In-silico trial: {self.design.pathway} ({self.design.source}, {self.design.route}, "
+            f"{self.design.dose:g} x {self.design.infusions}) vs placebo, {self.design.patients_per_arm} per arm, "
+            f"{self.design.weeks} weeks; parameters {self.parameters_version}"
+        ]
+        for e in self.effects():
+            if e["week"] == self.design.visits[-1]:
+                lines.append(
+                    f"  {e['outcome']:>13}: MD of change {e['md']:+.3g} ({e['ci_lb']:.3g} to "
+                    f"{e['ci_ub']:.3g})"
+                )
+        lines.append(
+            f"  responders ({self.responders()['definition']}): therapy {self.responders()['therapy']:.1%}, "
+            f"placebo {self.responders()['placebo']:.1%}"
+        )
+        lines.append(NOT_MEDICAL_ADVICE)
+        return "\n".join(lines)
+
+
+def _welch(a: np.ndarray, b: np.ndarray, level: float) -> dict[str, float]:
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    md = float(a.mean() - b.mean())
+    if a.size < 2 or b.size < 2:
+        return {"md": md, "ci_lb": math.nan, "ci_ub": math.nan}
+    va, vb = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
+    se = math.sqrt(va + vb)
+    if se == 0:
+        return {"md": md, "ci_lb": md, "ci_ub": md}
+    df = (va + vb) ** 2 / (va**2 / (a.size - 1) + vb**2 / (b.size - 1))
+    t = float(stats.t.ppf(1 - (1 - level / 100) / 2, df))
+    return {"md": md, "ci_lb": md - t * se, "ci_ub": md + t * se}
+
+
+def run_trial(design: TrialDesign, params: Parameters | None = None) -> TrialResult:
+    """Simulate ``design`` (``params`` None = the parameter file shipped with the package)."""
+    params = params or default_parameters()
+    rng = np.random.default_rng(design.seed)
+    cohort = make_cohort(params.physiology, design.baseline(), 2 * design.patients_per_arm, rng)
+    order = rng.permutation(cohort.n)  # randomization
+    arms = {}
+    for name, index, regimen in (
+        ("therapy", order[: design.patients_per_arm], design.regimen()),
+        ("placebo", order[design.patients_per_arm :], None),
+    ):
+        arms[name] = simulate_arm(name, _subset(cohort, index), regimen, params, design.weeks, design.visits)
+    return TrialResult(design, params.version, arms, cohort.acceptance_rate)
+
+
+def _subset(cohort: Cohort, index: np.ndarray) -> Cohort:
+    state = type(cohort.state)(**{k: v[index] for k, v in vars(cohort.state).items()})
+    return Cohort(
+        state,
+        cohort.age[index],
+        cohort.weight[index],
+        cohort.bsa[index],
+        cohort.male[index],
+        cohort.duration[index],
+        cohort.acceptance_rate,
+    )
+
+
+def simulate_arm(
+    name: str, cohort: Cohort, regimen: Regimen | None, params: Parameters, weeks: int, visits: list[int]
+) -> ArmRun:
+    """Daily simulation of one arm; endpoints recorded at the visit weeks."""
+    p, t, placebo = params.physiology, params.therapy, params.placebo
+    s = _copy_state(cohort.state)
+    n = s.B.shape[0]
+    ther = TherapyState.empty(n)
+    visit_days = {int(v * 7): i for i, v in enumerate(visits)}
+    values = {e: np.full((len(visits), n), np.nan) for e in ENDPOINTS}
+    baseline_fpg = s.G.copy()
+    graft_efficiency = t.graft_encapsulated_efficiency if (regimen and regimen.encapsulated) else 1.0
+    G, insulin = s.G, np.zeros(n)
+    for day in range(weeks * 7 + 1):
+        e_sys = np.clip(ther.e_sys, 0, 1)
+        e_islet = np.clip(ther.e_islet, 0, 1)
+        trial_effect = placebo.e_sens * (1 - math.exp(-day / placebo.onset))
+        sp, sh = effective_sensitivity(p, s.Sp, s.Sh, s.Z, t.e_sens * e_sys + trial_effect)
+        bfun = s.B * s.F * s.Q + graft_efficiency * ther.graft_mature
+        G, insulin = fasting_state(p, bfun, sp, sh, p.exo_per_iu * s.dose, s.G)
+        s.G = G
+        if day in visit_days:
+            _record(values, visit_days[day], s, G, insulin, cohort)
+        _advance(p, t, s, G, e_sys, e_islet)
+        if day % p.titration_days == p.titration_days - 1:
+            _titrate(s, G, baseline_fpg)
+        step_therapy(t, regimen, ther, day)
+    return ArmRun(name, values)
+
+
+def _advance(p: Physiology, t, s, G: np.ndarray, e_sys: np.ndarray, e_islet: np.ndarray) -> None:
+    """One day of the slow states (exact relaxations; beta-cell mass by its net growth rate)."""
+    s.rbc, s.a1c = step_rbc(p, s.rbc, s.a1c, G * p.mean_over_fasting / MG_DL_PER_MMOL_L)
+    s.Z = relax(s.Z, tone_target(p, s.Z_base, G, t.e_immuno * e_sys), p.kZ)
+    s.Q = relax(s.Q, capacity(p, s.Z), p.kQ)
+    growth = replication_factor(p, s.Z) * (1 + t.e_regen * e_islet) - apoptosis_factor(p, s.Z) * (
+        1 - t.e_protect * e_islet
+    )
+    s.B = np.clip(s.B * np.exp(growth), 0.0, 1.5)
+    f_target = s.F_intrinsic * glucotoxicity(p, G) * (1 + t.e_micro * e_islet)
+    s.F = relax(s.F, f_target, 1 / p.tau_F)
+    s.Sp = relax(s.Sp, s.Sp_target, 1 / p.tau_S)
+    s.Sh = relax(s.Sh, s.Sh_target, 1 / p.tau_S)
+
+
+def _titrate(s, G: np.ndarray, baseline_fpg: np.ndarray) -> None:
+    """Weekly basal-insulin adjustment (ASSUMPTION modelled on trial practice and Treat-to-Target steps):
+    -4 IU below 72 mg/dL, -2 IU below 110 mg/dL (de-escalation as glucose improves), +2 IU when fasting glucose
+    rises 20 mg/dL above its baseline; background therapy otherwise kept stable."""
+    treated = s.insulin_treated & (s.dose > 0)
+    change = np.where(G < 72, -4.0, np.where(G < 110, -2.0, np.where(baseline_fpg + 20 < G, 2.0, 0.0)))
+    s.dose = np.where(treated, np.maximum(s.dose + change, 0.0), s.dose)
+
+
+def _record(values, i: int, s, G: np.ndarray, insulin: np.ndarray, cohort: Cohort) -> None:
+    ir, b = homa(G, insulin)
+    values["hba1c"][i] = hba1c_percent(s.rbc, s.a1c)
+    values["fbg"][i] = G
+    values["insulin_dose"][i] = s.dose
+    values["homa_ir"][i] = ir
+    values["homa_b"][i] = b
+    values["cpep_fasting"][i] = fasting_c_peptide(insulin, cohort)
+
+
+def fasting_c_peptide(insulin: np.ndarray, cohort: Cohort) -> np.ndarray:
+    """Fasting C-peptide (ng/mL) from endogenous fasting insulin: secretion rate ISR = I x clearance / (1 - HE)
+    (insulin volume 0.05 L/kg and hepatic extraction 0.6, Dalla Man 2007; clearance rate Topp 2000), then the
+    Van Cauter 1992 steady state CP = ISR / (k10 Vd) with T2D half-lives and sex-specific Vd from BSA."""
+    clearance = 432.0 / 1440.0 * VI_L_PER_KG * cohort.weight  # L/min
+    isr = insulin * 6.0 * clearance / (1 - HEPATIC_EXTRACTION)  # pmol/min
+    a = math.log(2) / 4.52
+    b = math.log(2) / (0.14 * cohort.age + 29.16)
+    fraction = 0.78
+    k21 = fraction * b + (1 - fraction) * a
+    k10 = a * b / k21
+    vd = np.where(cohort.male, 1.92 * cohort.bsa + 0.64, 1.11 * cohort.bsa + 2.04)
+    return isr / (k10 * vd) / PMOL_L_PER_NG_ML
+
+
+def _copy_state(state):
+    return type(state)(**{k: v.copy() for k, v in vars(state).items()})
