@@ -3,7 +3,8 @@
 
 Plausible patients draw their physiology from wide priors (ASSUMPTION, design doc 7.7): beta-cell mass falling
 with diabetes duration (about 7 %/year), secretory function, peripheral and hepatic insulin sensitivity,
-inflammatory tone, age, BMI, sex and (for insulin-treated cohorts) a basal dose. Their baseline HbA1c follows from
+inflammatory tone, age, BMI, sex and (for insulin-treated cohorts) a basal dose. Their baseline HbA1c
+follows from
 the model; candidates are then accepted with probability proportional to target density / candidate density of
 HbA1c, so the accepted cohort has the trial's mean and SD without weighting.
 """
@@ -92,7 +93,8 @@ def _candidates(p: Physiology, base: Baseline, m: int, rng: np.random.Generator)
 
 
 def _baseline_hba1c(p: Physiology, c: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Baseline fasting glucose with the inflammatory tone at its glucose-driven level (two fixed-point passes),
+    """Baseline fasting glucose with the inflammatory tone at its glucose-driven level (two fixed-point
+    passes),
     and the HbA1c of the red-cell chain at steady state."""
     G = np.full_like(c["B"], 150.0)
     for _ in range(3):
@@ -174,7 +176,8 @@ def _accept(h: np.ndarray, base: Baseline, rng: np.random.Generator) -> np.ndarr
     target_centers = np.exp(-0.5 * ((centers - base.hba1c) / base.hba1c_sd) ** 2) / (
         base.hba1c_sd * np.sqrt(2 * np.pi)
     )
-    # the envelope comes from well-populated bins within 2.5 SD: a handful of candidates in a far tail must not
+    # the envelope comes from well-populated bins within 2.5 SD: a handful of candidates in a far tail
+    # must not
     # drive acceptance to zero everywhere (those tails are then slightly under-filled; documented)
     usable = (counts >= 5) & (np.abs(centers - base.hba1c) <= 2.5 * base.hba1c_sd)
     ratio = np.where(usable, target_centers / np.where(usable, density, 1), 0)

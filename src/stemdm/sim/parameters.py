@@ -37,6 +37,7 @@ class Physiology:
     k_clear: float = _p(432.0, "Topp2000", "1/d")  # insulin clearance
     hgp_floor: float = _p(0.3, "ASSUMPTION: insulin cannot suppress ~30% of hepatic output", "")
     hgp_c: float = _p(10.0, "ASSUMPTION: half-suppression near basal insulin (Ha 2020 HGP shape)", "uU/mL")
+    counter_reg: float = _p(3.0, "ASSUMPTION: counter-regulatory output below 70 mg/dL (x R0 at G = 0)", "")
     # inflammation (Z stands in for Palmér's IL-1 receptor occupancy)
     ka: float = _p(5.52e-4, "Palmer2014", "1/d")
     kr: float = _p(3.76e-4, "Palmer2014", "1/d")
@@ -111,7 +112,8 @@ class Therapy:
 
 @dataclass(frozen=True)
 class Placebo:
-    """The trial effect both arms receive (closer care, adherence): insulin sensitivity rises with onset tau."""
+    """The trial effect both arms receive (closer care, adherence): insulin sensitivity rises with onset
+    tau."""
 
     e_sens: float = _p(0.08, "ASSUMPTION: calibrated to Zang 2022 placebo HbA1c -0.63 % at 48 weeks", "")
     onset: float = _p(28.0, "ASSUMPTION", "d")

@@ -68,34 +68,53 @@ def secretion_curve(p: Physiology, G: np.ndarray) -> np.ndarray:
     return G**2 / (p.alpha + G**2)
 
 
+def glucose_balance(
+    p: Physiology, G: np.ndarray, bfun: np.ndarray, sp: np.ndarray, sh: np.ndarray, i_exo: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Net fasting glucose flux (mg/dL/d) at glucose G, its derivative in G, and endogenous insulin (uU/mL).
+
+    Production: R0 x [floor + (1 - floor) (c + 10) / (c + Sh I)] (insulin-suppressible hepatic output,
+    equal to
+    R0 at healthy basal insulin; ASSUMPTION shape after Ha 2020) + counter-regulation R0 x cr x (70 - G)/70
+    below
+    70 mg/dL (ASSUMPTION: glucagon/adrenaline keep fasting glucose out of severe hypoglycaemia). Uptake:
+    (EG0 + SI0 Sp I) G (Topp 2000)."""
+    gain = p.secretion * bfun / p.k_clear
+    shape = G**2 / (p.alpha + G**2)
+    endogenous = gain * shape
+    insulin = endogenous + i_exo
+    dI = gain * 2 * p.alpha * G / (p.alpha + G**2) ** 2
+    c = p.hgp_c + 10.0
+    hgp = p.R0 * (p.hgp_floor + (1 - p.hgp_floor) * c / (p.hgp_c + sh * insulin))
+    dhgp = -p.R0 * (1 - p.hgp_floor) * c * sh * dI / (p.hgp_c + sh * insulin) ** 2
+    low = G < 70.0
+    counter = np.where(low, p.R0 * p.counter_reg * (70.0 - G) / 70.0, 0.0)
+    dcounter = np.where(low, -p.R0 * p.counter_reg / 70.0, 0.0)
+    uptake = (p.EG0 + p.SI0 * sp * insulin) * G
+    duptake = p.EG0 + p.SI0 * sp * insulin + p.SI0 * sp * dI * G
+    return hgp + counter - uptake, dhgp + dcounter - duptake, endogenous
+
+
 def fasting_state(
     p: Physiology, bfun: np.ndarray, sp: np.ndarray, sh: np.ndarray, i_exo: np.ndarray, G0: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Fasting glucose (mg/dL) and endogenous insulin (uU/mL) solving the daily quasi-steady state by safeguarded
+    """Fasting glucose (mg/dL) and endogenous insulin (uU/mL) solving the daily quasi-steady state by
+    safeguarded
     Newton iterations from ``G0`` (the balance is strictly decreasing in G, so the root is unique)."""
     G = np.clip(G0, 30.0, 1500.0)
-    lo, hi = np.full_like(G, 10.0), np.full_like(G, 3000.0)
-    gain = p.secretion * bfun / p.k_clear
-    for _ in range(40):
-        s = secretion_curve(p, G)
-        insulin = gain * s + i_exo
-        hgp_shape = p.hgp_floor + (1 - p.hgp_floor) * (p.hgp_c + 10.0) / (p.hgp_c + sh * insulin)
-        f = p.R0 * hgp_shape - (p.EG0 + p.SI0 * sp * insulin) * G
-        ds = 2 * p.alpha * G / (p.alpha + G**2) ** 2
-        dI = gain * ds
-        dhgp = -p.R0 * (1 - p.hgp_floor) * (p.hgp_c + 10.0) * sh * dI / (p.hgp_c + sh * insulin) ** 2
-        df = dhgp - (p.EG0 + p.SI0 * sp * insulin) - p.SI0 * sp * dI * G
+    lo, hi = np.full_like(G, 1.0), np.full_like(G, 3000.0)
+    for _ in range(60):
+        f, df, _ = glucose_balance(p, G, bfun, sp, sh, i_exo)
         lo = np.where(f > 0, G, lo)
         hi = np.where(f <= 0, G, hi)
         step = G - f / df
         outside = (step <= lo) | (step >= hi)
         new = np.where(outside, 0.5 * (lo + hi), step)
-        if np.all(np.abs(new - G) < 1e-9 * G):
-            G = new
-            break
+        done = np.all(np.abs(new - G) <= 1e-10 * G)
         G = new
-    endogenous = gain * secretion_curve(p, G)
-    return G, endogenous
+        if done:
+            break
+    return G, glucose_balance(p, G, bfun, sp, sh, i_exo)[2]
 
 
 def hba1c_chain_steady(p: Physiology, mean_glucose_mmol: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -148,7 +167,8 @@ def effective_sensitivity(
 
 
 def glucotoxicity(p: Physiology, G: np.ndarray) -> np.ndarray:
-    """Factor on beta-cell function from hyperglycaemia (ASSUMPTION: linear loss f_gluco per 100 mg/dL above 100,
+    """Factor on beta-cell function from hyperglycaemia (ASSUMPTION: linear loss f_gluco per 100 mg/dL
+    above 100,
     the direction of Ha 2016's sigma dynamics), floored at 0.1."""
     return np.clip(1 - p.f_gluco * np.maximum(G - 100.0, 0.0) / 100.0, 0.1, 1.0)
 

@@ -1,19 +1,20 @@
 """The three clinical pathways as pharmacology feeding two effect signals, and the four mechanisms.
 
 Pathways (all forms ASSUMPTION, design doc section 7.3; parameters in ``parameters.Therapy``):
-- MSC infusion: viable cells (10^6/kg) decay with a ~1-day half-life (mouse viability, Eggenhofer 2012); their
-  saturating signal Cm / (Cm + EC50) drives a systemic effect signal E_s (all routes) and an islet-local signal
-  E_i (a small share after IV because of lung first pass; a larger share after intra-arterial delivery). The
-  signals decay over weeks (effect compartment), since cells are gone within days but effects last months.
+- MSC infusion: viable cells (10^6/kg) decay with a ~1-day half-life (mouse viability, Eggenhofer 2012);
+  their saturating signal Cm / (Cm + EC50) drives a systemic effect signal E_s (all routes) and an
+  islet-local signal E_i (a small share after IV because of lung first pass, a larger one after
+  intra-arterial delivery). The signals decay over weeks (effect compartment): cells are gone within days,
+  effects last months.
 - Exosome / secretome: the same signals from a fast-cleared dose with a smaller maximal effect.
-- PSC-derived islet-like cells: a graft of beta-cell equivalents (relative to a healthy beta mass) matures over
-  months and adds to secretion (halved when encapsulated), with slow attrition; its survival also benefits from
-  the islet microenvironment mechanism.
+- PSC-derived islet-like cells: a graft of beta-cell equivalents (relative to a healthy beta mass) matures
+  over months and adds to secretion (halved when encapsulated), with slow attrition; its survival also
+  benefits from the islet microenvironment mechanism.
 
-Mechanisms, each its own parameter (``Therapy.e_*``), acting at full signal E = 1:
-(1) immunomodulation lowers inflammatory tone Z; (2) beta-cell protection lowers apoptosis and regeneration raises
-replication; (3) islet microenvironment raises native beta-cell function and graft survival; (4) systemic
-insulin sensitivity raises Sp and Sh.
+Mechanisms, each its own parameter (``Therapy.e_*``), acting at full signal E = 1: (1) immunomodulation
+lowers inflammatory tone Z; (2) beta-cell protection lowers apoptosis and regeneration raises replication;
+(3) islet microenvironment raises native beta-cell function and graft survival; (4) systemic insulin
+sensitivity raises Sp and Sh.
 """
 
 from __future__ import annotations

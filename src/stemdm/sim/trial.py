@@ -1,4 +1,5 @@
-"""In-silico randomized trials: a design, a seeded randomization of a matched virtual cohort into a therapy arm
+"""In-silico randomized trials: a design, a seeded randomization of a matched virtual cohort into a therapy
+arm
 and a placebo arm, daily simulation, and the trials' own endpoints at the visits.
 
 Endpoints (canonical ids shared with the review): ``hba1c`` (%), ``fbg`` (mg/dL), ``cpep_fasting`` (ng/mL),
@@ -42,10 +43,12 @@ NOT_SIMULATED = ("ppbg", "cpep_stimulated")
 VI_L_PER_KG = 0.05  # insulin distribution volume, Dalla Man 2007 (normal subjects)
 HEPATIC_EXTRACTION = 0.6  # basal hepatic insulin extraction, Dalla Man 2007 (HEb)
 PMOL_L_PER_NG_ML = 331.0  # C-peptide, molar mass 3020 g/mol
+MAX_GRAFT = 3.0  # ASSUMPTION: grafts above 3 x a healthy beta-cell mass are outside the model's validity
 
 
 class TrialDesign(BaseModel):
-    """A two-arm trial: therapy vs placebo, n per arm, duration, visits, the regimen and the cohort baseline."""
+    """A two-arm trial: therapy vs placebo, n per arm, duration, visits, the regimen and the cohort
+    baseline."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -79,6 +82,11 @@ class TrialDesign(BaseModel):
         last_dose_day = (self.infusions - 1) * self.interval_weeks * 7
         if last_dose_day > self.weeks * 7:
             raise ValueError(f"the last administration (day {last_dose_day:g}) falls after the trial's end")
+        if self.pathway == "psc-islet" and self.dose * self.infusions > MAX_GRAFT:
+            raise ValueError(
+                f"a PSC-islet graft of {self.dose * self.infusions:g} beta-cell equivalents exceeds "
+                f"{MAX_GRAFT:g} x a healthy beta-cell mass; dose is in healthy-mass units"
+            )
         self.regimen()  # validates pathway, source, route, dose
         self.baseline()
         return self
@@ -170,7 +178,8 @@ class TrialResult:
     def summary(self) -> str:
         lines = [
             f"In-silico trial: {self.design.pathway} ({self.design.source}, {self.design.route}, "
-            f"{self.design.dose:g} x {self.design.infusions}) vs placebo, {self.design.patients_per_arm} per arm, "
+            f"{self.design.dose:g} x {self.design.infusions}) vs placebo, {self.design.patients_per_arm} "
+            f"per arm, "
             f"{self.design.weeks} weeks; parameters {self.parameters_version}"
         ]
         for e in self.effects():
@@ -276,7 +285,8 @@ def _advance(p: Physiology, t, s, G: np.ndarray, e_sys: np.ndarray, e_islet: np.
 
 def _titrate(s, G: np.ndarray, baseline_fpg: np.ndarray) -> None:
     """Weekly basal-insulin adjustment (ASSUMPTION modelled on trial practice and Treat-to-Target steps):
-    -4 IU below 72 mg/dL, -2 IU below 110 mg/dL (de-escalation as glucose improves), +2 IU when fasting glucose
+    -4 IU below 72 mg/dL, -2 IU below 110 mg/dL (de-escalation as glucose improves), +2 IU when fasting
+    glucose
     rises 20 mg/dL above its baseline; background therapy otherwise kept stable."""
     treated = s.insulin_treated & (s.dose > 0)
     change = np.where(G < 72, -4.0, np.where(G < 110, -2.0, np.where(baseline_fpg + 20 < G, 2.0, 0.0)))
@@ -294,7 +304,8 @@ def _record(values, i: int, s, G: np.ndarray, insulin: np.ndarray, cohort: Cohor
 
 
 def fasting_c_peptide(insulin: np.ndarray, cohort: Cohort) -> np.ndarray:
-    """Fasting C-peptide (ng/mL) from endogenous fasting insulin: secretion rate ISR = I x clearance / (1 - HE)
+    """Fasting C-peptide (ng/mL) from endogenous fasting insulin: secretion rate ISR = I x clearance / (1 -
+    HE)
     (insulin volume 0.05 L/kg and hepatic extraction 0.6, Dalla Man 2007; clearance rate Topp 2000), then the
     Van Cauter 1992 steady state CP = ISR / (k10 Vd) with T2D half-lives and sex-specific Vd from BSA."""
     clearance = 432.0 / 1440.0 * VI_L_PER_KG * cohort.weight  # L/min

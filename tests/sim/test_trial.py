@@ -1,0 +1,104 @@
+"""In-silico trials: reproducibility, placebo equivalence of a null therapy, physical states under extreme
+valid designs, and clear errors on bad input."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from stemdm.sim.cohort import Baseline, make_cohort
+from stemdm.sim.parameters import Parameters, Therapy
+from stemdm.sim.therapy import Regimen
+from stemdm.sim.trial import ENDPOINTS, TrialDesign, run_trial, simulate_arm
+
+FAST = dict(patients_per_arm=40, weeks=12, visits=[0, 4, 12], infusions=2, interval_weeks=4)
+
+
+def test_same_seed_same_result_and_output_shapes():
+    first = run_trial(TrialDesign(**FAST, seed=5), Parameters())
+    second = run_trial(TrialDesign(**FAST, seed=5), Parameters())
+    assert first.to_dict() == second.to_dict()
+    other = run_trial(TrialDesign(**FAST, seed=6), Parameters())
+    assert other.to_dict()["arms"] != first.to_dict()["arms"]
+    payload = first.to_dict()
+    assert set(payload["arms"]) == {"therapy", "placebo"}
+    assert {e["outcome"] for e in payload["effects"]} == set(ENDPOINTS)
+    assert all(e["ci_lb"] <= e["md"] <= e["ci_ub"] for e in payload["effects"])
+    frame = first.to_frame()
+    assert set(frame.columns) == {"arm", "outcome", "week", "mean", "sd", "n"}
+    assert "Not medical advice" in first.summary()
+
+
+def test_therapy_without_mechanism_effects_equals_placebo():
+    null = Parameters(
+        therapy=dataclasses.replace(Therapy(), e_immuno=0, e_protect=0, e_regen=0, e_micro=0, e_sens=0)
+    )
+    cohort = make_cohort(null.physiology, Baseline(), 60, np.random.default_rng(2))
+    regimen = Regimen("msc", "umbilical_cord", "iv", 2.0, (0, 28, 56))
+    treated = simulate_arm("therapy", cohort, regimen, null, 24, [0, 12, 24])
+    placebo = simulate_arm("placebo", cohort, None, null, 24, [0, 12, 24])
+    for endpoint in ENDPOINTS:
+        np.testing.assert_array_equal(treated.values[endpoint], placebo.values[endpoint])
+
+
+def test_therapy_effects_point_the_right_way():
+    result = run_trial(TrialDesign(patients_per_arm=300, weeks=24, visits=[0, 24], seed=3), Parameters())
+    last = {e["outcome"]: e for e in result.effects() if e["week"] == 24}
+    assert last["hba1c"]["md"] < 0 and last["fbg"]["md"] < 0 and last["insulin_dose"]["md"] <= 0
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    dose=st.floats(min_value=0, max_value=50),
+    infusions=st.integers(1, 6),
+    hba1c=st.floats(min_value=6.5, max_value=11.5),
+    pathway=st.sampled_from(["msc", "exosome", "psc-islet"]),
+    route=st.sampled_from(["iv", "intra-arterial"]),
+)
+def test_states_stay_physical(dose, infusions, hba1c, pathway, route):
+    if pathway == "psc-islet":
+        dose = min(dose, 3.0) / infusions  # beta-cell equivalents: at most 3 x a healthy mass in total
+    design = TrialDesign(
+        patients_per_arm=15,
+        weeks=26,
+        visits=[0, 13, 26],
+        dose=dose,
+        infusions=infusions,
+        interval_weeks=2,
+        hba1c=hba1c,
+        hba1c_sd=0.7,
+        pathway=pathway,
+        route=route,
+    )
+    result = run_trial(design, Parameters())
+    for arm in result.arms.values():
+        for endpoint, values in arm.values.items():
+            finite = values[np.isfinite(values)]
+            assert finite.size > 0, endpoint
+            assert (finite >= 0).all() or endpoint == "homa_b", endpoint
+        assert (arm.values["hba1c"] > 3).all() and (arm.values["hba1c"] < 20).all()
+        assert (arm.values["fbg"] > 20).all() and (arm.values["fbg"] < 1500).all()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"dose": -1.0}, "greater than or equal to 0"),
+        ({"pathway": "gene"}, "unknown pathway"),
+        ({"source": "placenta"}, "unknown source"),
+        ({"route": "oral"}, "unknown route"),
+        ({"patients_per_arm": 0}, "greater than or equal to 1"),
+        ({"visits": [0, 60]}, "outside the trial"),
+        ({"infusions": 20, "interval_weeks": 4}, "after the trial's end"),
+        ({"hba1c": 25.0}, "outside 5-14"),
+        ({"pathway": "psc-islet", "dose": 2.0, "infusions": 2}, "exceeds 3 x a healthy beta-cell mass"),
+    ],
+)
+def test_bad_designs(change, message):
+    with pytest.raises(ValidationError, match=message):
+        TrialDesign(**(dict(weeks=48) | change))
