@@ -20,7 +20,7 @@ sensitivity raises Sp and Sh.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -71,7 +71,6 @@ class TherapyState:
     e_islet: np.ndarray
     graft_immature: np.ndarray
     graft_mature: np.ndarray
-    contributions: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def empty(cls, n: int) -> TherapyState:

@@ -11,7 +11,7 @@ contaminate a measured fasting insulin, so this is what a C-peptide-based HOMA a
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -105,7 +105,6 @@ class ArmRun:
 
     name: str
     values: dict[str, np.ndarray]
-    contributions: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass

@@ -1,0 +1,37 @@
+"""``stemdm simulate``: JSON contract and exit code 2 on bad input."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from stemdm.cli import app
+
+runner = CliRunner()
+
+
+def test_simulate_json():
+    result = runner.invoke(
+        app,
+        ["simulate", "--patients", "20", "--weeks", "12", "--visits", "0,6,12", "--infusions", "2", "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert {"design", "arms", "effects"} <= set(payload)
+    assert set(payload["effects"][0]) == {"week", "outcome", "md", "ci_lb", "ci_ub"}
+    assert payload["design"]["patients_per_arm"] == 20 and payload["disclaimer"]
+
+
+def test_simulate_bad_input_exits_2():
+    for args in (
+        ["--dose", "-1"],
+        ["--pathway", "gene"],
+        ["--source", "placenta"],
+        ["--patients", "0"],
+        ["--visits", "0,60", "--weeks", "48"],
+        ["--visits", "zero"],
+    ):
+        result = runner.invoke(app, ["simulate", *args])
+        assert result.exit_code == 2, args
+        assert "Traceback" not in result.output
