@@ -22,6 +22,7 @@ from stemdm.meta import MetaInputError, MetaResult, fit, forest_plot, funnel_plo
 from stemdm.meta.errors import ConvergenceError
 from stemdm.meta.report import effect_line, fmt, fmt_p, heterogeneity_line, json_safe, shown
 from stemdm.review.cli import app as review_app
+from stemdm.sim.cli import calibrate_command
 from stemdm.sim.cli import simulate as simulate_command
 
 app = typer.Typer(
@@ -33,6 +34,7 @@ app = typer.Typer(
 app.add_typer(evidence_app, name="evidence")
 app.add_typer(review_app, name="review")
 app.command("simulate")(simulate_command)
+app.command("calibrate")(calibrate_command)
 console = Console()
 errors = Console(stderr=True)
 

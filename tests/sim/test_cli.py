@@ -35,3 +35,15 @@ def test_simulate_bad_input_exits_2():
         result = runner.invoke(app, ["simulate", *args])
         assert result.exit_code == 2, args
         assert "Traceback" not in result.output
+
+
+def test_calibrate_writes_a_parameter_file(tmp_path):
+    out = tmp_path / "params.json"
+    result = runner.invoke(
+        app, ["calibrate", "--patients", "10", "--max-evals", "2", "--out", str(out), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.output)
+    assert len(record["targets"]) == 6 and out.exists()
+    saved = json.loads(out.read_text())
+    assert saved["version"].startswith("1-calibrated") and saved["calibration"]["patients_per_arm"] == 10

@@ -118,3 +118,51 @@ def simulate(
         f"{responders['placebo']:.1%}. Parameters: {result.parameters_version}."
     )
     console.print(f"[italic]{NOT_MEDICAL_ADVICE}[/]")
+
+
+def calibrate_command(
+    patients: Annotated[int, typer.Option(help="Patients per arm of the simulated Zang 2022 trial")] = 200,
+    max_evals: Annotated[int, typer.Option(help="Most model evaluations")] = 150,
+    seed: Annotated[int, typer.Option(help="Seed (common random numbers)")] = 20221,
+    out: Annotated[
+        Path | None, typer.Option(help="Parameter file to write (default: the package's own)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the calibration record as JSON")] = False,
+) -> None:
+    """Fit the placebo and mechanism parameters to Zang 2022 and Kashbour 2025 (stemdm.sim.calibrate) and
+    write a versioned parameter file with the calibration record (targets vs simulated, with CIs)."""
+    from rich.progress import Progress
+
+    from stemdm.sim.calibrate import calibrate, parameter_file, save
+
+    if patients < 10 or max_evals < 1:
+        _fail("--patients must be >= 10 and --max-evals >= 1")
+    with Progress(console=errors, transient=True) as bar:
+        task = bar.add_task("calibrating (model evaluations)", total=max_evals)
+        result = calibrate(
+            patients=patients,
+            seed=seed,
+            max_evals=max_evals,
+            progress=lambda calls: bar.update(task, completed=min(calls, max_evals)),
+        )
+    path = save(result["parameters"], result["record"], out or parameter_file())
+    record = result["record"]
+    if as_json:
+        typer.echo(json.dumps(record | {"file": str(path)}, indent=1))
+        return
+    table = Table(
+        title=f"Calibration ({record['evaluations']} evaluations, converged: {record['converged']})"
+    )
+    for column in ("target", "value (95% CI)", "simulated (95% CI)", "source"):
+        table.add_column(column)
+    for t in record["targets"]:
+        table.add_row(
+            t["name"],
+            f"{t['target']:.3g} ({t['target_ci'][0]:.3g} to {t['target_ci'][1]:.3g})",
+            f"{t['simulated']:.3g} ({t['simulated_ci'][0]:.3g} to {t['simulated_ci'][1]:.3g})",
+            escape(t["source"]),
+        )
+    console.print(table)
+    for p in record["parameters"]:
+        console.print(f"  {p['block']}.{p['name']} = {p['estimate']:.4g} (SE {p['se']:.3g})")
+    console.print(f"Wrote {path} ({result['parameters'].version}). [italic]{NOT_MEDICAL_ADVICE}[/]")

@@ -80,6 +80,11 @@ class Physiology:
         0.25, "ASSUMPTION: steady plasma insulin increment per IU/day of basal insulin", "uU/mL per IU/day"
     )
     titration_days: int = field(default=7, metadata={"source": "Riddle2003 Treat-to-Target weekly titration"})
+    deescalate_below: float = _p(
+        110.0,
+        "ASSUMPTION: insulin lowered 2 IU/week below this fasting glucose (trial practice; calibrated)",
+        "mg/dL",
+    )
     fpg_target: float = _p(130.0, "ADA/EASD fasting target < 130 mg/dL (Riddle2003 table for steps)", "mg/dL")
 
 

@@ -262,7 +262,7 @@ def simulate_arm(
             _record(values, visit_days[day], s, G, insulin, cohort)
         _advance(p, t, s, G, e_sys, e_islet)
         if day % p.titration_days == p.titration_days - 1:
-            _titrate(s, G, baseline_fpg)
+            _titrate(s, G, baseline_fpg, p.deescalate_below)
         step_therapy(t, regimen, ther, day)
     return ArmRun(name, values)
 
@@ -282,13 +282,13 @@ def _advance(p: Physiology, t, s, G: np.ndarray, e_sys: np.ndarray, e_islet: np.
     s.Sh = relax(s.Sh, s.Sh_target, 1 / p.tau_S)
 
 
-def _titrate(s, G: np.ndarray, baseline_fpg: np.ndarray) -> None:
+def _titrate(s, G: np.ndarray, baseline_fpg: np.ndarray, deescalate_below: float) -> None:
     """Weekly basal-insulin adjustment (ASSUMPTION modelled on trial practice and Treat-to-Target steps):
-    -4 IU below 72 mg/dL, -2 IU below 110 mg/dL (de-escalation as glucose improves), +2 IU when fasting
-    glucose
-    rises 20 mg/dL above its baseline; background therapy otherwise kept stable."""
+    -4 IU below 72 mg/dL, -2 IU below ``deescalate_below`` (de-escalation as glucose improves), +2 IU when
+    fasting glucose rises 20 mg/dL above its baseline; background therapy otherwise kept stable."""
     treated = s.insulin_treated & (s.dose > 0)
-    change = np.where(G < 72, -4.0, np.where(G < 110, -2.0, np.where(baseline_fpg + 20 < G, 2.0, 0.0)))
+    rises = baseline_fpg + 20 < G
+    change = np.where(G < 72, -4.0, np.where(deescalate_below > G, -2.0, np.where(rises, 2.0, 0.0)))
     s.dose = np.where(treated, np.maximum(s.dose + change, 0.0), s.dose)
 
 
