@@ -11,10 +11,10 @@ correlation of 0.5 (Cochrane Handbook 6.5.2.8; ASSUMPTION); the insulin reductio
 an SD of 25 percentage points is assumed; the beta-function target's SE (5 HOMA-B points) is an assumption.
 
 Method: weighted least squares (scipy.optimize.least_squares, bounded) on a simulated Zang-like trial with
-common random numbers (fixed seed). Uncertainty: Laplace approximation, covariance (J'J)^-1 of the weighted residuals
-at the optimum; CIs of the simulated targets by the delta method. Five parameters are fitted: the placebo
-sensitivity effect, the MSC sensitivity mechanism, the effect-signal gain and half-life, and the insulin
-de-escalation threshold; the other mechanisms keep their priors (the data cannot separate them).
+common random numbers (fixed seed). Uncertainty: Laplace approximation, covariance (J'J)^-1 of the weighted
+residuals at the optimum; CIs of the simulated targets by the delta method. Five parameters are fitted: the
+placebo sensitivity effect, the MSC sensitivity mechanism, the effect-signal gain and half-life, and the
+insulin de-escalation threshold; the other mechanisms keep their priors (the data cannot separate them).
 """
 
 from __future__ import annotations
@@ -123,7 +123,8 @@ def targets() -> list[Target]:
 
 def zang_design(patients: int, seed: int) -> TrialDesign:
     """Zang 2022's trial in silico: UC-MSC 1e6/kg IV x3 at 4-week intervals, 48 weeks, insulin-treated,
-    baseline HbA1c 8.95 (1.2) % (the two arms' mean; dose per infusion not in the curated data: ASSUMPTION 1e6/kg)."""
+    baseline HbA1c 8.95 (1.2) % (the two arms' mean). The dose per infusion is not in the curated data:
+    ASSUMPTION 1e6 cells/kg."""
     return TrialDesign(
         pathway="msc",
         source="umbilical_cord",
