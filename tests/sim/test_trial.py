@@ -102,3 +102,17 @@ def test_states_stay_physical(dose, infusions, hba1c, pathway, route):
 def test_bad_designs(change, message):
     with pytest.raises(ValidationError, match=message):
         TrialDesign(**(dict(weeks=48) | change))
+
+
+def test_dask_chunks_give_identical_results():
+    """A LocalCluster of 2 worker processes, 3 chunks per arm: the same numbers as one process."""
+    design = TrialDesign(patients_per_arm=90, weeks=12, visits=[0, 6, 12], seed=4)
+    single = run_trial(design, Parameters())
+    chunked = run_trial(design, Parameters(), workers=2, chunk=30)
+    for arm in single.arms:
+        for endpoint in ENDPOINTS:
+            np.testing.assert_array_equal(
+                single.arms[arm].values[endpoint], chunked.arms[arm].values[endpoint]
+            )
+    with pytest.raises(ValueError, match="workers must be >= 1"):
+        run_trial(design, Parameters(), workers=0)

@@ -53,6 +53,10 @@ def simulate(
         bool, typer.Option("--encapsulated/--not-encapsulated", help="PSC grafts")
     ] = True,
     seed: Annotated[int, typer.Option(help="Randomization and cohort seed")] = 1,
+    workers: Annotated[
+        int | None, typer.Option(help="Start a local Dask cluster with N worker processes")
+    ] = None,
+    scheduler: Annotated[str | None, typer.Option(help="Use an existing Dask scheduler at ADDRESS")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print design, arms and effects as JSON")] = False,
     plot: Annotated[Path | None, typer.Option(help="Not yet available in this version")] = None,
 ) -> None:
@@ -91,7 +95,7 @@ def simulate(
             )
         )
     try:
-        result = run_trial(design, default_parameters())
+        result = run_trial(design, default_parameters(), workers=workers, scheduler=scheduler)
     except ValueError as error:
         _fail(str(error))
     if as_json:

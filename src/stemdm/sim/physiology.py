@@ -103,6 +103,7 @@ def fasting_state(
     Newton iterations from ``G0`` (the balance is strictly decreasing in G, so the root is unique)."""
     G = np.clip(G0, 30.0, 1500.0)
     lo, hi = np.full_like(G, 1.0), np.full_like(G, 3000.0)
+    active = np.ones(G.shape, dtype=bool)
     for _ in range(60):
         f, df, _ = glucose_balance(p, G, bfun, sp, sh, i_exo)
         lo = np.where(f > 0, G, lo)
@@ -110,9 +111,11 @@ def fasting_state(
         step = G - f / df
         outside = (step <= lo) | (step >= hi)
         new = np.where(outside, 0.5 * (lo + hi), step)
-        done = np.all(np.abs(new - G) <= 1e-10 * G)
+        # each patient stops on its own: results do not depend on which other patients share the array
+        new = np.where(active, new, G)
+        active &= np.abs(new - G) > 1e-10 * G
         G = new
-        if done:
+        if not active.any():
             break
     return G, glucose_balance(p, G, bfun, sp, sh, i_exo)[2]
 

@@ -209,19 +209,85 @@ def _welch(a: np.ndarray, b: np.ndarray, level: float) -> dict[str, float]:
     return {"md": md, "ci_lb": md - t * se, "ci_ub": md + t * se}
 
 
-def run_trial(design: TrialDesign, params: Parameters | None = None) -> TrialResult:
-    """Simulate ``design`` (``params`` None = the parameter file shipped with the package)."""
+def run_trial(
+    design: TrialDesign,
+    params: Parameters | None = None,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    chunk: int = 20_000,
+) -> TrialResult:
+    """Simulate ``design`` (``params`` None = the parameter file shipped with the package).
+
+    The cohort is drawn and randomized here, with ``design.seed``; the daily simulation is elementwise over
+    patients, so it can run in chunks: ``workers`` starts a dask.distributed LocalCluster, ``scheduler`` uses
+    an existing cluster. Results are identical to the single-process run for the same seed."""
     params = params or default_parameters()
     rng = np.random.default_rng(design.seed)
     cohort = make_cohort(params.physiology, design.baseline(), 2 * design.patients_per_arm, rng)
     order = rng.permutation(cohort.n)  # randomization
-    arms = {}
-    for name, index, regimen in (
+    plan = (
         ("therapy", order[: design.patients_per_arm], design.regimen()),
         ("placebo", order[design.patients_per_arm :], None),
-    ):
-        arms[name] = simulate_arm(name, _subset(cohort, index), regimen, params, design.weeks, design.visits)
+    )
+    if workers is None and scheduler is None:
+        arms = {
+            name: simulate_arm(name, _subset(cohort, index), regimen, params, design.weeks, design.visits)
+            for name, index, regimen in plan
+        }
+    else:
+        arms = _run_distributed(plan, cohort, params, design, workers, scheduler, chunk)
     return TrialResult(design, params.version, arms, cohort.acceptance_rate)
+
+
+def _run_distributed(
+    plan,
+    cohort: Cohort,
+    params: Parameters,
+    design: TrialDesign,
+    workers: int | None,
+    scheduler: str | None,
+    chunk: int,
+) -> dict[str, ArmRun]:
+    """Chunks of patients simulated on a Dask cluster, then joined in patient order."""
+    from dask.distributed import Client, LocalCluster
+
+    if chunk < 1:
+        raise ValueError(f"chunk must be >= 1, got {chunk}")
+    if scheduler is not None:
+        client, cluster = Client(scheduler), None
+    else:
+        if workers is None or workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        cluster = LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
+        )
+        client = Client(cluster)
+    try:
+        arms = {}
+        for name, index, regimen in plan:
+            pieces = [index[i : i + chunk] for i in range(0, index.size, chunk)]
+            futures = [
+                client.submit(
+                    simulate_arm,
+                    name,
+                    _subset(cohort, piece),
+                    regimen,
+                    params,
+                    design.weeks,
+                    design.visits,
+                    pure=False,
+                )
+                for piece in pieces
+            ]
+            runs = client.gather(futures)
+            values = {e: np.concatenate([r.values[e] for r in runs], axis=1) for e in ENDPOINTS}
+            arms[name] = ArmRun(name, values)
+        return arms
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
 
 
 def _subset(cohort: Cohort, index: np.ndarray) -> Cohort:
