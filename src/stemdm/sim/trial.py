@@ -4,8 +4,9 @@ and a placebo arm, daily simulation, and the trials' own endpoints at the visits
 
 Endpoints (canonical ids shared with the review): ``hba1c`` (%), ``fbg`` (mg/dL), ``cpep_fasting`` (ng/mL),
 ``insulin_dose`` (IU/day), ``homa_b``, ``homa_ir`` (HOMA1 from endogenous insulin: exogenous insulin would
-contaminate a measured fasting insulin, so this is what a C-peptide-based HOMA approximates; ASSUMPTION).
-``ppbg`` and ``cpep_stimulated`` need the meal-test model (Dalla Man 2007), not yet part of this version.
+contaminate a measured fasting insulin, so this is what a C-peptide-based HOMA approximates; ASSUMPTION);
+``ppbg`` (2-h glucose) and ``cpep_stimulated`` (90-min C-peptide) from a 75 g oral glucose test at each visit
+(Dalla Man 2007 meal model, ``meal.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from scipy import stats
 
 from stemdm import NOT_MEDICAL_ADVICE
 from stemdm.sim.cohort import Baseline, Cohort, make_cohort
+from stemdm.sim.meal import meal_test, van_cauter_rates
 from stemdm.sim.parameters import Parameters, Physiology, default_parameters
 from stemdm.sim.physiology import (
     MG_DL_PER_MMOL_L,
@@ -38,8 +40,7 @@ from stemdm.sim.physiology import (
 )
 from stemdm.sim.therapy import Regimen, TherapyState, step_therapy
 
-ENDPOINTS = ("hba1c", "fbg", "cpep_fasting", "insulin_dose", "homa_b", "homa_ir")
-NOT_SIMULATED = ("ppbg", "cpep_stimulated")
+ENDPOINTS = ("hba1c", "fbg", "ppbg", "cpep_fasting", "cpep_stimulated", "insulin_dose", "homa_b", "homa_ir")
 VI_L_PER_KG = 0.05  # insulin distribution volume, Dalla Man 2007 (normal subjects)
 HEPATIC_EXTRACTION = 0.6  # basal hepatic insulin extraction, Dalla Man 2007 (HEb)
 PMOL_L_PER_NG_ML = 331.0  # C-peptide, molar mass 3020 g/mol
@@ -167,9 +168,6 @@ class TrialResult:
             "arms": self.arm_summary(),
             "effects": self.effects(),
             "responders": self.responders(),
-            "not_simulated": {
-                k: "needs the meal-test model (Dalla Man 2007), not in this version" for k in NOT_SIMULATED
-            },
             "cohort_acceptance_rate": self.acceptance_rate,
             "disclaimer": NOT_MEDICAL_ADVICE,
         }
@@ -326,6 +324,9 @@ def simulate_arm(
         s.G = G
         if day in visit_days:
             _record(values, visit_days[day], s, G, insulin, cohort)
+            _record_meal_test(
+                values, visit_days[day], G, insulin + p.exo_per_iu * s.dose, bfun, sp, sh, cohort
+            )
         _advance(p, t, s, G, e_sys, e_islet)
         if day % p.titration_days == p.titration_days - 1:
             _titrate(s, G, baseline_fpg, p.deescalate_below)
@@ -366,6 +367,14 @@ def _record(values, i: int, s, G: np.ndarray, insulin: np.ndarray, cohort: Cohor
     values["homa_ir"][i] = ir
     values["homa_b"][i] = b
     values["cpep_fasting"][i] = fasting_c_peptide(insulin, cohort)
+
+
+def _record_meal_test(values, i: int, G, total_insulin, bfun, sp, sh, cohort: Cohort) -> None:
+    """75 g oral glucose test from today's fasting state: 2-h glucose and 90-min C-peptide (``meal.py``)."""
+    k10, k12, k21 = van_cauter_rates(cohort.age)
+    test = meal_test(G, total_insulin, bfun, sp, sh, cohort.weight, values["cpep_fasting"][i], k10, k12, k21)
+    values["ppbg"][i] = test.glucose_120
+    values["cpep_stimulated"][i] = test.c_peptide_90
 
 
 def fasting_c_peptide(insulin: np.ndarray, cohort: Cohort) -> np.ndarray:

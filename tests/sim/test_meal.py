@@ -1,0 +1,42 @@
+"""The meal test (Dalla Man 2007, normal set scaled by the slow states): basal steady state, a healthy 75 g OGTT
+within the normal range, diabetic responses worse, C-peptide rising with secretion."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from stemdm.sim.meal import meal_test, van_cauter_rates
+
+
+def run(G, insulin, bfun, sp, sh, carbs=75.0, minutes=180):
+    n = len(G)
+    k10, k12, k21 = van_cauter_rates(np.full(n, 55.0))
+    return meal_test(
+        np.array(G),
+        np.array(insulin),
+        np.array(bfun),
+        np.array(sp),
+        np.array(sh),
+        np.full(n, 78.0),
+        np.full(n, 1.5),
+        k10,
+        k12,
+        k21,
+        carbs_g=carbs,
+        minutes=minutes,
+    )
+
+
+def test_no_meal_keeps_the_basal_state():
+    result = run([100.0, 180.0], [10.0, 12.0], [1.0, 0.4], [1.0, 0.4], [1.0, 0.6], carbs=1e-9)
+    assert np.allclose(result.glucose_120, [100.0, 180.0]) and np.allclose(result.c_peptide_90, 1.5)
+
+
+def test_healthy_ogtt_is_normal_and_diabetes_is_not():
+    result = run([100.0, 180.0], [10.0, 12.0], [1.0, 0.35], [1.0, 0.4], [1.0, 0.6], minutes=240)
+    healthy, diabetic = result.glucose_120
+    assert 100 < healthy < 140  # WHO: 2-h glucose < 140 mg/dL is normal
+    assert diabetic >= 200  # WHO: >= 200 mg/dL is diabetic
+    assert (
+        result.c_peptide_90[0] > result.c_peptide_90[1] > 1.5 * 0.9
+    )  # secretion rises, less with less function
