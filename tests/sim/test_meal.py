@@ -1,5 +1,5 @@
-"""The meal test (Dalla Man 2007, normal set scaled by the slow states): basal steady state, a healthy 75 g OGTT
-within the normal range, diabetic responses worse, C-peptide rising with secretion."""
+"""The meal test (Dalla Man 2007, normal set scaled by the slow states): basal steady state, a healthy 75 g
+OGTT within the normal range, diabetic responses worse, C-peptide rising with secretion."""
 
 from __future__ import annotations
 

@@ -83,3 +83,17 @@ def test_fasting_state_is_physical(bfun, sp, sh, dose, start):
     assert np.isfinite(G).all() and 10 <= G[0] <= 3000 and insulin[0] >= 0  # counter-regulation keeps G up
     flux, slope, _ = glucose_balance(P, G, a([bfun]), a([sp]), a([sh]), a([P.exo_per_iu * dose]))
     assert abs(flux[0]) <= 1e-6 * P.R0 and slope[0] < 0  # the balance holds at the root, which is unique
+
+
+def test_fasting_root_accuracy_over_a_wide_random_grid():
+    """Every patient's root is exact (|flux| at the floating-point floor), whatever its neighbours: a patient whose
+    flux hits exactly zero must stay there (a regression the hypothesis test found)."""
+    rng = np.random.default_rng(0)
+    n = 50_000
+    bfun, sp, sh = rng.uniform(0.02, 2, n), rng.uniform(0.02, 4, n), rng.uniform(0.02, 4, n)
+    i_exo, start = rng.uniform(0, 60, n), rng.uniform(30, 1500, n)
+    G, _ = fasting_state(P, bfun, sp, sh, i_exo, start)
+    flux, _, _ = glucose_balance(P, G, bfun, sp, sh, i_exo)
+    assert np.abs(flux).max() <= 1e-6 * P.R0
+    single, _ = fasting_state(P, bfun[:7], sp[:7], sh[:7], i_exo[:7], start[:7])
+    np.testing.assert_array_equal(single, G[:7])  # independent of the other patients in the array

@@ -106,14 +106,16 @@ def fasting_state(
     active = np.ones(G.shape, dtype=bool)
     for _ in range(60):
         f, df, _ = glucose_balance(p, G, bfun, sp, sh, i_exo)
+        at_root = np.abs(f) <= 1e-9 * p.R0  # flux at the floating-point floor: stay here
         lo = np.where(f > 0, G, lo)
-        hi = np.where(f <= 0, G, hi)
+        hi = np.where(f < 0, G, hi)
         step = G - f / df
-        outside = (step <= lo) | (step >= hi)
+        outside = (step < lo) | (step > hi)
         new = np.where(outside, 0.5 * (lo + hi), step)
         # each patient stops on its own: results do not depend on which other patients share the array
-        new = np.where(active, new, G)
-        active &= np.abs(new - G) > 1e-10 * G
+        moving = active & ~at_root
+        new = np.where(moving, new, G)
+        active = moving & (np.abs(new - G) > 1e-9 * G)
         G = new
         if not active.any():
             break
