@@ -29,6 +29,7 @@ fixtures:
 # Speed against R's metafor on this machine (installs R from Debian packages when missing).
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_vs_metafor.py
+	$(BIN)/python benchmarks/bench_sim_vs_simglucose.py --write docs/PERFORMANCE.md
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .hypothesis
