@@ -4,10 +4,10 @@
 
 simglucose (the UVA/Padova T1D simulator in Python) is installed from PyPI into its own virtual environment
 (.bench/simglucose-venv) when missing, and simulates one adult virtual patient for ``--hours`` with three 50 g
-meals under its basal-bolus controller, timed inside its own process. stemdm simulates ``--patients`` virtual T2D
-patients for one year (daily slow states, four visit meal tests) in this process. The printed ratio is
-stemdm patient-years per second / simglucose patient-years per second. The models differ (T1D minute-by-minute
-vs T2D slow-time with meal tests at visits): the ratio measures what each costs to simulate a patient-year with
+meals under its basal-bolus controller, timed inside its own process. stemdm simulates ``--patients``
+virtual T2D patients for one year (daily slow states, four visit meal tests) in this process. The printed
+ratio is stemdm patient-years per second / simglucose patient-years per second. The models differ (T1D
+minute-by-minute vs T2D slow-time with meal tests at visits): the ratio measures what each costs to simulate a patient-year with
 the endpoints a trial reports, which is the point of stemdm's two-timescale design.
 """
 
@@ -100,8 +100,9 @@ def main() -> None:
     lines = [
         f"Measured {date.today()} on {platform.machine()}, Python {platform.python_version()}, "
         f"simglucose {theirs['version']}:",
-        f"- simglucose: 1 adult patient, {args.hours:g} h, 3 meals, basal-bolus controller: {theirs['seconds']:.2f} s "
-        f"({their_rate:.3g} patient-years/s; {1 / their_rate / 60:.0f} min per patient-year)",
+        f"- simglucose: 1 adult patient, {args.hours:g} h, 3 meals, basal-bolus controller: "
+        f"{theirs['seconds']:.2f} s ({their_rate:.3g} patient-years/s; {1 / their_rate / 60:.0f} min per "
+        "patient-year)",
         f"- stemdm.sim: {args.patients} patients x 1 year (daily slow states, 4 visit meal tests): "
         f"{ours['seconds']:.2f} s ({our_rate:,.0f} patient-years/s)",
         f"- ratio (stemdm / simglucose, patient-years per second): {our_rate / their_rate:,.0f}x",
