@@ -7,8 +7,9 @@ simglucose (the UVA/Padova T1D simulator in Python) is installed from PyPI into 
 meals under its basal-bolus controller, timed inside its own process. stemdm simulates ``--patients``
 virtual T2D patients for one year (daily slow states, four visit meal tests) in this process. The printed
 ratio is stemdm patient-years per second / simglucose patient-years per second. The models differ (T1D
-minute-by-minute vs T2D slow-time with meal tests at visits): the ratio measures what each costs to simulate a patient-year with
-the endpoints a trial reports, which is the point of stemdm's two-timescale design.
+minute-by-minute vs T2D slow-time with meal tests at visits): the ratio measures what each costs to
+simulate a patient-year with the endpoints a trial reports, which is the point of stemdm's two-timescale
+design.
 """
 
 from __future__ import annotations
