@@ -58,12 +58,22 @@ def simulate(
     ] = None,
     scheduler: Annotated[str | None, typer.Option(help="Use an existing Dask scheduler at ADDRESS")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print design, arms and effects as JSON")] = False,
-    plot: Annotated[Path | None, typer.Option(help="Not yet available in this version")] = None,
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write endpoint trajectories by arm (95 % bands) and the mechanism contributions to this PNG"
+        ),
+    ] = None,
+    responders: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the responder analysis (phenotype quartiles x "
+            "pathways) to this PNG, with a CSV beside it"
+        ),
+    ] = None,
 ) -> None:
     """Simulate a randomized trial of a stem-cell pathway vs placebo in a virtual cohort matched to the given
     baseline; report each arm's endpoints per visit and the between-arm differences with 95 % CIs."""
-    if plot is not None:
-        _fail("--plot is not available yet in this version of stemdm.sim")
     try:
         visit_weeks = [int(v) for v in visits.split(",") if v.strip()]
     except ValueError:
@@ -98,6 +108,7 @@ def simulate(
         result = run_trial(design, default_parameters(), workers=workers, scheduler=scheduler)
     except ValueError as error:
         _fail(str(error))
+    _figures(design, result, plot, responders)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=1))
         return
@@ -122,6 +133,24 @@ def simulate(
         f"{responders['placebo']:.1%}. Parameters: {result.parameters_version}."
     )
     console.print(f"[italic]{NOT_MEDICAL_ADVICE}[/]")
+
+
+def _figures(design: TrialDesign, result, plot: Path | None, responders: Path | None) -> None:
+    from stemdm.sim.plots import responder_plot, trajectory_plot
+    from stemdm.sim.responders import mechanism_contributions, responder_analysis
+
+    try:
+        if plot is not None:
+            contributions = mechanism_contributions(design, min(design.patients_per_arm, 1000))
+            trajectory_plot(result, plot, contributions)
+            errors.print(f"wrote {plot}")
+        if responders is not None:
+            table = responder_analysis(design, max(400, min(4 * design.patients_per_arm, 4000)))
+            table.to_csv(responders.with_suffix(".csv"), index=False)
+            responder_plot(table, responders)
+            errors.print(f"wrote {responders} and {responders.with_suffix('.csv')}")
+    except (OSError, ValueError) as error:
+        _fail(f"cannot write the figure: {error}")
 
 
 def calibrate_command(

@@ -1,0 +1,107 @@
+"""Figures of in-silico trials: endpoint trajectories by arm with 95 % bands, mechanism contributions, and the
+responder map (effect by baseline phenotype quartile and pathway)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from stemdm import NOT_MEDICAL_ADVICE  # noqa: E402
+from stemdm.sim.trial import ENDPOINTS, TrialResult  # noqa: E402
+
+LABELS = {
+    "hba1c": "HbA1c (%)",
+    "fbg": "Fasting glucose (mg/dL)",
+    "ppbg": "2-h glucose (mg/dL)",
+    "cpep_fasting": "Fasting C-peptide (ng/mL)",
+    "cpep_stimulated": "Stimulated C-peptide (ng/mL)",
+    "insulin_dose": "Insulin (IU/day)",
+    "homa_b": "HOMA-B",
+    "homa_ir": "HOMA-IR",
+}
+COLOURS = {"therapy": "#1f5fa8", "placebo": "#888888"}
+
+
+def _save(fig, path: Path) -> Path:
+    fig.text(0.01, 0.005, NOT_MEDICAL_ADVICE, fontsize=6.5, color="#555555")
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return path
+
+
+def trajectory_plot(result: TrialResult, path: str | Path, contributions: pd.DataFrame | None = None) -> Path:
+    """Mean of each endpoint by arm and visit with a 95 % confidence band (mean +- 1.96 SE); with
+    ``contributions``, a last panel with each mechanism's share of the HbA1c effect."""
+    path = Path(path)
+    weeks = np.array(result.design.visits)
+    panels = len(ENDPOINTS) + (contributions is not None)
+    cols = 3
+    rows = int(np.ceil(panels / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(12, 3.2 * rows), squeeze=False)
+    for ax, endpoint in zip(axes.flat, ENDPOINTS, strict=False):
+        for arm, run in result.arms.items():
+            values = run.values[endpoint]
+            mean = np.nanmean(values, axis=1)
+            se = np.nanstd(values, axis=1, ddof=1) / np.sqrt(np.isfinite(values).sum(axis=1))
+            ax.plot(weeks, mean, marker="o", color=COLOURS[arm], label=arm)
+            ax.fill_between(weeks, mean - 1.96 * se, mean + 1.96 * se, color=COLOURS[arm], alpha=0.2)
+        ax.set_title(LABELS[endpoint], fontsize=9)
+        ax.set_xlabel("week", fontsize=8)
+        ax.tick_params(labelsize=8)
+    axes.flat[0].legend(fontsize=8)
+    if contributions is not None:
+        ax = axes.flat[len(ENDPOINTS)]
+        ax.barh(
+            contributions["mechanisms"],
+            contributions["mean_effect"],
+            xerr=1.96 * contributions["se"],
+            color="#1f5fa8",
+        )
+        ax.axvline(0, color="#999999", linewidth=0.8)
+        ax.set_title("HbA1c effect by mechanism (%)", fontsize=9)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[panels:]:
+        ax.axis("off")
+    fig.suptitle(
+        f"In-silico trial: {result.design.pathway} vs placebo ({result.design.patients_per_arm} per arm; "
+        f"parameters {result.parameters_version})",
+        fontsize=10,
+    )
+    fig.tight_layout(rect=(0, 0.02, 1, 0.97))
+    return _save(fig, path)
+
+
+def responder_plot(table: pd.DataFrame, path: str | Path) -> Path:
+    """Mean individual HbA1c effect by phenotype quartile (rows) and pathway (columns)."""
+    path = Path(path)
+    phenotypes = list(dict.fromkeys(table["phenotype"]))
+    pathways = list(dict.fromkeys(table["pathway"]))
+    fig, axes = plt.subplots(1, len(phenotypes), figsize=(3.3 * len(phenotypes), 3.4), squeeze=False)
+    for ax, phenotype in zip(axes[0], phenotypes, strict=True):
+        part = table[table["phenotype"] == phenotype]
+        for pathway in pathways:
+            rows = part[part["pathway"] == pathway]
+            ax.errorbar(
+                rows["quartile"],
+                rows["mean_effect"],
+                yerr=1.96 * rows["se"],
+                marker="o",
+                capsize=2,
+                label=pathway,
+            )
+        ax.axhline(0, color="#999999", linewidth=0.8)
+        ax.set_title(phenotype, fontsize=9)
+        ax.set_xlabel("baseline quartile", fontsize=8)
+        ax.set_xticks([1, 2, 3, 4])
+        ax.tick_params(labelsize=8)
+    axes[0, 0].set_ylabel("HbA1c effect (%)", fontsize=8)
+    axes[0, -1].legend(fontsize=7)
+    fig.suptitle("Who benefits in silico: individual HbA1c effect by baseline phenotype", fontsize=10)
+    fig.tight_layout(rect=(0, 0.04, 1, 0.94))
+    return _save(fig, path)
