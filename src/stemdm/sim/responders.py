@@ -46,8 +46,8 @@ def _phenotypes(cohort: Cohort, baseline: dict[str, np.ndarray]) -> dict[str, np
 def responder_analysis(
     design: TrialDesign, patients: int = 2000, params: Parameters | None = None, outcome: str = "hba1c"
 ) -> pd.DataFrame:
-    """Mean individual effect on ``outcome`` at the last visit (therapy - no therapy, same patient) by quartile
-    of each baseline phenotype, for each pathway of ``PATHWAYS`` (other design settings from ``design``)."""
+    """Mean individual effect on ``outcome`` at the last visit (therapy - no therapy, same patient) by
+    quartile of each baseline phenotype, for each pathway of ``PATHWAYS`` (other settings from ``design``)."""
     params = params or default_parameters()
     cohort = make_cohort(params.physiology, design.baseline(), patients, np.random.default_rng(design.seed))
     control = simulate_arm("placebo", cohort, None, params, design.weeks, design.visits)
