@@ -12,9 +12,10 @@ an SD of 25 percentage points is assumed; the beta-function target's SE (5 HOMA-
 
 Method: weighted least squares (scipy.optimize.least_squares, bounded) on a simulated Zang-like trial with
 common random numbers (fixed seed). Uncertainty: Laplace approximation, covariance (J'J)^-1 of the weighted
-residuals at the optimum; CIs of the simulated targets by the delta method. Five parameters are fitted: the
-placebo sensitivity effect, the MSC sensitivity mechanism, the effect-signal gain and half-life, and the
-insulin de-escalation threshold; the other mechanisms keep their priors (the data cannot separate them).
+residuals at the optimum; CIs of the simulated targets by the delta method. Six parameters are fitted: the
+placebo sensitivity effect and insulin reduction (closer care), the MSC sensitivity mechanism, the
+effect-signal gain and half-life, and the insulin de-escalation threshold; the other mechanisms keep their
+priors (the data cannot separate them).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from stemdm.sim.trial import TrialDesign, run_trial
 #: (block, name, lower, upper) of the fitted parameters
 FITTED = (
     ("placebo", "e_sens", 0.0, 0.6),
+    ("placebo", "dose_reduction", 0.0, 0.4),
     ("therapy", "e_sens", 0.0, 3.0),
     ("therapy", "signal_gain", 0.05, 5.0),
     ("therapy", "signal_half_life", 20.0, 400.0),

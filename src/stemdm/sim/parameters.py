@@ -122,6 +122,12 @@ class Placebo:
 
     e_sens: float = _p(0.08, "ASSUMPTION: calibrated to Zang 2022 placebo HbA1c -0.63 % at 48 weeks", "")
     onset: float = _p(28.0, "ASSUMPTION", "d")
+    dose_reduction: float = _p(
+        0.0,
+        "ASSUMPTION: closer care lowers the insulin actually taken by this fraction "
+        "(both arms; calibrated to Zang 2022's placebo arm)",
+        "",
+    )
 
 
 @dataclass(frozen=True)

@@ -320,12 +320,13 @@ def simulate_arm(
         trial_effect = placebo.e_sens * (1 - math.exp(-day / placebo.onset))
         sp, sh = effective_sensitivity(p, s.Sp, s.Sh, s.Z, t.e_sens * e_sys + trial_effect)
         bfun = s.B * s.F * s.Q + graft_efficiency * ther.graft_mature
-        G, insulin = fasting_state(p, bfun, sp, sh, p.exo_per_iu * s.dose, s.G)
+        dose_taken = s.dose * (1 - placebo.dose_reduction * (1 - math.exp(-day / placebo.onset)))
+        G, insulin = fasting_state(p, bfun, sp, sh, p.exo_per_iu * dose_taken, s.G)
         s.G = G
         if day in visit_days:
-            _record(values, visit_days[day], s, G, insulin, cohort)
+            _record(values, visit_days[day], s, G, insulin, cohort, dose_taken)
             _record_meal_test(
-                values, visit_days[day], G, insulin + p.exo_per_iu * s.dose, bfun, sp, sh, cohort
+                values, visit_days[day], G, insulin + p.exo_per_iu * dose_taken, bfun, sp, sh, cohort
             )
         _advance(p, t, s, G, e_sys, e_islet)
         if day % p.titration_days == p.titration_days - 1:
@@ -359,11 +360,11 @@ def _titrate(s, G: np.ndarray, baseline_fpg: np.ndarray, deescalate_below: float
     s.dose = np.where(treated, np.maximum(s.dose + change, 0.0), s.dose)
 
 
-def _record(values, i: int, s, G: np.ndarray, insulin: np.ndarray, cohort: Cohort) -> None:
+def _record(values, i: int, s, G: np.ndarray, insulin: np.ndarray, cohort: Cohort, dose: np.ndarray) -> None:
     ir, b = homa(G, insulin)
     values["hba1c"][i] = hba1c_percent(s.rbc, s.a1c)
     values["fbg"][i] = G
-    values["insulin_dose"][i] = s.dose
+    values["insulin_dose"][i] = dose
     values["homa_ir"][i] = ir
     values["homa_b"][i] = b
     values["cpep_fasting"][i] = fasting_c_peptide(insulin, cohort)
