@@ -44,6 +44,6 @@ def test_calibrate_writes_a_parameter_file(tmp_path):
     )
     assert result.exit_code == 0, result.output
     record = json.loads(result.output)
-    assert len(record["targets"]) == 6 and out.exists()
+    assert len(record["targets"]) == 7 and out.exists()
     saved = json.loads(out.read_text())
     assert saved["version"].startswith("1-calibrated") and saved["calibration"]["patients_per_arm"] == 10

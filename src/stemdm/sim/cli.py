@@ -105,7 +105,7 @@ def simulate(
             )
         )
     try:
-        result = run_trial(design, default_parameters(), workers=workers, scheduler=scheduler)
+        result = _run_with_progress(design, workers, scheduler)
     except ValueError as error:
         _fail(str(error))
     _figures(design, result, plot, responders)
@@ -133,6 +133,20 @@ def simulate(
         f"{responders['placebo']:.1%}. Parameters: {result.parameters_version}."
     )
     console.print(f"[italic]{NOT_MEDICAL_ADVICE}[/]")
+
+
+def _run_with_progress(design: TrialDesign, workers: int | None, scheduler: str | None):
+    """A rich progress bar (on stderr) over simulated days when the cohort takes more than a moment."""
+    from rich.progress import Progress
+
+    big = design.patients_per_arm * design.weeks >= 200_000
+    if workers is not None or scheduler is not None or not big:
+        return run_trial(design, default_parameters(), workers=workers, scheduler=scheduler)
+    with Progress(console=errors, transient=True) as bar:
+        task = bar.add_task(
+            f"simulating 2 x {design.patients_per_arm} patients", total=2 * (design.weeks * 7 + 1)
+        )
+        return run_trial(design, default_parameters(), progress=lambda days: bar.advance(task, days))
 
 
 def _figures(design: TrialDesign, result, plot: Path | None, responders: Path | None) -> None:

@@ -12,6 +12,7 @@ contaminate a measured fasting insulin, so this is what a C-peptide-based HOMA a
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,10 +103,12 @@ class TrialDesign(BaseModel):
 
 @dataclass
 class ArmRun:
-    """Per-patient endpoint values at each visit: endpoint -> (visits, patients) array."""
+    """Per-patient endpoint values at each visit: endpoint -> (visits, patients) array. ``sensitivity``
+    holds the effective peripheral insulin sensitivity (relative) at each visit (the clamp-GIR counterpart)."""
 
     name: str
     values: dict[str, np.ndarray]
+    sensitivity: np.ndarray | None = None
 
 
 @dataclass
@@ -214,6 +217,7 @@ def run_trial(
     workers: int | None = None,
     scheduler: str | None = None,
     chunk: int = 20_000,
+    progress: Callable[[int], None] | None = None,
 ) -> TrialResult:
     """Simulate ``design`` (``params`` None = the parameter file shipped with the package).
 
@@ -230,7 +234,9 @@ def run_trial(
     )
     if workers is None and scheduler is None:
         arms = {
-            name: simulate_arm(name, _subset(cohort, index), regimen, params, design.weeks, design.visits)
+            name: simulate_arm(
+                name, _subset(cohort, index), regimen, params, design.weeks, design.visits, progress=progress
+            )
             for name, index, regimen in plan
         }
     else:
@@ -280,7 +286,7 @@ def _run_distributed(
             ]
             runs = client.gather(futures)
             values = {e: np.concatenate([r.values[e] for r in runs], axis=1) for e in ENDPOINTS}
-            arms[name] = ArmRun(name, values)
+            arms[name] = ArmRun(name, values, np.concatenate([r.sensitivity for r in runs], axis=1))
         return arms
     finally:
         client.close()
@@ -302,7 +308,13 @@ def _subset(cohort: Cohort, index: np.ndarray) -> Cohort:
 
 
 def simulate_arm(
-    name: str, cohort: Cohort, regimen: Regimen | None, params: Parameters, weeks: int, visits: list[int]
+    name: str,
+    cohort: Cohort,
+    regimen: Regimen | None,
+    params: Parameters,
+    weeks: int,
+    visits: list[int],
+    progress: Callable[[int], None] | None = None,
 ) -> ArmRun:
     """Daily simulation of one arm; endpoints recorded at the visit weeks."""
     p, t, placebo = params.physiology, params.therapy, params.placebo
@@ -311,6 +323,7 @@ def simulate_arm(
     ther = TherapyState.empty(n)
     visit_days = {int(v * 7): i for i, v in enumerate(visits)}
     values = {e: np.full((len(visits), n), np.nan) for e in ENDPOINTS}
+    sensitivity = np.full((len(visits), n), np.nan)
     baseline_fpg = s.G.copy()
     graft_efficiency = t.graft_encapsulated_efficiency if (regimen and regimen.encapsulated) else 1.0
     G, insulin = s.G, np.zeros(n)
@@ -325,6 +338,7 @@ def simulate_arm(
         s.G = G
         if day in visit_days:
             _record(values, visit_days[day], s, G, insulin, cohort, dose_taken)
+            sensitivity[visit_days[day]] = sp
             _record_meal_test(
                 values, visit_days[day], G, insulin + p.exo_per_iu * dose_taken, bfun, sp, sh, cohort
             )
@@ -332,7 +346,9 @@ def simulate_arm(
         if day % p.titration_days == p.titration_days - 1:
             _titrate(s, G, baseline_fpg, p.deescalate_below)
         step_therapy(t, regimen, ther, day)
-    return ArmRun(name, values)
+        if progress is not None:
+            progress(1)  # one simulated day of this arm
+    return ArmRun(name, values, sensitivity)
 
 
 def _advance(p: Physiology, t, s, G: np.ndarray, e_sys: np.ndarray, e_islet: np.ndarray) -> None:
