@@ -104,7 +104,7 @@ class TrialDesign(BaseModel):
 @dataclass
 class ArmRun:
     """Per-patient endpoint values at each visit: endpoint -> (visits, patients) array. ``sensitivity``
-    holds the effective peripheral insulin sensitivity (relative) at each visit (the clamp-GIR counterpart)."""
+    holds the effective peripheral insulin sensitivity (relative) at each visit (clamp-GIR counterpart)."""
 
     name: str
     values: dict[str, np.ndarray]
