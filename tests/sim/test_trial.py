@@ -116,3 +116,12 @@ def test_dask_chunks_give_identical_results():
             )
     with pytest.raises(ValueError, match="workers must be >= 1"):
         run_trial(design, Parameters(), workers=0)
+
+
+def test_cohort_matches_fasting_c_peptide_when_given():
+    design = TrialDesign(**FAST, cpep_fasting=1.2, cpep_fasting_sd=0.4, seed=2)
+    result = run_trial(design.model_copy(update={"patients_per_arm": 400}), Parameters())
+    baseline = np.concatenate([arm.values["cpep_fasting"][0] for arm in result.arms.values()])
+    assert abs(baseline.mean() - 1.2) < 0.15 and abs(baseline.std() - 0.4) < 0.1
+    with pytest.raises(ValidationError, match="mean and SD together"):
+        TrialDesign(cpep_fasting=1.2)

@@ -49,6 +49,10 @@ def simulate(
     bmi: Annotated[float, typer.Option(help="Baseline BMI mean")] = 27.0,
     duration_years: Annotated[float, typer.Option(help="Diabetes duration, years")] = 10.0,
     insulin_treated: Annotated[bool, typer.Option("--insulin-treated/--no-insulin-treated")] = True,
+    cpep: Annotated[
+        float | None, typer.Option(help="Baseline fasting C-peptide mean (ng/mL), matched too")
+    ] = None,
+    cpep_sd: Annotated[float | None, typer.Option(help="Baseline fasting C-peptide SD (ng/mL)")] = None,
     encapsulated: Annotated[
         bool, typer.Option("--encapsulated/--not-encapsulated", help="PSC grafts")
     ] = True,
@@ -94,6 +98,8 @@ def simulate(
             bmi=bmi,
             duration_years=duration_years,
             insulin_treated=insulin_treated,
+            cpep_fasting=cpep,
+            cpep_fasting_sd=cpep_sd,
             encapsulated=encapsulated,
             seed=seed,
         )

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from stemdm.sim.meal import fasting_c_peptide
 from stemdm.sim.parameters import Physiology
 from stemdm.sim.physiology import (
     MG_DL_PER_MMOL_L,
@@ -31,13 +32,16 @@ from stemdm.sim.physiology import (
 
 @dataclass(frozen=True)
 class Baseline:
-    """A trial's published baseline: HbA1c mean (SD) in %, BMI, diabetes duration (years), insulin use."""
+    """A trial's published baseline: HbA1c mean (SD) in %, BMI, diabetes duration (years), insulin use, and
+    optionally fasting C-peptide mean (SD) in ng/mL."""
 
     hba1c: float = 8.9
     hba1c_sd: float = 1.2
     bmi: float = 27.0
     duration_years: float = 10.0
     insulin_treated: bool = True
+    cpep_fasting: float | None = None  # ng/mL; matched too when given
+    cpep_fasting_sd: float | None = None
 
     def __post_init__(self) -> None:
         if not 5.0 <= self.hba1c <= 14.0:
@@ -48,6 +52,10 @@ class Baseline:
             raise ValueError(f"BMI {self.bmi} is outside 15-60")
         if self.duration_years < 0:
             raise ValueError("diabetes duration must be >= 0 years")
+        if (self.cpep_fasting is None) != (self.cpep_fasting_sd is None):
+            raise ValueError("give the fasting C-peptide mean and SD together")
+        if self.cpep_fasting is not None and not (0 < self.cpep_fasting < 10 and self.cpep_fasting_sd > 0):
+            raise ValueError("fasting C-peptide must lie in (0, 10) ng/mL with a positive SD")
 
 
 @dataclass
@@ -121,7 +129,10 @@ def make_cohort(
         c = _candidates(p, base, m, rng)
         h, G, Q = _baseline_hba1c(p, c)
         c.update(hba1c=h, G=G, Q=Q)
-        ok = _accept(h, base, rng) & (G > 70) & (G < 450)
+        ok = _accept(h, base.hba1c, base.hba1c_sd, rng) & (G > 70) & (G < 450)
+        if base.cpep_fasting is not None:
+            # joint target taken as the product of the two published marginals (ASSUMPTION: independence)
+            ok &= _accept(_candidate_c_peptide(p, c), base.cpep_fasting, base.cpep_fasting_sd, rng)
         drawn += m
         kept += int(ok.sum())
         accepted.append({k: v[ok] for k, v in c.items()})
@@ -159,11 +170,18 @@ def make_cohort(
     return Cohort(state, sel["age"], sel["weight"], bsa, sel["male"], sel["duration"], kept / drawn)
 
 
-def _accept(h: np.ndarray, base: Baseline, rng: np.random.Generator) -> np.ndarray:
-    """Accept candidates so that accepted HbA1c ~ N(mean, SD): probability target(h) / (M candidate(h))."""
+def _candidate_c_peptide(p: Physiology, c: dict[str, np.ndarray]) -> np.ndarray:
+    sp, sh = effective_sensitivity(p, c["Sp_target"], c["Sh_target"], c["Z"], 0.0)
+    _, endogenous = fasting_state(p, c["B"] * c["F"] * c["Q"], sp, sh, p.exo_per_iu * c["dose"], c["G"])
+    bsa = np.sqrt(170.0 * c["weight"] / 3600.0)
+    return fasting_c_peptide(endogenous, c["weight"], c["age"], bsa, c["male"])
+
+
+def _accept(h: np.ndarray, mean: float, sd: float, rng: np.random.Generator) -> np.ndarray:
+    """Accept candidates so that accepted values ~ N(mean, SD): probability target(h) / (M candidate(h))."""
     edges = np.linspace(
-        min(h.min(), base.hba1c - 4 * base.hba1c_sd) - 1e-9,
-        max(h.max(), base.hba1c + 4 * base.hba1c_sd) + 1e-9,
+        min(h.min(), mean - 4 * sd) - 1e-9,
+        max(h.max(), mean + 4 * sd) + 1e-9,
         61,
     )
     counts, _ = np.histogram(h, edges)
@@ -171,15 +189,13 @@ def _accept(h: np.ndarray, base: Baseline, rng: np.random.Generator) -> np.ndarr
     density = counts / (counts.sum() * width)
     index = np.clip(np.searchsorted(edges, h) - 1, 0, len(counts) - 1)
     candidate = density[index]
-    target = np.exp(-0.5 * ((h - base.hba1c) / base.hba1c_sd) ** 2) / (base.hba1c_sd * np.sqrt(2 * np.pi))
+    target = np.exp(-0.5 * ((h - mean) / sd) ** 2) / (sd * np.sqrt(2 * np.pi))
     centers = 0.5 * (edges[1:] + edges[:-1])
-    target_centers = np.exp(-0.5 * ((centers - base.hba1c) / base.hba1c_sd) ** 2) / (
-        base.hba1c_sd * np.sqrt(2 * np.pi)
-    )
+    target_centers = np.exp(-0.5 * ((centers - mean) / sd) ** 2) / (sd * np.sqrt(2 * np.pi))
     # the envelope comes from well-populated bins within 2.5 SD: a handful of candidates in a far tail
     # must not
     # drive acceptance to zero everywhere (those tails are then slightly under-filled; documented)
-    usable = (counts >= 5) & (np.abs(centers - base.hba1c) <= 2.5 * base.hba1c_sd)
+    usable = (counts >= 5) & (np.abs(centers - mean) <= 2.5 * sd)
     ratio = np.where(usable, target_centers / np.where(usable, density, 1), 0)
     scale = ratio.max() if ratio.max() > 0 else 1.0
     probability = np.where(candidate > 0, target / (scale * candidate), 0)

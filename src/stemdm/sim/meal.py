@@ -150,3 +150,21 @@ def van_cauter_rates(age: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     k10 = a * b / k21
     k12 = a + b - k10 - k21
     return k10, k12, k21
+
+
+VI_L_PER_KG = 0.05  # insulin distribution volume, Dalla Man 2007 (normal subjects)
+HEPATIC_EXTRACTION = 0.6  # basal hepatic insulin extraction, Dalla Man 2007 (HEb)
+PMOL_L_PER_NG_ML = 331.0  # C-peptide, molar mass 3020 g/mol
+
+
+def fasting_c_peptide(
+    insulin: np.ndarray, weight: np.ndarray, age: np.ndarray, bsa: np.ndarray, male: np.ndarray
+) -> np.ndarray:
+    """Fasting C-peptide (ng/mL) from endogenous fasting insulin (uU/mL): secretion ISR = I x clearance /
+    (1 - HE) (insulin volume 0.05 L/kg and hepatic extraction 0.6, Dalla Man 2007; clearance rate 432/d, Topp
+    2000), then the Van Cauter 1992 steady state CP = ISR / (k10 Vd), Vd from BSA by sex."""
+    clearance = 432.0 / 1440.0 * VI_L_PER_KG * weight  # L/min
+    isr = insulin * PMOL_PER_UU * clearance / (1 - HEPATIC_EXTRACTION)  # pmol/min
+    k10, _, _ = van_cauter_rates(age)
+    vd = np.where(male, 1.92 * bsa + 0.64, 1.11 * bsa + 2.04)
+    return isr / (k10 * vd) / PMOL_L_PER_NG_ML

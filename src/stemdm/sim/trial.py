@@ -23,7 +23,7 @@ from scipy import stats
 
 from stemdm import NOT_MEDICAL_ADVICE
 from stemdm.sim.cohort import Baseline, Cohort, make_cohort
-from stemdm.sim.meal import meal_test, van_cauter_rates
+from stemdm.sim.meal import fasting_c_peptide, meal_test, van_cauter_rates
 from stemdm.sim.parameters import Parameters, Physiology, default_parameters
 from stemdm.sim.physiology import (
     MG_DL_PER_MMOL_L,
@@ -42,9 +42,6 @@ from stemdm.sim.physiology import (
 from stemdm.sim.therapy import Regimen, TherapyState, step_therapy
 
 ENDPOINTS = ("hba1c", "fbg", "ppbg", "cpep_fasting", "cpep_stimulated", "insulin_dose", "homa_b", "homa_ir")
-VI_L_PER_KG = 0.05  # insulin distribution volume, Dalla Man 2007 (normal subjects)
-HEPATIC_EXTRACTION = 0.6  # basal hepatic insulin extraction, Dalla Man 2007 (HEb)
-PMOL_L_PER_NG_ML = 331.0  # C-peptide, molar mass 3020 g/mol
 MAX_GRAFT = 3.0  # ASSUMPTION: grafts above 3 x a healthy beta-cell mass are outside the model's validity
 
 
@@ -71,6 +68,8 @@ class TrialDesign(BaseModel):
     bmi: float = 27.0
     duration_years: float = 10.0
     insulin_treated: bool = True
+    cpep_fasting: float | None = None
+    cpep_fasting_sd: float | None = None
     seed: int = 1
 
     @model_validator(mode="after")
@@ -98,7 +97,15 @@ class TrialDesign(BaseModel):
         return Regimen(self.pathway, self.source, self.route, self.dose, days, self.encapsulated)  # type: ignore[arg-type]
 
     def baseline(self) -> Baseline:
-        return Baseline(self.hba1c, self.hba1c_sd, self.bmi, self.duration_years, self.insulin_treated)
+        return Baseline(
+            self.hba1c,
+            self.hba1c_sd,
+            self.bmi,
+            self.duration_years,
+            self.insulin_treated,
+            self.cpep_fasting,
+            self.cpep_fasting_sd,
+        )
 
 
 @dataclass
@@ -383,7 +390,7 @@ def _record(values, i: int, s, G: np.ndarray, insulin: np.ndarray, cohort: Cohor
     values["insulin_dose"][i] = dose
     values["homa_ir"][i] = ir
     values["homa_b"][i] = b
-    values["cpep_fasting"][i] = fasting_c_peptide(insulin, cohort)
+    values["cpep_fasting"][i] = fasting_c_peptide(insulin, cohort.weight, cohort.age, cohort.bsa, cohort.male)
 
 
 def _record_meal_test(values, i: int, G, total_insulin, bfun, sp, sh, cohort: Cohort) -> None:
@@ -392,22 +399,6 @@ def _record_meal_test(values, i: int, G, total_insulin, bfun, sp, sh, cohort: Co
     test = meal_test(G, total_insulin, bfun, sp, sh, cohort.weight, values["cpep_fasting"][i], k10, k12, k21)
     values["ppbg"][i] = test.glucose_120
     values["cpep_stimulated"][i] = test.c_peptide_90
-
-
-def fasting_c_peptide(insulin: np.ndarray, cohort: Cohort) -> np.ndarray:
-    """Fasting C-peptide (ng/mL) from endogenous fasting insulin: secretion rate ISR = I x clearance / (1 -
-    HE)
-    (insulin volume 0.05 L/kg and hepatic extraction 0.6, Dalla Man 2007; clearance rate Topp 2000), then the
-    Van Cauter 1992 steady state CP = ISR / (k10 Vd) with T2D half-lives and sex-specific Vd from BSA."""
-    clearance = 432.0 / 1440.0 * VI_L_PER_KG * cohort.weight  # L/min
-    isr = insulin * 6.0 * clearance / (1 - HEPATIC_EXTRACTION)  # pmol/min
-    a = math.log(2) / 4.52
-    b = math.log(2) / (0.14 * cohort.age + 29.16)
-    fraction = 0.78
-    k21 = fraction * b + (1 - fraction) * a
-    k10 = a * b / k21
-    vd = np.where(cohort.male, 1.92 * cohort.bsa + 0.64, 1.11 * cohort.bsa + 2.04)
-    return isr / (k10 * vd) / PMOL_L_PER_NG_ML
 
 
 def _copy_state(state):
