@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stemdm.sim.meal import fasting_c_peptide
+from stemdm.sim.meal import daily_mean_glucose, fasting_c_peptide
 from stemdm.sim.parameters import Physiology
 from stemdm.sim.physiology import (
     MG_DL_PER_MMOL_L,
@@ -110,9 +110,19 @@ def _baseline_hba1c(p: Physiology, c: dict[str, np.ndarray]) -> tuple[np.ndarray
         Q = capacity(p, c["Z"])
         c["F"] = c["F_intrinsic"] * glucotoxicity(p, G)  # the slow function starts at its steady state
         sp, sh = effective_sensitivity(p, c["Sp_target"], c["Sh_target"], c["Z"], 0.0)
-        G, _ = fasting_state(p, c["B"] * c["F"] * Q, sp, sh, p.exo_per_iu * c["dose"], G)
-    mean_mmol = G * p.mean_over_fasting / MG_DL_PER_MMOL_L
-    rbc, a1c = hba1c_chain_steady(p, mean_mmol)
+        G, endogenous = fasting_state(p, c["B"] * c["F"] * Q, sp, sh, p.exo_per_iu * c["dose"], G)
+    c["mean_G"] = daily_mean_glucose(
+        G,
+        endogenous + p.exo_per_iu * c["dose"],
+        c["B"] * c["F"] * Q,
+        sp,
+        sh,
+        c["weight"],
+        p.meal_carbs,
+        p.meals_per_day,
+        p.meal_window,
+    )
+    rbc, a1c = hba1c_chain_steady(p, c["mean_G"] / MG_DL_PER_MMOL_L)
     return hba1c_percent(rbc, a1c), G, Q
 
 
@@ -146,8 +156,7 @@ def make_cohort(
     pool = {k: np.concatenate([a[k] for a in accepted]) for k in accepted[0]}
     pick = rng.permutation(pool["B"].shape[0])[:n]
     sel = {k: v[pick] for k, v in pool.items()}
-    mean_mmol = sel["G"] * p.mean_over_fasting / MG_DL_PER_MMOL_L
-    rbc, a1c = hba1c_chain_steady(p, mean_mmol)
+    rbc, a1c = hba1c_chain_steady(p, sel["mean_G"] / MG_DL_PER_MMOL_L)
     state = State(
         B=sel["B"],
         F=sel["F"],
@@ -162,6 +171,7 @@ def make_cohort(
         rbc=rbc,
         a1c=a1c,
         G=sel["G"],
+        meal_excess=sel["mean_G"] - sel["G"],
         dose=sel["dose"],
         insulin_treated=sel["insulin_treated"],
     )

@@ -168,3 +168,27 @@ def fasting_c_peptide(
     k10, _, _ = van_cauter_rates(age)
     vd = np.where(male, 1.92 * bsa + 0.64, 1.11 * bsa + 2.04)
     return isr / (k10 * vd) / PMOL_L_PER_NG_ML
+
+
+def daily_mean_glucose(
+    G_fast: np.ndarray,
+    I_fast: np.ndarray,
+    bfun: np.ndarray,
+    sp: np.ndarray,
+    sh: np.ndarray,
+    weight: np.ndarray,
+    carbs_g: float,
+    meals_per_day: int,
+    window_min: int,
+) -> np.ndarray:
+    """Daily mean glucose (mg/dL) of a representative day: fasting glucose plus ``meals_per_day`` postprandial
+    excursions of ``window_min`` minutes each (the mean excess over the window of one simulated meal of
+    ``carbs_g`` grams), the rest of the day at the fasting level (design doc 7.3, cheaper tier;
+    ASSUMPTION)."""
+    n = G_fast.shape[0]
+    k10, k12, k21 = van_cauter_rates(np.full(n, 50.0))  # C-peptide is not used here
+    test = meal_test(
+        G_fast, I_fast, bfun, sp, sh, weight, np.ones(n), k10, k12, k21, carbs_g=carbs_g, minutes=window_min
+    )
+    share = min(1.0, meals_per_day * window_min / 1440.0)
+    return G_fast + share * (test.mean_glucose - G_fast)

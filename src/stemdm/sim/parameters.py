@@ -69,11 +69,20 @@ class Physiology:
     kin: float = _p(1.05, "Palmer2014 RBC chain", "1/d")
     kg: float = _p(0.000292, "Palmer2014 RBC chain", "")
     lam: float = _p(0.743, "Palmer2014 RBC chain", "")
-    mean_over_fasting: float = _p(
-        1.10,
-        "ASSUMPTION: daily mean glucose = 1.10 x fasting (to be replaced by the "
-        "representative-day meal model)",
-        "",
+    meal_carbs: float = _p(60.0, "ASSUMPTION: a representative meal of 60 g carbohydrate, three a day", "g")
+    meals_per_day: int = field(default=3, metadata={"source": "ASSUMPTION: three meals a day"})
+    meal_window: int = field(
+        default=240,
+        metadata={
+            "source": "ASSUMPTION: a meal's glucose excursion lasts "
+            "about 4 hours (Dalla Man 2007 meal curves)"
+        },
+    )
+    representative_day_every: int = field(
+        default=28,
+        metadata={
+            "source": "ASSUMPTION: postprandial excess re-simulated every 4 weeks (DPM15 idea, design 7.3)"
+        },
     )
     # insulin therapy
     exo_per_iu: float = _p(

@@ -40,6 +40,7 @@ class State:
     rbc: np.ndarray  # (n, 12) non-glycated red-cell compartments
     a1c: np.ndarray  # (n, 12) glycated compartments
     G: np.ndarray  # fasting glucose, mg/dL (kept as the next day's Newton start)
+    meal_excess: np.ndarray  # daily mean minus fasting glucose (mg/dL), from the latest representative day
     dose: np.ndarray  # basal insulin, IU/day
     insulin_treated: np.ndarray  # bool
 

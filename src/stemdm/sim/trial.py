@@ -23,7 +23,7 @@ from scipy import stats
 
 from stemdm import NOT_MEDICAL_ADVICE
 from stemdm.sim.cohort import Baseline, Cohort, make_cohort
-from stemdm.sim.meal import fasting_c_peptide, meal_test, van_cauter_rates
+from stemdm.sim.meal import daily_mean_glucose, fasting_c_peptide, meal_test, van_cauter_rates
 from stemdm.sim.parameters import Parameters, Physiology, default_parameters
 from stemdm.sim.physiology import (
     MG_DL_PER_MMOL_L,
@@ -343,6 +343,19 @@ def simulate_arm(
         dose_taken = s.dose * (1 - placebo.dose_reduction * (1 - math.exp(-day / placebo.onset)))
         G, insulin = fasting_state(p, bfun, sp, sh, p.exo_per_iu * dose_taken, s.G)
         s.G = G
+        if day > 0 and day % p.representative_day_every == 0:
+            mean_G = daily_mean_glucose(
+                G,
+                insulin + p.exo_per_iu * dose_taken,
+                bfun,
+                sp,
+                sh,
+                cohort.weight,
+                p.meal_carbs,
+                p.meals_per_day,
+                p.meal_window,
+            )
+            s.meal_excess = mean_G - G
         if day in visit_days:
             _record(values, visit_days[day], s, G, insulin, cohort, dose_taken)
             sensitivity[visit_days[day]] = sp
@@ -360,7 +373,7 @@ def simulate_arm(
 
 def _advance(p: Physiology, t, s, G: np.ndarray, e_sys: np.ndarray, e_islet: np.ndarray) -> None:
     """One day of the slow states (exact relaxations; beta-cell mass by its net growth rate)."""
-    s.rbc, s.a1c = step_rbc(p, s.rbc, s.a1c, G * p.mean_over_fasting / MG_DL_PER_MMOL_L)
+    s.rbc, s.a1c = step_rbc(p, s.rbc, s.a1c, (G + s.meal_excess) / MG_DL_PER_MMOL_L)
     s.Z = relax(s.Z, tone_target(p, s.Z_base, G, t.e_immuno * e_sys), p.kZ)
     s.Q = relax(s.Q, capacity(p, s.Z), p.kQ)
     growth = replication_factor(p, s.Z) * (1 + t.e_regen * e_islet) - apoptosis_factor(p, s.Z) * (
