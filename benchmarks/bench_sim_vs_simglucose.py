@@ -104,7 +104,8 @@ def main() -> None:
         f"- simglucose: 1 adult patient, {args.hours:g} h, 3 meals, basal-bolus controller: "
         f"{theirs['seconds']:.2f} s ({their_rate:.3g} patient-years/s; {1 / their_rate / 60:.0f} min per "
         "patient-year)",
-        f"- stemdm.sim: {args.patients} patients x 1 year (daily slow states, monthly representative days, 4 visit meal tests): "
+        f"- stemdm.sim: {args.patients} patients x 1 year (daily slow states, monthly representative days, "
+        "4 visit meal tests): "
         f"{ours['seconds']:.2f} s ({our_rate:,.0f} patient-years/s)",
         f"- ratio (stemdm / simglucose, patient-years per second): {our_rate / their_rate:,.0f}x",
     ]
