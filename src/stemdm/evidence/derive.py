@@ -50,11 +50,6 @@ def _derived(source: Measurement, derivations: list[Derivation], **values) -> Me
     return Measurement.model_validate(data)
 
 
-def _replace(m: Measurement, **changes) -> Measurement:
-    """A validated copy with ``changes`` (pydantic's model_copy would skip validation)."""
-    return Measurement.model_validate(m.model_dump() | changes)
-
-
 def _n(m: Measurement, n_fallback: int | None) -> tuple[int, list[str]]:
     if m.n is not None:
         return m.n, []
@@ -122,7 +117,7 @@ def in_unit(m: Measurement, unit: str, *, weight_kg: float | None = None) -> Mea
     mean, step_mean = convert(m.mean, m.unit, unit, is_level=is_level, weight_kg=weight_kg)
     sd, step_sd = convert(m.sd, m.unit, unit, is_level=False, weight_kg=weight_kg)
     derived = _derived(m, _previous(m) + [step_mean, step_sd], mean=mean, sd=sd)
-    return _replace(derived, unit=unit)
+    return derived.with_changes(unit=unit)
 
 
 def _previous(m: Measurement) -> list[Derivation]:
@@ -157,7 +152,7 @@ def change_from_baseline(
     )
     mean = final.mean - baseline.mean
     derived = _derived(final, _previous(baseline) + _previous(final) + [step], mean=mean, sd=sd)
-    return _replace(derived, value_type="change")
+    return derived.with_changes(value_type="change")
 
 
 def estimate_correlations(bundle: EvidenceBundle, outcome_id: str) -> list[tuple[str, str, float, float]]:
@@ -200,4 +195,4 @@ def combine(a: Measurement, b: Measurement, arm_id: str) -> Measurement:
         )
     n, mean, sd, step = combine_arms(a.n, a.mean, a.sd, b.n, b.mean, b.sd)
     derived = _derived(a, _previous(a) + _previous(b) + [step], mean=mean, sd=sd)
-    return _replace(derived, arm_id=arm_id, n=n, flags=sorted(set(a.flags) | set(b.flags) | {"derived"}))
+    return derived.with_changes(arm_id=arm_id, n=n, flags=sorted(set(a.flags) | set(b.flags) | {"derived"}))

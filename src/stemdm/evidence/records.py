@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from stemdm.evidence.vocab import (
     EVENT_TYPES,
@@ -55,6 +55,10 @@ class Record(BaseModel):
     #: Table/sheet/file name of the record type.
     kind: ClassVar[str] = ""
 
+    def with_changes(self, **changes: Any) -> Record:
+        """A validated copy with ``changes`` (pydantic's ``model_copy`` would skip validation)."""
+        return type(self).model_validate(self.model_dump() | changes)
+
     def natural_key(self) -> str:
         parts = []
         for name in self.natural_key_fields:
@@ -82,6 +86,11 @@ def _check_flags(flags: list[str]) -> list[str]:
     if unknown:
         raise ValueError(f"unknown flag(s) {unknown}; allowed: {sorted(FLAGS)}")
     return sorted(set(flags))
+
+
+#: Coded fields checked against the vocabularies wherever they appear.
+OutcomeId = Annotated[str, Field(min_length=1), AfterValidator(_check_outcome)]
+Flags = Annotated[list[str], AfterValidator(_check_flags)]
 
 
 class Trial(Record):
@@ -189,7 +198,7 @@ class Measurement(Record):
     )
 
     trial_id: Identifier
-    outcome_id: Text
+    outcome_id: OutcomeId
     timepoint_weeks: NonNegative
     timepoint_label: Text
     arm_id: Identifier
@@ -213,22 +222,12 @@ class Measurement(Record):
     unit: Text
     unit_as_reported: str | None = None
     as_reported: str | None = None
-    flags: list[str] = Field(default_factory=list)
+    flags: Flags = Field(default_factory=list)
     derived: bool = False
     derivation: str | None = None
     source_url: Text
     locator: str | None = None
     notes: str | None = None
-
-    @field_validator("flags")
-    @classmethod
-    def _known_flags(cls, value: list[str]) -> list[str]:
-        return _check_flags(value)
-
-    @field_validator("outcome_id")
-    @classmethod
-    def _known_outcome(cls, value: str) -> str:
-        return _check_outcome(value)
 
     @model_validator(mode="after")
     def _statistic_consistent(self) -> Measurement:
@@ -285,15 +284,10 @@ class AdverseEvent(Record):
     n_at_risk: Annotated[int, Field(ge=1)]
     timepoint_weeks: NonNegative
     timepoint_label: Text
-    flags: list[str] = Field(default_factory=list)
+    flags: Flags = Field(default_factory=list)
     source_url: Text
     locator: str | None = None
     notes: str | None = None
-
-    @field_validator("flags")
-    @classmethod
-    def _known_flags(cls, value: list[str]) -> list[str]:
-        return _check_flags(value)
 
     @field_validator("event_type")
     @classmethod
@@ -328,7 +322,7 @@ class PublishedEstimate(Record):
     search_to: str | None = None
     scope: Text
     comparison: Comparison
-    outcome_id: Text
+    outcome_id: OutcomeId
     outcome_as_reported: Text
     subgroup: str = "overall"
     timepoint_months: NonNegative | None = None
@@ -346,11 +340,6 @@ class PublishedEstimate(Record):
     source_url: Text | None = None
     locator: str | None = None
     notes: str | None = None
-
-    @field_validator("outcome_id")
-    @classmethod
-    def _known_outcome(cls, value: str) -> str:
-        return _check_outcome(value)
 
     @model_validator(mode="after")
     def _estimate_inside_ci(self) -> PublishedEstimate:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from stemdm import meta
 from stemdm.meta.api import fit_pooled, fit_subgroups
@@ -161,7 +162,7 @@ def analyse_outcome(
 def _single_study(row: StudyRow, rule: OutcomeRule, protocol: Protocol, months: float) -> dict[str, Any]:
     effects = compute_effects(frame([row]), rule.measure)
     yi, vi = float(effects.yi[0]), float(effects.vi[0])
-    z = 1.959963984540054 if protocol.model.level == 95 else _z(protocol.model.level)
+    z = float(stats.norm.ppf(1 - (1 - protocol.model.level / 100) / 2))
     return {
         "trial": row.trial_id,
         "estimate": yi,
@@ -170,12 +171,6 @@ def _single_study(row: StudyRow, rule: OutcomeRule, protocol: Protocol, months: 
         "n": row.n1 + row.n2,
         "sources": list(row.sources),
     }
-
-
-def _z(level: float) -> float:
-    from scipy import stats
-
-    return float(stats.norm.ppf(1 - (1 - level / 100) / 2))
 
 
 def _subgroups(rows, rule, protocol, months, variable):

@@ -47,11 +47,9 @@ def optimal_information_size(sd: float, mid: float, alpha: float = 0.05, power: 
 
 
 def _weights(result: PooledResult) -> list[float]:
-    weights = result.fit.weights if getattr(result.fit, "weights", None) is not None else None
-    if weights is None:
-        return [1.0 / len(result.rows)] * len(result.rows)
-    total = float(sum(weights))
-    return [float(w) / total for w in weights]
+    """Each trial's share of the pooled model's weight."""
+    total = float(sum(result.fit.weights))
+    return [float(w) / total for w in result.fit.weights]
 
 
 def rate(result: PooledResult, mid: float, min_k: int, egger_p: float | None = None) -> dict:

@@ -253,7 +253,7 @@ def _usable(m: Measurement, arm: Arm, protocol: Protocol, rule: OutcomeRule) -> 
         )
     derived = in_unit(derived, rule.unit)
     if derived.n is None:
-        derived = derived.model_copy(update={"n": fallback})
+        derived = derived.with_changes(n=fallback)
     if derived.n is None:
         raise ConversionError(f"arm {m.arm_id}: n not reported and no randomized n")
     if not derived.sd > 0:

@@ -29,6 +29,8 @@ from stemdm.sim.physiology import (
     tone_target,
 )
 
+HEIGHT_CM = 170.0  # ASSUMPTION: one height for all virtual patients (weight from BMI)
+
 
 @dataclass(frozen=True)
 class Baseline:
@@ -91,7 +93,7 @@ def _candidates(p: Physiology, base: Baseline, m: int, rng: np.random.Generator)
     }
     c["Sp_target"] = np.minimum(c["Sp_target"], 1.2)
     c["Sh_target"] = np.minimum(c["Sh_target"], 1.2)
-    c["weight"] = c["bmi"] * 1.70**2  # ASSUMPTION: height 1.70 m
+    c["weight"] = c["bmi"] * (HEIGHT_CM / 100) ** 2
     if base.insulin_treated:
         c["dose"] = np.clip(rng.normal(0.5, 0.15, m), 0.1, 1.2) * c["weight"]  # IU/day (0.5 IU/kg/day)
     else:
@@ -111,6 +113,7 @@ def _baseline_hba1c(p: Physiology, c: dict[str, np.ndarray]) -> tuple[np.ndarray
         c["F"] = c["F_intrinsic"] * glucotoxicity(p, G)  # the slow function starts at its steady state
         sp, sh = effective_sensitivity(p, c["Sp_target"], c["Sh_target"], c["Z"], 0.0)
         G, endogenous = fasting_state(p, c["B"] * c["F"] * Q, sp, sh, p.exo_per_iu * c["dose"], G)
+    c["endogenous"] = endogenous
     c["mean_G"] = daily_mean_glucose(
         G,
         endogenous + p.exo_per_iu * c["dose"],
@@ -175,16 +178,24 @@ def make_cohort(
         dose=sel["dose"],
         insulin_treated=sel["insulin_treated"],
     )
-    height_cm = 170.0
-    bsa = np.sqrt(height_cm * sel["weight"] / 3600.0)  # Mosteller
-    return Cohort(state, sel["age"], sel["weight"], bsa, sel["male"], sel["duration"], kept / drawn)
+    return Cohort(
+        state,
+        sel["age"],
+        sel["weight"],
+        body_surface(sel["weight"]),
+        sel["male"],
+        sel["duration"],
+        kept / drawn,
+    )
 
 
 def _candidate_c_peptide(p: Physiology, c: dict[str, np.ndarray]) -> np.ndarray:
-    sp, sh = effective_sensitivity(p, c["Sp_target"], c["Sh_target"], c["Z"], 0.0)
-    _, endogenous = fasting_state(p, c["B"] * c["F"] * c["Q"], sp, sh, p.exo_per_iu * c["dose"], c["G"])
-    bsa = np.sqrt(170.0 * c["weight"] / 3600.0)
-    return fasting_c_peptide(endogenous, c["weight"], c["age"], bsa, c["male"])
+    return fasting_c_peptide(c["endogenous"], c["weight"], c["age"], body_surface(c["weight"]), c["male"])
+
+
+def body_surface(weight: np.ndarray) -> np.ndarray:
+    """Body-surface area (m2, Mosteller) at the assumed height."""
+    return np.sqrt(HEIGHT_CM * weight / 3600.0)
 
 
 def _accept(h: np.ndarray, mean: float, sd: float, rng: np.random.Generator) -> np.ndarray:

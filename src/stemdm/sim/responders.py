@@ -54,7 +54,7 @@ def responder_analysis(
     phenotypes = _phenotypes(cohort, control.values)
     rows = []
     for label, change in PATHWAYS.items():
-        regimen = design.model_copy(update=change).regimen()
+        regimen = TrialDesign.model_validate(design.model_dump() | change).regimen()
         treated = simulate_arm("therapy", cohort, regimen, params, design.weeks, design.visits)
         effect = treated.values[outcome][-1] - control.values[outcome][-1]
         for name, values in phenotypes.items():

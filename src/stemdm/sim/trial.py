@@ -195,9 +195,10 @@ class TrialResult:
                     f"  {e['outcome']:>13}: MD of change {e['md']:+.3g} ({e['ci_lb']:.3g} to "
                     f"{e['ci_ub']:.3g})"
                 )
+        rates = self.responders()
         lines.append(
-            f"  responders ({self.responders()['definition']}): therapy {self.responders()['therapy']:.1%}, "
-            f"placebo {self.responders()['placebo']:.1%}"
+            f"  responders ({rates['definition']}): therapy {rates['therapy']:.1%}, "
+            f"placebo {rates['placebo']:.1%}"
         )
         lines.append(NOT_MEDICAL_ADVICE)
         return "\n".join(lines)
