@@ -125,3 +125,12 @@ def test_cohort_matches_fasting_c_peptide_when_given():
     assert abs(baseline.mean() - 1.2) < 0.15 and abs(baseline.std() - 0.4) < 0.1
     with pytest.raises(ValidationError, match="mean and SD together"):
         TrialDesign(cpep_fasting=1.2)
+
+
+def test_one_patient_per_arm_is_refused_and_json_never_holds_nan():
+    with pytest.raises(ValidationError, match="at least 2 per arm"):
+        TrialDesign(patients_per_arm=1)
+    import json
+
+    payload = json.dumps(run_trial(TrialDesign(**FAST), Parameters()).to_dict(), allow_nan=False)
+    assert "NaN" not in payload

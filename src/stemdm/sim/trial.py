@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scipy import stats
 
 from stemdm import NOT_MEDICAL_ADVICE
+from stemdm.meta.report import json_safe
 from stemdm.sim.cohort import Baseline, Cohort, make_cohort
 from stemdm.sim.meal import daily_mean_glucose, fasting_c_peptide, meal_test, van_cauter_rates
 from stemdm.sim.parameters import Parameters, Physiology, default_parameters
@@ -74,6 +75,8 @@ class TrialDesign(BaseModel):
 
     @model_validator(mode="after")
     def _check(self) -> TrialDesign:
+        if self.patients_per_arm < 2:
+            raise ValueError("patients_per_arm: at least 2 per arm (an SD and a between-arm CI need them)")
         bad = [v for v in self.visits if v < 0 or v > self.weeks]
         if bad:
             raise ValueError(f"visits {bad} lie outside the trial (0-{self.weeks} weeks)")
@@ -172,15 +175,18 @@ class TrialResult:
         return pd.DataFrame(rows)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "design": self.design.model_dump(),
-            "parameters_version": self.parameters_version,
-            "arms": self.arm_summary(),
-            "effects": self.effects(),
-            "responders": self.responders(),
-            "cohort_acceptance_rate": self.acceptance_rate,
-            "disclaimer": NOT_MEDICAL_ADVICE,
-        }
+        """JSON-safe: undefined quantities (e.g. HOMA-B at fasting glucose <= 63 mg/dL) are None, not NaN."""
+        return json_safe(
+            {
+                "design": self.design.model_dump(),
+                "parameters_version": self.parameters_version,
+                "arms": self.arm_summary(),
+                "effects": self.effects(),
+                "responders": self.responders(),
+                "cohort_acceptance_rate": self.acceptance_rate,
+                "disclaimer": NOT_MEDICAL_ADVICE,
+            }
+        )
 
     def summary(self) -> str:
         lines = [
