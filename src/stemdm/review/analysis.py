@@ -61,6 +61,7 @@ class PooledResult:
             "estimate": d["estimate"],
             "ci_lb": d["ci_lb"],
             "ci_ub": d["ci_ub"],
+            "level": self.fit.level,
             "pval": d["pval"],
             "i2": d["i2"],
             "tau2": d["tau2"],

@@ -93,23 +93,24 @@ def run(
     _print(review)
     if paths:
         console.print(
-            f"Report: {paths['report']}  (results: {paths['results']}, figures: {paths['figures']})"
+            escape(f"Report: {paths['report']}  (results: {paths['results']}, figures: {paths['figures']})")
         )
     console.print(f"[italic]{NOT_MEDICAL_ADVICE}[/]")
 
 
 def _print(review: Review) -> None:
-    table = Table(title=review.protocol.title)
-    for column in ("outcome", "months", "subgroup", "k", "n", "estimate (95% CI)", "p", "I2", "certainty"):
-        table.add_column(column)
+    table = Table(title=escape(review.protocol.title))
+    ci_label = f"estimate ({review.protocol.model.level:g}% CI)"
+    for column in ("outcome", "months", "subgroup", "k", "n", ci_label, "p", "I2", "certainty"):
+        table.add_column(escape(column))
     for r in review.summaries():
         table.add_row(
             r["outcome"],
             f"{r['timepoint_months']:g}",
-            r["subgroup"],
+            escape(r["subgroup"]),
             str(r["k"]),
             str(r["n"]),
-            f"{fmt(r['estimate'])} ({fmt(r['ci_lb'])} to {fmt(r['ci_ub'])}) {r['unit']}",
+            escape(f"{fmt(r['estimate'])} ({fmt(r['ci_lb'])} to {fmt(r['ci_ub'])}) {r['unit']}"),
             "<0.001" if r["pval"] < 0.001 else f"{r['pval']:.3f}",
             f"{r['i2']:.0f}%",
             str(r["certainty"]),
@@ -120,4 +121,4 @@ def _print(review: Review) -> None:
     console.print(f"{len(review.skipped)} analyses not done (reasons in the report and in --json), e.g.:")
     for skipped in review.skipped[:5]:
         months = "" if skipped.timepoint_months is None else f"{skipped.timepoint_months:g} months "
-        console.print(f"  {skipped.outcome} {months}{skipped.subgroup}: {escape(skipped.reason)}")
+        console.print(escape(f"  {skipped.outcome} {months}{skipped.subgroup}: {skipped.reason}"))

@@ -31,6 +31,11 @@ def fmt(value: float, digits: int = 2) -> str:
     return text[1:] if text.startswith("-") and float(text) == 0 else text
 
 
+def level_label(result: dict) -> str:
+    """The confidence level the interval was computed at, as printed ("95", "80", "97.5")."""
+    return f"{result.get('level', 95):g}"
+
+
 def _digits(result: dict) -> int:
     scale = max(abs(result["estimate"]), abs(result["ci_lb"]), abs(result["ci_ub"]))
     return 2 if scale < 10 else 1
@@ -61,7 +66,7 @@ def english(result: dict) -> str:
     est, lb, ub = result["estimate"], result["ci_lb"], result["ci_ub"]
     direction = "lower" if est < 0 else "higher"
     size = f"{fmt(abs(est), digits)}{_unit_en(result)}"
-    ci = f"95% CI {fmt(lb, digits)} to {fmt(ub, digits)}"
+    ci = f"{level_label(result)}% CI {fmt(lb, digits)} to {fmt(ub, digits)}"
     basis = f"{result['k']} trials, {result['n']} participants"
     certainty = result.get("certainty") or "not rated"
     if significant(result):
@@ -85,7 +90,7 @@ def chinese(result: dict) -> str:
     when = f"{months:g}个月时" if months is not None else "随访结束时"
     subgroup = "" if result["subgroup"] == "overall" else f"（亚组 {result['subgroup']}）"
     unit = UNIT_ZH.get(result["unit"], f" {result['unit']}")
-    ci = f"95%置信区间 {fmt(lb, digits)} 至 {fmt(ub, digits)}"
+    ci = f"{level_label(result)}%置信区间 {fmt(lb, digits)} 至 {fmt(ub, digits)}"
     basis = f"{result['k']}项试验，{result['n']}名受试者"
     certainty = CERTAINTY_ZH.get(result.get("certainty"), "未评价")
     if significant(result):

@@ -10,13 +10,14 @@ from __future__ import annotations
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from stemdm.evidence.errors import ConversionError
 from stemdm.evidence.records import Trial
-from stemdm.evidence.vocab import EVENT_TYPES, OUTCOMES, allowed_units
+from stemdm.evidence.vocab import EVENT_TYPES, OUTCOMES, CellType, ControlType, Randomized, allowed_units
+from stemdm.evidence.vocab import Inclusion as InclusionStatus
 from stemdm.evidence.windows import TimeWindow, check_windows
 
 #: Subgroup variables derived by the review from trial fields (not stored on the trial).
@@ -39,10 +40,13 @@ class Question(Strict):
 
 
 class Inclusion(Strict):
-    randomized: list[str] = ["yes"]
-    inclusion_status: list[str] = ["included"]
-    cell_types: list[str]
-    control_types: list[str] = ["placebo", "sham", "standard_care"]
+    """Which trials enter: each list holds values of the evidence vocabulary (an unknown value would match no
+    trial and silently pool nothing, so it is refused)."""
+
+    randomized: list[Randomized] = Field(["yes"], min_length=1)
+    inclusion_status: list[InclusionStatus] = Field(["included"], min_length=1)
+    cell_types: list[CellType] = Field(min_length=1)
+    control_types: list[ControlType] = Field(["placebo", "sham", "standard_care"], min_length=1)
     overlap_policy: Literal["largest"] = "largest"
 
 
@@ -54,9 +58,9 @@ class DataRules(Strict):
 
 
 class Window(Strict):
-    months: float = Field(gt=0)
-    lo_weeks: float = Field(ge=0)
-    hi_weeks: float = Field(ge=0)
+    months: float = Field(gt=0, le=600, allow_inf_nan=False)
+    lo_weeks: float = Field(ge=0, le=2600, allow_inf_nan=False)
+    hi_weeks: float = Field(ge=0, le=2600, allow_inf_nan=False)
 
     def window(self) -> TimeWindow:
         return TimeWindow(self.months, self.lo_weeks, self.hi_weeks)
@@ -71,7 +75,7 @@ class OutcomeRule(Strict):
     better: Literal["lower", "higher"]
     measure: Literal["MD", "SMD"] = "MD"
     scores: Literal["final", "change", "either"] = "either"
-    mid: float = Field(gt=0)
+    mid: float = Field(gt=0, allow_inf_nan=False)
 
     @field_validator("id")
     @classmethod
@@ -98,11 +102,14 @@ class Subgroups(Strict):
     variables: list[str] = []
 
 
+Estimator = Literal["FE", "DL", "HE", "HS", "SJ", "ML", "REML", "EB", "PM"]  # stemdm.meta.core.ESTIMATORS
+
+
 class Model(Strict):
-    method: str = "REML"
+    method: Estimator = "REML"
     test: Literal["z", "knha", "adhoc"] = "knha"
     level: float = Field(95, gt=50, lt=100)
-    sensitivity_methods: list[str] = ["FE", "DL"]
+    sensitivity_methods: list[Estimator] = ["FE", "DL"]
 
 
 class Safety(Strict):
@@ -128,8 +135,10 @@ class SmallStudy(Strict):
 
 
 class NextTrial(Strict):
-    alpha: float = Field(0.05, gt=0, lt=0.5)
-    power: list[float] = [0.8, 0.9]
+    """Sample sizes of the next trial: two-sided ``alpha`` and each ``power`` (a probability, 0.5-0.999)."""
+
+    alpha: float = Field(0.05, ge=1e-6, lt=0.5)
+    power: list[Annotated[float, Field(ge=0.5, le=0.999)]] = Field([0.8, 0.9], min_length=1)
 
 
 class Protocol(Strict):
@@ -176,17 +185,39 @@ def default_protocol_path() -> Path:
     return Path(str(resources.files("stemdm.review") / "data" / "default_protocol.toml"))
 
 
+MAX_PROTOCOL_BYTES = 1_000_000
+
+
+def _read_toml(path: Path) -> dict:
+    """The TOML document at ``path``, or a ProtocolError saying why it cannot be read."""
+    try:
+        if path.is_dir():
+            raise ProtocolError(f"{path}: is a folder, not a protocol file")
+        if path.exists() and path.stat().st_size > MAX_PROTOCOL_BYTES:
+            raise ProtocolError(f"{path}: larger than {MAX_PROTOCOL_BYTES:,} bytes; not a protocol")
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ProtocolError(f"no such protocol file: {path}") from None
+    except UnicodeDecodeError as error:
+        raise ProtocolError(f"{path}: not UTF-8 text ({error.reason} at byte {error.start})") from None
+    except OSError as error:
+        raise ProtocolError(f"{path}: cannot read: {error.strerror or error}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ProtocolError(f"{path}: not valid TOML: {error}") from None
+    except RecursionError:
+        raise ProtocolError(f"{path}: nested too deeply to be a protocol") from None
+
+
 def load_protocol(path: Path | None = None) -> Protocol:
     """Read and check a protocol (the bundled default when ``path`` is None)."""
     path = path or default_protocol_path()
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ProtocolError(f"no such protocol file: {path}") from None
-    except tomllib.TOMLDecodeError as error:
-        raise ProtocolError(f"{path}: not valid TOML: {error}") from None
+    raw = _read_toml(path)
     try:
         protocol = Protocol.model_validate(raw)
+    except RecursionError:
+        raise ProtocolError(f"{path}: nested too deeply to be a protocol") from None
     except ValidationError as error:
         lines = []
         for item in error.errors():

@@ -17,6 +17,7 @@ from stemdm.meta import forest_plot, funnel_plot
 from stemdm.review.narrative import fmt
 from stemdm.review.plots import umbrella_forest
 from stemdm.review.run import Review
+from stemdm.sanitize import safe_url
 
 
 def anchor(key: str) -> str:
@@ -98,6 +99,22 @@ def _coverage_matrix(review: Review) -> dict[str, Any]:
     return {"columns": [{"outcome": o, "months": m} for o, m in columns], "rows": rows}
 
 
+def template_environment() -> Environment:
+    """The report's Jinja environment: autoescape on for every template (``.html.j2`` included: the
+    extension-based default misses it), links only through the ``safe_url`` filter (http/https)."""
+    env = Environment(
+        loader=PackageLoader("stemdm.review", "templates"),
+        autoescape=select_autoescape(["html", "htm", "xml", "j2"], default_for_string=True, default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["num"] = lambda v, d=2: "—" if v is None else fmt(v, d)
+    env.filters["pval"] = lambda p: "—" if p is None else ("<0.001" if p < 0.001 else f"{p:.3f}")
+    env.filters["safe_url"] = safe_url
+    env.globals.update(anchor=anchor, result_id=result_id, OUTCOMES=OUTCOMES)
+    return env
+
+
 def write_report(review: Review, out: Path) -> dict[str, Path]:
     """Write report.html, results.json and figures/ under ``out``; returns their paths."""
     out.mkdir(parents=True, exist_ok=True)
@@ -105,23 +122,19 @@ def write_report(review: Review, out: Path) -> dict[str, Path]:
     results_path = out / "results.json"
     results_path.write_text(json.dumps(payload, indent=1, ensure_ascii=False), encoding="utf-8")
     figures = _figures(review, out / "figures")
-    env = Environment(
-        loader=PackageLoader("stemdm.review", "templates"),
-        autoescape=select_autoescape(["html"]),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    env.filters["num"] = lambda v, d=2: "—" if v is None else fmt(v, d)
-    env.filters["pval"] = lambda p: "—" if p is None else ("<0.001" if p < 0.001 else f"{p:.3f}")
-    env.globals.update(anchor=anchor, result_id=result_id, OUTCOMES=OUTCOMES)
-    html = env.get_template("report.html.j2").render(
-        review=review,
-        data=payload,
-        figures=figures,
-        coverage=_coverage_matrix(review),
-        version=__version__,
-        disclaimer=NOT_MEDICAL_ADVICE,
-        sources=review.sources,
+    html = (
+        template_environment()
+        .get_template("report.html.j2")
+        .render(
+            ci_label=f"{review.protocol.model.level:g}% CI",
+            review=review,
+            data=payload,
+            figures=figures,
+            coverage=_coverage_matrix(review),
+            version=__version__,
+            disclaimer=NOT_MEDICAL_ADVICE,
+            sources=review.sources,
+        )
     )
     report_path = out / "report.html"
     report_path.write_text(html, encoding="utf-8")
