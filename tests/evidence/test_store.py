@@ -86,3 +86,26 @@ def test_urls():
 def test_unreachable_database_is_a_clear_error(tmp_path):
     with pytest.raises(EvidenceError, match="cannot open the database"):
         Store.open("postgresql://nobody:pw@127.0.0.1:1/none")
+
+
+@pytest.mark.parametrize(
+    "url, secrets",
+    [
+        ("postgresql://nobody@127.0.0.1:1/none?password=hunter2secret", ["hunter2secret"]),
+        ("postgresql://nobody:hun7er@2secret@127.0.0.1:1/none", ["hun7er", "2secret"]),
+        ("postgresql://nobody:pa/ss?word@127.0.0.1:1/none?sslpassword=zzz999", ["pa/ss", "ss?word", "zzz999"]),
+    ],
+)
+def test_no_password_in_any_message(url, secrets):
+    from typer.testing import CliRunner
+
+    from stemdm.cli import app
+
+    with pytest.raises(EvidenceError) as caught:
+        Store.open(url)
+    result = CliRunner().invoke(app, ["evidence", "list", "--db", url])
+    assert result.exit_code == 2
+    for text in (str(caught.value), repr(caught.value.problems), result.output):
+        for secret in secrets:
+            assert secret not in text, text
+    assert "***" in result.output

@@ -10,6 +10,14 @@ by URL, with transactional, idempotent imports and an audit trail.
   changed ones and leaves identical ones alone, writing one audit row per inserted record and per changed
   field.
 - On first use an empty store is loaded with the bundled curated dataset.
+
+Concurrency: every write (schema set-up, first-use load, import) runs in one transaction that first
+takes the store's write lock (PostgreSQL: a transaction-level advisory lock; SQLite: ``BEGIN IMMEDIATE``),
+then reads the current records, validates and writes. Two imports of the same trial are therefore
+serialized: the second compares against what the first wrote, so no update is lost and each audit row's old
+value is the previous row's new value. SQLite runs in WAL mode with a busy timeout, so readers never wait
+for a writer and writers wait their turn (up to ``BUSY_TIMEOUT_S``) instead of failing with "database is
+locked".
 """
 
 from __future__ import annotations
@@ -19,6 +27,8 @@ import json
 import os
 import types
 import typing
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import resources
@@ -37,12 +47,15 @@ from sqlalchemy import (
     Table,
     Text,
     create_engine,
+    event,
     func,
     insert,
+    inspect,
     select,
+    text,
     update,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from stemdm import __version__
@@ -50,8 +63,13 @@ from stemdm.evidence.errors import EvidenceError, Problem
 from stemdm.evidence.formats import EvidenceBundle, read_csv
 from stemdm.evidence.records import RECORD_TYPES, Record
 from stemdm.evidence.validate import check_bundle
+from stemdm.sanitize import redact_text, redact_url
 
 BUNDLED_SOURCE = f"bundled:stemdm-{__version__}"
+#: Seconds a SQLite writer waits for another writer before giving up with a message.
+BUSY_TIMEOUT_S = 60
+#: Key of the PostgreSQL advisory lock that serializes writers ("stemdm" in ASCII).
+PG_WRITE_LOCK = 0x7374656D646D
 
 metadata = MetaData()
 
@@ -131,20 +149,39 @@ def normalize_url(url: str | os.PathLike | None) -> str:
     if "://" not in text:
         path = Path(text).expanduser().resolve()
         path.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            raise IsADirectoryError(f"{path} is a folder; give a file for the SQLite store")
         return f"sqlite:///{path}"
     if text.startswith(("postgresql://", "postgres://")):
         return "postgresql+psycopg://" + text.split("://", 1)[1]
     return text
 
 
-def redact(url: str) -> str:
-    """The URL without its password (for messages and the audit source)."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        credentials, host = rest.rsplit("@", 1)
-        user = credentials.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}"
-    return url
+#: The URL without its password, in the user info or in query parameters (messages, audit source).
+redact = redact_url
+
+
+def _make_engine(url: str) -> Engine:
+    """An engine whose writers take the store's write lock (see the module docstring)."""
+    if not url.startswith("sqlite"):
+        return create_engine(url, future=True, pool_pre_ping=True)
+    engine = create_engine(url, future=True, connect_args={"timeout": BUSY_TIMEOUT_S})
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_connect(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None  # BEGIN is emitted below, so a writer can say IMMEDIATE
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_S * 1000}")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _sqlite_begin(connection: Connection) -> None:
+        writing = connection.get_execution_options().get("stemdm_write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
+
+    return engine
 
 
 @dataclass
@@ -206,47 +243,66 @@ class Store:
     """An evidence store at ``url`` (see module docstring). Use :meth:`open` to get one ready to use."""
 
     def __init__(self, url: str | os.PathLike | None = None) -> None:
-        self.url = normalize_url(url)
+        shown = redact_url(url if url is not None else default_url())
         try:
-            self.engine: Engine = create_engine(self.url, future=True)
-            metadata.create_all(self.engine)
-        except (SQLAlchemyError, ModuleNotFoundError) as error:
+            self.url = normalize_url(url)
+            self.engine: Engine = _make_engine(self.url)
+            self._create_schema()
+        except (SQLAlchemyError, ModuleNotFoundError, OSError, ValueError) as error:
             raise EvidenceError(
                 [
                     Problem(
-                        "store",
-                        None,
-                        redact(self.url),
-                        "url",
-                        redact(self.url),
-                        f"cannot open the database: {_short(error)}",
+                        "store", None, shown, "url", shown, f"cannot open the database: {self._short(error)}"
                     )
                 ]
             ) from None
 
     @classmethod
     def open(cls, url: str | os.PathLike | None = None, *, bootstrap: bool = True) -> Store:
-        """Open (creating if needed) the store; an empty store is loaded with the bundled dataset."""
+        """Open (creating if needed) the store; an empty store is loaded with the bundled dataset (once, even
+        when several processes open a new store at the same moment)."""
         store = cls(url)
         if bootstrap and store.is_empty():
-            store.import_bundle(load_bundled(), BUNDLED_SOURCE)
+            store.import_bundle(load_bundled(), BUNDLED_SOURCE, only_if_empty=True)
         return store
 
     def is_empty(self) -> bool:
         with self.engine.connect() as connection:
             return connection.execute(select(func.count()).select_from(imports_table)).scalar_one() == 0
 
+    def _create_schema(self) -> None:
+        """Create missing tables under the write lock (once, however many processes race); a store that has
+        them all is opened without taking the lock, so opening never waits for a writer."""
+        with self.engine.connect() as connection:
+            existing = set(inspect(connection).get_table_names())
+        if existing >= set(metadata.tables):
+            return
+        with self._writing() as connection:
+            metadata.create_all(connection)
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """A transaction holding the store's write lock (advisory lock / BEGIN IMMEDIATE)."""
+        with self.engine.connect() as connection:
+            connection.execution_options(stemdm_write=True)
+            with connection.begin():
+                if connection.dialect.name == "postgresql":
+                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_WRITE_LOCK})
+                yield connection
+
+    def _short(self, error: BaseException) -> str:
+        """The first line of a driver's message, without any fragment of the URL's password."""
+        message = str(error).strip()
+        first = message.splitlines()[0] if message else type(error).__name__
+        url = getattr(self, "url", None)
+        return redact_text(first, url)[:300] if url else first[:300]
+
     # -- reading -------------------------------------------------------------------------------------------
 
     def load(self) -> EvidenceBundle:
-        """Every record in the store, in natural-key order."""
-        bundle = EvidenceBundle()
-        with self.engine.connect() as connection:
-            for model in RECORD_TYPES:
-                table = RECORD_TABLES[model.kind]
-                for row in connection.execute(select(table).order_by(table.c.natural_key)).mappings():
-                    bundle.add(_record_from_row(model, row))
-        return bundle
+        """Every record in the store, in natural-key order (one consistent snapshot)."""
+        with self.engine.connect() as connection, connection.begin():
+            return _load(connection)
 
     def history(self, limit: int | None = None, since_import: int | None = None) -> list[dict[str, Any]]:
         """Audit rows, newest first: when, source, record, action, field, old and new values."""
@@ -268,58 +324,64 @@ class Store:
     # -- writing -------------------------------------------------------------------------------------------
 
     def import_bundle(
-        self, bundle: EvidenceBundle, source: str, problems: list[Problem] | None = None
+        self,
+        bundle: EvidenceBundle,
+        source: str,
+        problems: list[Problem] | None = None,
+        *,
+        only_if_empty: bool = False,
     ) -> ImportReport:
-        """Validate and import ``bundle`` in one transaction (see module docstring). ``problems`` are those
-        the
-        reader already found (they count too). Raises :class:`EvidenceError` listing every error, having
-        changed nothing."""
+        """Validate and import ``bundle`` in one locked transaction (see the module docstring): the store is
+        read, checked against and written under the same lock, so a concurrent import is never lost.
+        ``problems`` are those the reader already found (they count too). ``only_if_empty``: do nothing when
+        the store already holds an import (first-use load). Raises :class:`EvidenceError` listing every
+        error, having changed nothing."""
         problems = list(problems or [])
-        existing = self.load()
-        problems += check_bundle(bundle, existing)
-        if any(p.severity == "error" for p in problems):
-            raise EvidenceError(problems, f"import of {source}")
-        report = ImportReport(source, warnings=[p for p in problems if p.severity == "warning"])
-        stored = {kind: {r.natural_key(): r for r in records} for kind, records in existing.records.items()}
-        now = datetime.now(UTC)
+        report = ImportReport(source)
+        source = redact_url(source)
         try:
-            with self.engine.begin() as connection:
-                import_id = connection.execute(
-                    insert(imports_table).values(
-                        at=now,
-                        source=source,
-                        sha256=_fingerprint(bundle),
-                        inserted=0,
-                        updated=0,
-                        unchanged=0,
-                        stemdm_version=__version__,
-                    )
-                ).inserted_primary_key[0]
-                for record in bundle.all():
-                    self._upsert(connection, record, stored[record.kind], report, import_id, now, source)
-                if report.inserted or report.updated:
-                    connection.execute(
-                        update(imports_table)
-                        .where(imports_table.c.id == import_id)
-                        .values(inserted=report.inserted, updated=report.updated, unchanged=report.unchanged)
-                    )
-                    report.import_id = import_id
-                else:
-                    connection.execute(imports_table.delete().where(imports_table.c.id == import_id))
+            with self._writing() as connection:
+                if only_if_empty and _count_imports(connection):
+                    return report
+                existing = _load(connection)
+                problems += check_bundle(bundle, existing)
+                if any(p.severity == "error" for p in problems):
+                    raise EvidenceError(problems, f"import of {source}")
+                report.warnings = [p for p in problems if p.severity == "warning"]
+                stored = {kind: {r.natural_key(): r for r in recs} for kind, recs in existing.records.items()}
+                self._write(connection, bundle, stored, report, source)
         except SQLAlchemyError as error:
             raise EvidenceError(
                 [
                     Problem(
-                        "store",
-                        None,
-                        redact(self.url),
-                        "database",
-                        None,
-                        f"import rolled back: {_short(error)}",
+                        "store", None, redact_url(self.url), "database", None,
+                        f"import rolled back: {self._short(error)}",
                     )
                 ]
-            ) from None
+            ) from None  # fmt: skip
         return report
+
+    def _write(
+        self, connection: Connection, bundle: EvidenceBundle, stored: dict, report: ImportReport, source: str
+    ) -> None:
+        now = datetime.now(UTC)
+        import_id = connection.execute(
+            insert(imports_table).values(
+                at=now, source=source, sha256=_fingerprint(bundle), inserted=0, updated=0, unchanged=0,
+                stemdm_version=__version__,
+            )
+        ).inserted_primary_key[0]  # fmt: skip
+        for record in bundle.all():
+            self._upsert(connection, record, stored[record.kind], report, import_id, now, source)
+        if report.inserted or report.updated:
+            connection.execute(
+                update(imports_table)
+                .where(imports_table.c.id == import_id)
+                .values(inserted=report.inserted, updated=report.updated, unchanged=report.unchanged)
+            )
+            report.import_id = import_id
+        else:
+            connection.execute(imports_table.delete().where(imports_table.c.id == import_id))
 
     def _upsert(
         self,
@@ -370,11 +432,19 @@ class Store:
         report.updated += 1
 
 
+def _load(connection: Connection) -> EvidenceBundle:
+    bundle = EvidenceBundle()
+    for model in RECORD_TYPES:
+        table = RECORD_TABLES[model.kind]
+        for row in connection.execute(select(table).order_by(table.c.natural_key)).mappings():
+            bundle.add(_record_from_row(model, row))
+    return bundle
+
+
+def _count_imports(connection: Connection) -> int:
+    return connection.execute(select(func.count()).select_from(imports_table)).scalar_one()
+
+
 def _record_from_row(model: type[Record], row: Any) -> Record:
     data = {name: row[name] for name in model.model_fields if row[name] is not None}
     return model.model_validate(data)
-
-
-def _short(error: BaseException) -> str:
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return text[:300]
