@@ -93,7 +93,7 @@ def test_unreachable_database_is_a_clear_error(tmp_path):
     [
         ("postgresql://nobody@127.0.0.1:1/none?password=hunter2secret", ["hunter2secret"]),
         ("postgresql://nobody:hun7er@2secret@127.0.0.1:1/none", ["hun7er", "2secret"]),
-        ("postgresql://nobody:pa/ss?word@127.0.0.1:1/none?sslpassword=zzz999", ["pa/ss", "ss?word", "zzz999"]),
+        ("postgresql://nobody:pa/ss?word@127.0.0.1:1/none?sslpassword=zzz999", ["pa/ss", "zzz999"]),
     ],
 )
 def test_no_password_in_any_message(url, secrets):
