@@ -116,8 +116,7 @@ def in_unit(m: Measurement, unit: str, *, weight_kg: float | None = None) -> Mea
     is_level = m.value_type == "final"
     mean, step_mean = convert(m.mean, m.unit, unit, is_level=is_level, weight_kg=weight_kg)
     sd, step_sd = convert(m.sd, m.unit, unit, is_level=False, weight_kg=weight_kg)
-    derived = _derived(m, _previous(m) + [step_mean, step_sd], mean=mean, sd=sd)
-    return derived.with_changes(unit=unit)
+    return _derived(m, _previous(m) + [step_mean, step_sd], mean=mean, sd=sd, unit=unit)
 
 
 def _previous(m: Measurement) -> list[Derivation]:
@@ -151,8 +150,8 @@ def change_from_baseline(
         step.method, step.inputs | {"correlation_source": correlation_source}, step.reference, step.result
     )
     mean = final.mean - baseline.mean
-    derived = _derived(final, _previous(baseline) + _previous(final) + [step], mean=mean, sd=sd)
-    return derived.with_changes(value_type="change")
+    steps = _previous(baseline) + _previous(final) + [step]
+    return _derived(final, steps, mean=mean, sd=sd, value_type="change")
 
 
 def estimate_correlations(bundle: EvidenceBundle, outcome_id: str) -> list[tuple[str, str, float, float]]:

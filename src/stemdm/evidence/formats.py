@@ -22,6 +22,7 @@ from stemdm import NOT_MEDICAL_ADVICE, __version__
 from stemdm.evidence.errors import EvidenceError, Problem
 from stemdm.evidence.records import FIELD_NOTES, RECORD_BY_KIND, RECORD_TYPES, Record, list_fields
 from stemdm.evidence.vocab import EVENT_TYPES, FLAGS, OUTCOMES, STATISTICS, allowed_units
+from stemdm.sanitize import csv_cell, csv_uncell
 
 SCHEMA_VERSION = 1
 LIST_SEPARATOR = ";"
@@ -81,6 +82,12 @@ def to_cell(value: Any) -> str:
     if isinstance(value, list):
         return f"{LIST_SEPARATOR} ".join(str(v) for v in value)
     return str(value)
+
+
+def _csv_text(value: Any) -> str:
+    """A CSV cell: text is neutralised against formula injection (numbers are left alone: '-0.5' is data)."""
+    cell = to_cell(value)
+    return csv_cell(cell) if isinstance(value, str | list) else cell
 
 
 def _from_cells(model: type[Record], row: dict[str, Any]) -> dict[str, Any]:
@@ -215,6 +222,8 @@ def template_header(model: type[Record]) -> str:
         f"# stemdm evidence template: {model.kind} (schema {SCHEMA_VERSION}, stemdm {__version__})",
         f"# {(model.__doc__ or '').strip().splitlines()[0]}",
         "# Blank cell = not reported (never zero). Lists are ';'-separated. Lines with # are comments.",
+        "# Text cells starting with = + - @ tab or CR are written with a leading ' so that no spreadsheet "
+        "runs them as formulas; stemdm removes that ' again on import.",
         f"# Natural key (a re-import updates the record with it): {', '.join(model.natural_key_fields)}",
     ]
     for name, info in model.model_fields.items():
@@ -232,7 +241,7 @@ def write_csv(records: list[Record], model: type[Record], path: Path) -> None:
     writer = csv.DictWriter(buffer, fieldnames=list(model.model_fields), lineterminator="\n")
     writer.writeheader()
     for record in records:
-        writer.writerow({name: to_cell(getattr(record, name)) for name in model.model_fields})
+        writer.writerow({name: _csv_text(getattr(record, name)) for name in model.model_fields})
     path.write_text(buffer.getvalue(), encoding="utf-8")
 
 
@@ -282,7 +291,7 @@ def read_csv(path: Path) -> tuple[EvidenceBundle, list[Problem]]:
     rows, line_numbers = [], []
     for row in reader:  # line numbers of the file, counting the comment block
         if any((value or "").strip() for value in row.values() if isinstance(value, str)):
-            rows.append(row)
+            rows.append({k: csv_uncell(v) if isinstance(v, str) else v for k, v in row.items()})
             line_numbers.append(reader.line_num + skipped)
     records, problems = parse_rows(kind, rows, row_numbers=line_numbers)
     bundle = EvidenceBundle()

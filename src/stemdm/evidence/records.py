@@ -12,6 +12,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from stemdm.evidence.plausibility import MAX_MAGNITUDE, MAX_PARTICIPANTS, MAX_WEEKS, implausible
 from stemdm.evidence.vocab import (
     EVENT_TYPES,
     FLAGS,
@@ -37,12 +38,19 @@ from stemdm.evidence.vocab import (
     ValueType,
     allowed_units,
 )
+from stemdm.sanitize import CONTROL_CHARACTERS
 
 Identifier = Annotated[str, Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9_.\-]+$")]
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Finite = Annotated[float, Field(allow_inf_nan=False)]
-Count = Annotated[int, Field(ge=0)]
+#: Events or dropouts: 0 to MAX_PARTICIPANTS; Participants: n of an arm, 1 to MAX_PARTICIPANTS.
+Count = Annotated[int, Field(ge=0, le=MAX_PARTICIPANTS)]
+Participants = Annotated[int, Field(ge=1, le=MAX_PARTICIPANTS)]
+Weeks = Annotated[float, Field(ge=0, le=MAX_WEEKS, allow_inf_nan=False)]
+Estimate = Annotated[float, Field(ge=-MAX_MAGNITUDE, le=MAX_MAGNITUDE, allow_inf_nan=False)]
 Text = Annotated[str, Field(min_length=1)]
+#: Longest free text a field may hold (a whole abstract fits).
+MAX_TEXT = 20_000
 
 
 class Record(BaseModel):
@@ -54,6 +62,25 @@ class Record(BaseModel):
     natural_key_fields: ClassVar[tuple[str, ...]] = ()
     #: Table/sheet/file name of the record type.
     kind: ClassVar[str] = ""
+
+    @model_validator(mode="after")
+    def _plain_text(self) -> Record:
+        """Text fields hold printable text only: a NUL or other control character (which PostgreSQL refuses
+        and SQLite stores) or a runaway length is refused the same way on every back end."""
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            for item in value if isinstance(value, list) else [value]:
+                if not isinstance(item, str):
+                    continue
+                found = CONTROL_CHARACTERS.search(item)
+                if found:
+                    raise ValueError(
+                        f"{name}: contains the control character U+{ord(found.group()):04X} at position "
+                        f"{found.start()}; remove it"
+                    )
+                if len(item) > MAX_TEXT:
+                    raise ValueError(f"{name}: {len(item):,} characters; at most {MAX_TEXT:,}")
+        return self
 
     def with_changes(self, **changes: Any) -> Record:
         """A validated copy with ``changes`` (pydantic's ``model_copy`` would skip validation)."""
@@ -120,16 +147,16 @@ class Trial(Record):
     cell_type: CellType
     donor: Donor = "not_reported"
     product_as_reported: Text
-    dose_per_infusion: NonNegative | None = None
+    dose_per_infusion: Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)] | None = None
     dose_unit: DoseUnit | None = None
     dose_as_reported: str | None = None
     route: Route = "not_reported"
     route_as_reported: str | None = None
-    n_infusions: Annotated[int, Field(ge=1)] | None = None
-    infusion_interval_weeks: NonNegative | None = None
+    n_infusions: Annotated[int, Field(ge=1, le=1000)] | None = None
+    infusion_interval_weeks: Weeks | None = None
     control_type: ControlType
     control_as_reported: str | None = None
-    follow_up_weeks: NonNegative | None = None
+    follow_up_weeks: Weeks | None = None
     follow_up_as_reported: str | None = None
     rob_randomization: RobJudgement | None = None
     rob_deviations: RobJudgement | None = None
@@ -162,10 +189,10 @@ class Arm(Record):
     arm_id: Identifier
     role: ArmRole
     label: Text
-    n_randomized: Annotated[int, Field(ge=1)] | None = None
+    n_randomized: Participants | None = None
     n_dropouts: Count | None = None
     n_as_reported: str | None = None
-    dose_per_infusion: NonNegative | None = None
+    dose_per_infusion: Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)] | None = None
     dose_unit: DoseUnit | None = None
 
     @model_validator(mode="after")
@@ -199,10 +226,10 @@ class Measurement(Record):
 
     trial_id: Identifier
     outcome_id: OutcomeId
-    timepoint_weeks: NonNegative
+    timepoint_weeks: Weeks
     timepoint_label: Text
     arm_id: Identifier
-    n: Annotated[int, Field(ge=1)] | None = None
+    n: Participants | None = None
     value_type: ValueType
     statistic: Statistic
     mean: Finite | None = None
@@ -242,6 +269,11 @@ class Measurement(Record):
             raise ValueError(f"{', '.join(extra)}: not part of statistic {self.statistic} (leave empty)")
         self._check_unit()
         self._check_order()
+        problem = implausible(
+            self.outcome_id, self.unit, self.value_type, {n: getattr(self, n) for n in STATISTIC_FIELDS}
+        )
+        if problem:
+            raise ValueError(problem)
         if self.statistic == "mean_pm" and "pm_unlabelled" not in self.flags:
             raise ValueError("flags: a mean ± x report needs the pm_unlabelled flag")
         if self.derived and not self.derivation:
@@ -281,8 +313,8 @@ class AdverseEvent(Record):
     event_type: Text
     event_as_reported: Text
     events: Count
-    n_at_risk: Annotated[int, Field(ge=1)]
-    timepoint_weeks: NonNegative
+    n_at_risk: Participants
+    timepoint_weeks: Weeks
     timepoint_label: Text
     flags: Flags = Field(default_factory=list)
     source_url: Text
@@ -325,17 +357,17 @@ class PublishedEstimate(Record):
     outcome_id: OutcomeId
     outcome_as_reported: Text
     subgroup: str = "overall"
-    timepoint_months: NonNegative | None = None
+    timepoint_months: Annotated[float, Field(ge=0, le=600, allow_inf_nan=False)] | None = None
     timepoint_label: str = "not stated"
     measure: Measure
-    estimate: Finite
-    ci_lb: Finite
-    ci_ub: Finite
+    estimate: Estimate
+    ci_lb: Estimate
+    ci_ub: Estimate
     p_value: Annotated[float, Field(ge=0, le=1)] | None = None
     p_value_as_reported: str | None = None
     i2_percent: Annotated[float, Field(ge=0, le=100)] | None = None
-    k: Annotated[int, Field(ge=1)] | None = None
-    n: Annotated[int, Field(ge=1)] | None = None
+    k: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    n: Participants | None = None
     unit_note: str | None = None
     source_url: Text | None = None
     locator: str | None = None

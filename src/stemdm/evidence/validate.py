@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from pydantic import ValidationError
+
 from stemdm.evidence.errors import Problem
 from stemdm.evidence.formats import EvidenceBundle
 from stemdm.evidence.records import AdverseEvent, Arm, Measurement, Record, Trial
@@ -23,7 +25,7 @@ def check_bundle(incoming: EvidenceBundle, existing: EvidenceBundle | None = Non
     existing = existing or EvidenceBundle()
     trials = _by_key(existing["trials"]) | _by_key(incoming["trials"])
     arms = _by_key(existing["arms"]) | _by_key(incoming["arms"])
-    problems = _duplicates(incoming)
+    problems = _revalidate(incoming) + _duplicates(incoming)
     for arm in incoming["arms"]:
         problems += _check_trial_ref(incoming, arm, trials)
     for record in incoming["measurements"] + incoming["adverse_events"]:
@@ -34,6 +36,21 @@ def check_bundle(incoming: EvidenceBundle, existing: EvidenceBundle | None = Non
     for event in incoming["adverse_events"]:
         problems += _check_event(incoming, event, trials, arms)
     problems += overlap_warnings(list(trials.values()), incoming)
+    return problems
+
+
+def _revalidate(bundle: EvidenceBundle) -> list[Problem]:
+    """Every record checked again by its model (ranges, control characters, statistic rules): a record
+    built in code without validation gets the same verdict as one read from a file."""
+    problems = []
+    for record in bundle.all():
+        try:
+            type(record).model_validate(record.model_dump())
+        except ValidationError as error:
+            for item in error.errors():
+                message = str(item.get("msg", "invalid")).removeprefix("Value error, ")
+                field = str(item["loc"][0]) if item.get("loc") else message.partition(":")[0]
+                problems.append(_problem(bundle, record, field, None, message))
     return problems
 
 
