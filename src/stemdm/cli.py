@@ -5,7 +5,9 @@ Bad input exits with code 2 and a one-line message naming the study and field; n
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -13,15 +15,20 @@ from typing import Annotated
 import pandas as pd
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from stemdm import NOT_MEDICAL_ADVICE, __version__
+from stemdm.cli_checks import UsageError, choice, input_file, number, output_path
 from stemdm.evidence.cli import app as evidence_app
 from stemdm.meta import MetaInputError, MetaResult, fit, forest_plot, funnel_plot
+from stemdm.meta.api import POOLING_METHODS
+from stemdm.meta.core import ESTIMATORS, TESTS
+from stemdm.meta.effects import CONTINUITY_RULES, MEASURES
 from stemdm.meta.errors import ConvergenceError
+from stemdm.meta.plots import FORMATS
 from stemdm.meta.report import effect_line, fmt, fmt_p, heterogeneity_line, json_safe, shown
 from stemdm.review.cli import app as review_app
+from stemdm.sanitize import term
 from stemdm.sim.cli import calibrate_command
 from stemdm.sim.cli import simulate as simulate_command
 
@@ -40,19 +47,25 @@ errors = Console(stderr=True)
 
 
 def _fail(message: str) -> None:
-    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    errors.print(f"[bold red]error:[/] {term(message)}", highlight=False)
     raise typer.Exit(code=2)
 
 
 def _read_table(path: Path) -> pd.DataFrame:
-    if not path.exists():
-        _fail(f"no such file: {path}")
+    """The studies table; a damaged, foreign or ambiguous file is a message, not a traceback."""
     try:
-        if path.suffix.lower() in (".xlsx", ".xls"):
-            return pd.read_excel(path)
-        return pd.read_csv(path, comment="#")
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, ValueError) as error:
-        _fail(f"cannot read {path}: {error}")
+        input_file(path, "DATA")
+        excel = path.suffix.lower() in (".xlsx", ".xls")
+        reader = pd.read_excel if excel else functools.partial(pd.read_csv, comment="#")
+        header = reader(path, header=None, nrows=1, dtype=str).iloc[0].tolist()
+        repeated = sorted({str(name) for name in header if header.count(name) > 1})
+        if repeated:
+            raise UsageError(f"column {', '.join(repeated)} appears more than once; keep one")
+        return reader(path)
+    except UsageError as error:
+        _fail(f"{path}: {error}")
+    except Exception as error:  # pandas and its engines raise many types for a damaged or foreign file
+        _fail(f"cannot read {path}: {type(error).__name__}: {str(error)[:300]}")
     raise AssertionError("unreachable")
 
 
@@ -64,7 +77,7 @@ def _study_table(result: MetaResult) -> Table:
     frame = result.study_table()
     for _, row in frame.iterrows():
         table.add_row(
-            str(row["study"]),
+            term(row["study"]),
             fmt(shown(result, row["yi"]), 3),
             f"[{fmt(shown(result, row['ci_lb']), 3)}, {fmt(shown(result, row['ci_ub']), 3)}]",
             fmt(row["weight"], 1),
@@ -75,12 +88,12 @@ def _study_table(result: MetaResult) -> Table:
 def _print_result(result: MetaResult) -> None:
     console.print(_study_table(result))
     if result.subgroups is not None:
-        sub_table = Table(title=f"Subgroups by {result.by}")
+        sub_table = Table(title=f"Subgroups by {term(result.by)}")
         for column in ("Subgroup", "k", "Estimate", "CI", "p", "I2 %", "tau2"):
             sub_table.add_column(column, justify="left" if column == "Subgroup" else "right")
         for name, sub in result.subgroups.items():
             sub_table.add_row(
-                name, str(sub.k), fmt(shown(sub, sub.estimate)),
+                term(name), str(sub.k), fmt(shown(sub, sub.estimate)),
                 f"[{fmt(shown(sub, sub.ci_lb))}, {fmt(shown(sub, sub.ci_ub))}]",
                 fmt_p(sub.pval), fmt(sub.i2, 1), fmt(sub.tau2, 4),
             )  # fmt: skip
@@ -96,16 +109,16 @@ def _print_result(result: MetaResult) -> None:
         lower, upper = result.coef_ci
         for j, name in enumerate(result.coef_names):
             coef_table.add_row(
-                name, fmt(result.coef[j], 4), fmt(result.coef_se[j], 4), fmt_p(result.coef_pval[j]),
+                term(name), fmt(result.coef[j], 4), fmt(result.coef_se[j], 4), fmt_p(result.coef_pval[j]),
                 f"[{fmt(lower[j], 4)}, {fmt(upper[j], 4)}]",
             )  # fmt: skip
         console.print(coef_table)
         console.print(f"QM = {fmt(result.qm, 3)}, p = {fmt_p(result.qm_pval)}; R2 = {fmt(result.r2, 1)}%")
     label = "Intercept" if result.coef is not None else "Pooled"
-    console.print(effect_line(result, label), highlight=False)
-    console.print(heterogeneity_line(result), highlight=False)
+    console.print(term(effect_line(result, label)), highlight=False)
+    console.print(term(heterogeneity_line(result)), highlight=False)
     for note in result.notes:
-        console.print(f"[dim]note: {escape(note)}[/]")
+        console.print(f"[dim]note: {term(note)}[/]")
     console.print(f"[italic]{NOT_MEDICAL_ADVICE}[/]")
 
 
@@ -125,6 +138,18 @@ def meta_command(
     as_json: Annotated[bool, typer.Option("--json", help="print to_dict() as JSON")] = False,
 ) -> None:
     """Meta-analysis of a table of studies: summary table, or JSON with --json."""
+    try:
+        measure = choice(measure, MEASURES, "--measure")
+        method = choice(method, (*ESTIMATORS, *POOLING_METHODS), "--method")
+        test = choice(test, TESTS, "--test")
+        to = choice(to, CONTINUITY_RULES, "--to")
+        number(level, "--level", low=1, high=99.99)
+        number(add, "--add", low=0, high=1)
+        for option, path in (("--forest", forest), ("--funnel", funnel)):
+            if path is not None:
+                output_path(path, option, suffixes=FORMATS)
+    except UsageError as error:
+        _fail(str(error))
     frame = _read_table(data)
     try:
         result = fit(
@@ -160,5 +185,27 @@ def version_command() -> None:
     console.print(__version__)
 
 
+#: Exit code of a failure that is stemdm's fault, not the input's (BSD sysexits EX_SOFTWARE).
+INTERNAL_ERROR = 70
+
+
 def main() -> None:
-    app()
+    """Entry point. Bad input exits 2 with a message (each command's own checks); should anything else
+    escape, the user still gets one line, not a traceback (STEMDM_DEBUG=1 shows it), and exit code 70."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        errors.print("interrupted", highlight=False)
+        raise SystemExit(130) from None
+    except MemoryError:
+        errors.print("[bold red]error:[/] out of memory: make the job smaller (fewer patients or studies)")
+        raise SystemExit(2) from None
+    except Exception as error:
+        if os.environ.get("STEMDM_DEBUG"):
+            raise
+        errors.print(
+            f"[bold red]internal error[/] ({type(error).__name__}): {term(str(error)[:300])}; this is a "
+            "bug in stemdm, please report it with the command you ran (STEMDM_DEBUG=1 shows the traceback)",
+            highlight=False,
+        )
+        raise SystemExit(INTERNAL_ERROR) from None

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import json
 import sys
+import typing
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from stemdm import NOT_MEDICAL_ADVICE
+from stemdm.cli_checks import UsageError, choice, number, output_path
 from stemdm.evidence.coverage import coverage
 from stemdm.evidence.errors import EvidenceError, Problem
 from stemdm.evidence.formats import EvidenceBundle, read_any, write_any, write_csv_dir
@@ -24,7 +25,9 @@ from stemdm.evidence.records import Trial
 from stemdm.evidence.revman import read_revman
 from stemdm.evidence.store import Store, bundled_caveats, redact
 from stemdm.evidence.validate import check_bundle, overlap_warnings
-from stemdm.evidence.vocab import REVIEW_OUTCOMES
+from stemdm.evidence.vocab import REVIEW_OUTCOMES, DiabetesType
+from stemdm.evidence.vocab import Inclusion as InclusionStatus
+from stemdm.sanitize import term
 
 app = typer.Typer(
     help="The evidence base: trials, outcome data, adverse events, published meta-analyses.",
@@ -44,6 +47,7 @@ DbOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+MAX_HISTORY_ROWS = 1_000_000
 
 
 def _print_json(payload: Any) -> None:
@@ -56,12 +60,17 @@ def _fail_problems(problems: list[Problem], as_json: bool, context: str) -> None
         _print_json({"ok": False, "context": context, "problems": [p.to_dict() for p in problems]})
     else:
         errors.print(
-            f"[bold red]error:[/] {escape(context)}: {len(problem_errors)} problem(s); nothing was changed",
+            f"[bold red]error:[/] {term(context)}: {len(problem_errors)} problem(s); nothing was changed",
             highlight=False,
         )
         for problem in problems:
-            errors.print(f"  {escape(str(problem))}", highlight=False)
+            errors.print(f"  {term(str(problem))}", highlight=False)
     raise typer.Exit(code=2)
+
+
+def _fail_usage(error: UsageError, as_json: bool) -> None:
+    option = str(error).split(":", 1)[0]
+    _fail_problems([Problem("option", None, "-", option, None, str(error))], as_json, "invalid option")
 
 
 def _open(db: str | None, as_json: bool) -> Store:
@@ -76,7 +85,7 @@ def _footer(trial_ids: set[str] | None = None) -> None:
     """The dataset's caveats (those concerning the trials shown) and the not-medical-advice line."""
     for caveat in bundled_caveats():
         if trial_ids is None or not caveat["trials"] or set(caveat["trials"]) & trial_ids:
-            console.print(f"[yellow]caveat:[/] {escape(caveat['text'])}", highlight=False)
+            console.print(f"[yellow]caveat:[/] {term(caveat['text'])}", highlight=False)
     console.print(f"[dim]{NOT_MEDICAL_ADVICE}[/]")
 
 
@@ -94,6 +103,13 @@ def list_trials(
     status: Annotated[str | None, typer.Option(help="included, excluded or uncertain")] = None,
 ) -> None:
     """The trials in the evidence base, with design, cells, route, dose, n and inclusion."""
+    try:
+        if diabetes_type is not None:
+            diabetes_type = choice(diabetes_type, typing.get_args(DiabetesType), "--type")
+        if status is not None:
+            status = choice(status, typing.get_args(InclusionStatus), "--status")
+    except UsageError as error:
+        _fail_usage(error, as_json)
     bundle = _open(db, as_json).load()
     counts: dict[str, int] = {}
     for m in bundle["measurements"]:
@@ -146,7 +162,7 @@ def list_trials(
             _dose(t),
             n_arms,
             follow,
-            t.inclusion_status + overlap,
+            term(t.inclusion_status + overlap),
             str(counts.get(t.trial_id, 0)),
         )
     console.print(table)
@@ -205,7 +221,7 @@ def show(
     info = Table(title=f"{trial_id}", show_header=False)
     for name, value in trial.model_dump().items():
         if value not in (None, [], ""):
-            info.add_row(name, escape(str(value)))
+            info.add_row(name, term(str(value)))
     console.print(info)
     _measurement_table(parts["measurements"])
     if parts["adverse_events"]:
@@ -217,12 +233,12 @@ def show(
                 e.arm_id,
                 e.event_type,
                 f"{e.events} / {e.n_at_risk}",
-                e.timepoint_label,
-                escape(e.event_as_reported),
+                term(e.timepoint_label),
+                term(e.event_as_reported),
             )
         console.print(events)
     for warning in warnings:
-        console.print(f"[yellow]warning:[/] {escape(warning.why)}", highlight=False)
+        console.print(f"[yellow]warning:[/] {term(warning.why)}", highlight=False)
     _footer({trial_id} if caveats else set())
 
 
@@ -233,13 +249,13 @@ def _measurement_table(measurements: list) -> None:
     for m in measurements:
         table.add_row(
             m.outcome_id,
-            f"{m.timepoint_weeks:g} wk ({escape(m.timepoint_label)})",
+            f"{m.timepoint_weeks:g} wk ({term(m.timepoint_label)})",
             m.arm_id,
             str(m.n) if m.n else "-",
             m.value_type,
             m.statistic,
-            escape(m.as_reported or ""),
-            escape(m.unit_as_reported or m.unit),
+            term(m.as_reported or ""),
+            term(m.unit_as_reported or m.unit),
             ", ".join(m.flags),
         )
     console.print(table)
@@ -317,10 +333,9 @@ def _read(
         return read_any(file)
     except EvidenceError as error:
         _fail_problems(error.problems, as_json, f"cannot read {file}")
-    except (OSError, UnicodeDecodeError) as error:
-        _fail_problems(
-            [Problem("file", None, str(file), "file", None, str(error))], as_json, f"cannot read {file}"
-        )
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
+        why = f"{type(error).__name__}: {str(error)[:300]}"
+        _fail_problems([Problem("file", None, str(file), "file", None, why)], as_json, f"cannot read {file}")
     raise AssertionError("unreachable")
 
 
@@ -350,9 +365,9 @@ def validate(
     if as_json:
         _print_json({"ok": True, "counts": bundle.count(), "problems": [p.to_dict() for p in problems]})
         return
-    console.print(f"[green]valid:[/] {escape(str(file))}: {bundle.count()}")
+    console.print(f"[green]valid:[/] {term(str(file))}: {bundle.count()}")
     for problem in problems:
-        console.print(f"[yellow]{escape(str(problem))}[/]", highlight=False)
+        console.print(f"[yellow]{term(str(problem))}[/]", highlight=False)
 
 
 @app.command("import")
@@ -373,11 +388,11 @@ def import_command(
         _print_json({"ok": True} | report.to_dict())
         return
     console.print(
-        f"imported {escape(str(file))} into {escape(redact(store.url))}: {report.inserted} new, "
+        f"imported {term(str(file))} into {term(redact(store.url))}: {report.inserted} new, "
         f"{report.updated} updated, {report.unchanged} unchanged"
     )
     for warning in report.warnings:
-        console.print(f"[yellow]{escape(str(warning))}[/]", highlight=False)
+        console.print(f"[yellow]{term(str(warning))}[/]", highlight=False)
 
 
 @app.command()
@@ -390,11 +405,12 @@ def export(
     as_json: JsonOption = False,
 ) -> None:
     """Export the whole evidence base (round-trips through import unchanged)."""
-    if fmt not in ("csv", "json", "xlsx"):
-        _fail_problems(
-            [Problem("export", None, "-", "--format", fmt, "use csv, json or xlsx")], as_json, "export"
-        )
-    target = out or Path("evidence-export" + ("" if fmt == "csv" else f".{fmt}"))
+    try:
+        fmt = choice(fmt, ("csv", "json", "xlsx"), "--format")
+        target = out or Path("evidence-export" + ("" if fmt == "csv" else f".{fmt}"))
+        output_path(target, "--out", folder=fmt == "csv", suffixes=() if fmt == "csv" else (f".{fmt}",))
+    except UsageError as error:
+        _fail_usage(error, as_json)
     try:
         paths = write_any(_open(db, as_json).load(), target, fmt)
     except OSError as error:
@@ -402,17 +418,23 @@ def export(
     if as_json:
         _print_json({"ok": True, "format": fmt, "paths": [str(p) for p in paths]})
     else:
-        console.print(f"wrote {', '.join(escape(str(p)) for p in paths)}")
+        console.print(f"wrote {', '.join(term(str(p)) for p in paths)}")
 
 
 @app.command()
 def history(
     db: DbOption = None,
     as_json: JsonOption = False,
-    limit: Annotated[int, typer.Option(help="Most recent audit rows to show")] = 50,
+    limit: Annotated[int, typer.Option(help="Most recent audit rows to show (1 to 1,000,000)")] = 50,
     since_import: Annotated[int | None, typer.Option(help="Only changes after this import id")] = None,
 ) -> None:
     """What changed, when and from which source (one audit row per new record or changed field)."""
+    try:
+        number(limit, "--limit", low=1, high=MAX_HISTORY_ROWS, integer=True)
+        if since_import is not None:
+            number(since_import, "--since-import", low=0, high=2**62, integer=True)
+    except UsageError as error:
+        _fail_usage(error, as_json)
     store = _open(db, as_json)
     rows = store.history(limit=limit, since_import=since_import)
     if as_json:
@@ -425,7 +447,7 @@ def history(
         imports.add_row(
             str(row["id"]),
             str(row["at"])[:19],
-            escape(row["source"]),
+            term(row["source"]),
             str(row["inserted"]),
             str(row["updated"]),
             str(row["unchanged"]),
@@ -438,11 +460,11 @@ def history(
         changes.add_row(
             str(row["import_id"]),
             row["record_type"],
-            escape(row["natural_key"]),
+            term(row["natural_key"]),
             row["action"],
             row["field"] or "",
-            escape((row["old_value"] or "")[:40]),
-            escape((row["new_value"] or "")[:40]),
+            term((row["old_value"] or "")[:40]),
+            term((row["new_value"] or "")[:40]),
         )
     console.print(changes)
 
@@ -454,5 +476,12 @@ def template(
     ),
 ) -> None:
     """Write empty CSV templates, one per record type; the header comment lists fields and allowed values."""
-    for path in write_csv_dir(EvidenceBundle(), out):
-        console.print(f"wrote {escape(str(path))}")
+    try:
+        output_path(out, "--out", folder=True)
+        paths = write_csv_dir(EvidenceBundle(), out)
+    except UsageError as error:
+        _fail_usage(error, False)
+    except OSError as error:
+        _fail_problems([Problem("template", None, "-", "--out", str(out), str(error))], False, "template")
+    for path in paths:
+        console.print(f"wrote {term(str(path))}")

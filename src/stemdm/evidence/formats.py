@@ -274,14 +274,18 @@ def read_csv(path: Path) -> tuple[EvidenceBundle, list[Problem]]:
     """Read one CSV template (or a directory of them)."""
     if path.is_dir():
         bundle, problems = EvidenceBundle(), []
-        for kind in RECORD_BY_KIND:
-            file = path / f"{kind}.csv"
-            if file.exists():
-                part, part_problems = read_csv(file)
-                bundle.extend(part)
-                problems.extend(part_problems)
+        files = [path / f"{kind}.csv" for kind in RECORD_BY_KIND if (path / f"{kind}.csv").is_file()]
+        if not files:
+            names = ", ".join(f"{kind}.csv" for kind in RECORD_BY_KIND)
+            raise _file_error(path, "folder", f"no evidence files in this folder (expected any of {names})")
+        for file in files:
+            part, part_problems = read_csv(file)
+            bundle.extend(part)
+            problems.extend(part_problems)
         return bundle, problems
     text = path.read_text(encoding="utf-8-sig")
+    if "\x00" in text:
+        raise _file_error(path, "file", "contains NUL bytes: not a text CSV file")
     kind = kind_of_csv(path, text)
     lines = text.splitlines(keepends=True)
     skipped = 0
@@ -289,10 +293,16 @@ def read_csv(path: Path) -> tuple[EvidenceBundle, list[Problem]]:
         skipped += 1
     reader = csv.DictReader(io.StringIO("".join(lines[skipped:])))
     rows, line_numbers = [], []
-    for row in reader:  # line numbers of the file, counting the comment block
-        if any((value or "").strip() for value in row.values() if isinstance(value, str)):
-            rows.append({k: csv_uncell(v) if isinstance(v, str) else v for k, v in row.items()})
-            line_numbers.append(reader.line_num + skipped)
+    try:
+        for row in reader:  # line numbers of the file, counting the comment block
+            if any((value or "").strip() for value in row.values() if isinstance(value, str)):
+                rows.append({k: csv_uncell(v) if isinstance(v, str) else v for k, v in row.items()})
+                line_numbers.append(reader.line_num + skipped)
+    except csv.Error as error:
+        raise _file_error(path, "csv", f"line {reader.line_num + skipped}: {error}") from None
+    if reader.fieldnames and len(set(reader.fieldnames)) < len(reader.fieldnames):
+        repeated = sorted({n for n in reader.fieldnames if reader.fieldnames.count(n) > 1})
+        raise _file_error(path, "header", f"column(s) {repeated} appear more than once")
     records, problems = parse_rows(kind, rows, row_numbers=line_numbers)
     bundle = EvidenceBundle()
     for row, record in records:
@@ -331,30 +341,35 @@ def read_json(path: Path) -> tuple[EvidenceBundle, list[Problem]]:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
-        raise EvidenceError(
-            [Problem("file", None, str(path), "json", None, f"not valid JSON: {error}")]
-        ) from None
+        raise _file_error(path, "json", f"not valid JSON: {error}") from None
+    except RecursionError:
+        raise _file_error(path, "json", "nested too deeply to be an evidence document") from None
     if not isinstance(document, dict) or document.get("schema") != "stemdm-evidence":
-        raise EvidenceError(
-            [
-                Problem(
-                    "file",
-                    None,
-                    str(path),
-                    "schema",
-                    None,
-                    'not a stemdm evidence document (missing "schema": "stemdm-evidence")',
-                )
-            ]
+        raise _file_error(
+            path, "schema", 'not a stemdm evidence document (missing "schema": "stemdm-evidence")'
         )
     bundle, problems = EvidenceBundle(), []
     for model in RECORD_TYPES:
         rows = document.get(model.kind, [])
-        records, found = parse_rows(model.kind, [{k: v for k, v in row.items()} for row in rows])
+        if not isinstance(rows, list):
+            raise _file_error(
+                path, model.kind, f'"{model.kind}" must be a list of records, not {type(rows).__name__}'
+            )
+        bad = [i + 1 for i, row in enumerate(rows) if not isinstance(row, dict)]
+        if bad:
+            raise _file_error(path, model.kind, f'"{model.kind}" item(s) {bad[:5]} are not objects')
+        nested = [i + 1 for i, row in enumerate(rows) if any(isinstance(v, dict) for v in row.values())]
+        if nested:
+            raise _file_error(path, model.kind, f'"{model.kind}" item(s) {nested[:5]} hold nested objects')
+        records, found = parse_rows(model.kind, rows)
         problems.extend(found)
         for row, record in records:
             bundle.add(record, row)
     return bundle, problems
+
+
+def _file_error(path: Path, field: str, why: str) -> EvidenceError:
+    return EvidenceError([Problem("file", None, str(path), field, None, why)])
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -424,6 +439,9 @@ def read_xlsx(path: Path) -> tuple[EvidenceBundle, list[Problem]]:
         if not rows:
             continue
         header = [str(cell).strip() if cell is not None else None for cell in rows[0]]
+        repeated = sorted({n for n in header if n is not None and header.count(n) > 1})
+        if repeated:
+            raise _file_error(path, name, f"sheet {name}: column(s) {repeated} appear more than once")
         data = [
             dict(zip(header, _text_cells(row), strict=False))
             for row in rows[1:]

@@ -28,10 +28,22 @@ def _plain(result: MetaResult, what: str, min_k: int) -> None:
         raise MetaInputError(f"{what} needs at least {min_k} studies (k = {result.k})")
 
 
+def _require_spread(predictor: np.ndarray) -> None:
+    """A small-study regression needs studies of different precision (metafor stops on the rank-deficient
+    model matrix too)."""
+    if np.ptp(predictor) <= 1e-12 * max(1.0, float(np.max(np.abs(predictor)))):
+        raise MetaInputError(
+            "every study has the same standard error: a small-study (funnel) regression has nothing to "
+            "regress on, so small-study effects cannot be assessed this way",
+            field="vi",
+        )
+
+
 def _small_study_regression(result: MetaResult, predictor: np.ndarray) -> dict[str, float]:
     """Weighted least squares y_i = b0 + b1 x_i with weights 1/v_i and a multiplicative error
     term (metafor ``regtest(model="lm")``): t tests on k-2 df; b0 is the effect as x -> 0."""
     y, v = result.effects.yi, result.effects.vi
+    _require_spread(predictor)
     X = np.column_stack([np.ones_like(predictor), predictor])
     w = 1 / v
     xtwx_inv = np.linalg.inv(X.T @ (w[:, None] * X))
@@ -111,6 +123,7 @@ def _ranks_first(values: np.ndarray) -> np.ndarray:
 
 
 def _side(result: MetaResult) -> str:
+    _require_spread(np.sqrt(result.effects.vi))
     X = np.column_stack([np.ones(result.k), np.sqrt(result.effects.vi)])
     slope_fit = fit_effects(result.effects, result.method, "z", result.level, X=X, allow_small_df=True)
     return "right" if slope_fit.coef[1] < 0 else "left"

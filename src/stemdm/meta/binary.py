@@ -149,6 +149,13 @@ def fit_binary(
         estimate, se = _mh_estimate(a, b, c, d, measure)
         study_weight = mh_weights(a, b, c, d, measure)
         het = _heterogeneity(effects, estimate, measure, add, to)
+    if not (np.isfinite(se) and se > 0):
+        raise MetaInputError(
+            f"{'Mantel-Haenszel' if method == 'MH' else 'Peto'} {measure} has no sampling variance here: "
+            "every study has all events or no events in both arms, so neither an effect's uncertainty nor "
+            "a test exists; report the counts instead of pooling",
+            field="ai",
+        )
     q, df, q_pval, i2, h2, k_q = het
     crit = stats.norm.ppf(1 - (1 - level / 100) / 2)
     z = estimate / se

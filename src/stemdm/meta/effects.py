@@ -32,8 +32,13 @@ MEASURES = CONTINUOUS_MEASURES + BINARY_MEASURES + ("GEN",)
 #: Measures analysed on the log scale and shown back-transformed (exp) to readers.
 RATIO_MEASURES = ("ROM", "RR", "OR")
 CONTINUITY_RULES = ("only0", "all", "if0all", "none")
-#: Inputs at or beyond this magnitude would overflow squared terms; no real outcome comes close.
-LARGEST_VALUE = 1e100
+#: Inputs at or beyond this magnitude are entry errors (no outcome, SD or sample size comes close), and far
+#: larger ones would overflow squared terms and weights.
+LARGEST_VALUE = 1e12
+#: Smallest sampling variance analysed (an SE of 1e-12): below it weights overflow and Q, I2 are lost.
+SMALLEST_VARIANCE = 1e-24
+#: Largest group size or count (no trial arm approaches it; 1e20 would lose integer precision).
+MAX_GROUP_SIZE = 1e9
 
 
 @dataclass
@@ -131,6 +136,7 @@ def _continuous(data: pd.DataFrame, measure: str, labels: list[str]) -> StudyEff
         _require(sd > 0, labels, name, "standard deviation must be > 0")
     for name, n in (("n1i", n1), ("n2i", n2)):
         _require(n >= 2, labels, name, "group size must be at least 2")
+        _require(n <= MAX_GROUP_SIZE, labels, name, f"group size above {MAX_GROUP_SIZE:,}: not a trial arm")
     if measure == "MD":
         yi = m1 - m2
         vi = sd1**2 / n1 + sd2**2 / n2
@@ -168,6 +174,7 @@ def two_by_two(data: pd.DataFrame, labels: list[str]) -> dict[str, np.ndarray]:
     for cell, values in cells.items():
         name = names.get(cell, cell)
         _require(values >= 0, labels, name, "counts must be non-negative")
+        _require(values <= MAX_GROUP_SIZE, labels, name, f"count above {MAX_GROUP_SIZE:,}: not a trial arm")
         _require(values == np.round(values), labels, name, "counts must be whole numbers")
     _require(ai + bi > 0, labels, names["bi"], "zero total in group 1")
     _require(ci + di > 0, labels, names["di"], "zero total in group 2")
@@ -177,7 +184,12 @@ def two_by_two(data: pd.DataFrame, labels: list[str]) -> dict[str, np.ndarray]:
 def continuity_corrected(cells: dict[str, np.ndarray], add: float, to: str) -> dict[str, np.ndarray]:
     """Cells with ``add`` added as metafor's ``to`` rule says (only0, all, if0all, none)."""
     if to not in CONTINUITY_RULES:
-        raise MetaInputError(f"unknown continuity rule to={to!r}; use one of {CONTINUITY_RULES}")
+        raise MetaInputError(f"unknown continuity rule to={to!r}; use one of {CONTINUITY_RULES}", field="to")
+    if not (isinstance(add, int | float) and np.isfinite(add) and 0 <= add <= 1):
+        raise MetaInputError(
+            f"continuity correction add={add!r} must be a number from 0 to 1 (metafor's default 0.5)",
+            field="add",
+        )
     stacked = np.vstack([cells[c] for c in ("ai", "bi", "ci", "di")])
     has_zero = (stacked == 0).any(axis=0)
     if to == "all":
@@ -248,14 +260,19 @@ def _zero_cell_notes(cells: dict[str, np.ndarray], add: float, to: str, labels: 
 def _generic(data: pd.DataFrame, labels: list[str]) -> StudyEffects:
     yi = numeric_column(data, "yi", labels)
     if "vi" in data.columns:
-        vi = numeric_column(data, "vi", labels)
+        source, vi = "vi", numeric_column(data, "vi", labels)
         _require(vi > 0, labels, "vi", "sampling variance must be > 0")
     elif "sei" in data.columns:
-        sei = numeric_column(data, "sei", labels)
+        source, sei = "sei", numeric_column(data, "sei", labels)
         _require(sei > 0, labels, "sei", "standard error must be > 0")
         vi = sei**2
     else:
         raise MetaInputError("measure GEN needs 'yi' with 'vi' or 'sei'", field="vi")
+    _require(
+        vi >= SMALLEST_VARIANCE, labels, source,
+        f"sampling variance below {SMALLEST_VARIANCE:g} (an SE below 1e-12) is not a measurement; "
+        "check the unit or whether an SE was entered as a variance",
+    )  # fmt: skip
     n1 = numeric_column(data, "n1i", labels) if "n1i" in data.columns else None
     n2 = numeric_column(data, "n2i", labels) if "n2i" in data.columns else None
     return StudyEffects("GEN", labels, yi, vi, n1=n1, n2=n2, raw=data)
@@ -270,6 +287,9 @@ def compute_effects(data: pd.DataFrame, measure: str, *, add: float = 0.5, to: s
         raise MetaInputError(f"unknown measure {measure!r}; use one of {MEASURES}", field="measure")
     if len(data) == 0:
         raise MetaInputError("no studies in the data")
+    duplicated = data.columns[data.columns.duplicated()]
+    if len(duplicated):
+        raise MetaInputError("column appears more than once; keep one", field=str(duplicated[0]))
     labels = study_labels(data)
     if measure in CONTINUOUS_MEASURES:
         return _continuous(data, measure, labels)

@@ -6,9 +6,12 @@ axis labelled with back-transformed values.
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 import matplotlib
 
@@ -24,8 +27,33 @@ from stemdm.meta.model import MetaResult  # noqa: E402
 from stemdm.meta.report import COMMON_EFFECT, METHOD_NAMES, TEST_NAMES, fmt, fmt_p  # noqa: E402
 from stemdm.meta.sensitivity import baujat  # noqa: E402
 
+P = ParamSpec("P")
+R = TypeVar("R")
 FORMATS = (".png", ".svg", ".pdf")
 ROW_HEIGHT_INCHES = 0.28
+#: Most studies drawn one per row or label: beyond it a figure is unreadable and takes minutes to render.
+MAX_PLOT_STUDIES = 500
+
+
+def plain_text(function: Callable[P, R]) -> Callable[P, R]:
+    """Labels from data are text, never mathtext: a '$' in a study name is drawn, not parsed (or crashed
+    on)."""
+
+    @functools.wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with matplotlib.rc_context({"text.parse_math": False}):
+            return function(*args, **kwargs)
+
+    return wrapper
+
+
+def _require_plottable(result: MetaResult, plot: str) -> None:
+    if result.k > MAX_PLOT_STUDIES:
+        raise MetaInputError(
+            f"a {plot} of {result.k:,} studies would be unreadable (at most {MAX_PLOT_STUDIES}); "
+            "plot subgroups, or a funnel plot",
+            field="path",
+        )
 
 
 def _require_pooled(result: MetaResult, plot: str) -> None:
@@ -150,6 +178,7 @@ def _to_display(result: MetaResult, value: float | None) -> float | None:
     return math.exp(value) if result.is_ratio else value
 
 
+@plain_text
 def forest_plot(
     result: MetaResult,
     path: str | Path,
@@ -165,6 +194,7 @@ def forest_plot(
     labels under the axis, and the not-medical-advice line.
     """
     _require_pooled(result, "forest plot")
+    _require_plottable(result, "forest plot")
     path = _check_path(path)
     rows = _forest_rows(result)
     n_rows = len(rows) + 3
@@ -289,6 +319,7 @@ def _style_axis(ax, result: MetaResult, rows: list[_Row], top: int, labels) -> N
     ax.set_xlabel(f"{labels[0]}  \u2190    \u2192  {labels[1]}", fontsize=8)
 
 
+@plain_text
 def funnel_plot(
     result: MetaResult,
     path: str | Path,
@@ -339,8 +370,10 @@ def funnel_plot(
     return _save(fig, path)
 
 
+@plain_text
 def baujat_plot(result: MetaResult, path: str | Path) -> Path:
     """Baujat plot: contribution to heterogeneity (x) vs influence on the pooled result (y)."""
+    _require_plottable(result, "Baujat plot")
     path = _check_path(path)
     coordinates = baujat(result)
     fig, ax = plt.subplots(figsize=(7, 5.5))
@@ -354,6 +387,7 @@ def baujat_plot(result: MetaResult, path: str | Path) -> Path:
     return _save(fig, path)
 
 
+@plain_text
 def labbe_plot(result: MetaResult, path: str | Path) -> Path:
     """L'Abbe plot (L'Abbe et al. 1987) of 2x2 data: event risk in the treatment group against the
     control group, circles sized by study weight, the line of no effect and the pooled effect."""
@@ -392,11 +426,13 @@ def _pooled_curve(result: MetaResult, control_risk: np.ndarray) -> np.ndarray:
     return np.where((curve >= 0) & (curve <= 1), curve, np.nan)
 
 
+@plain_text
 def radial_plot(result: MetaResult, path: str | Path) -> Path:
     """Radial (Galbraith 1988) plot: z_i = y_i / s_i against precision 1/s_i, with
     s_i = sqrt(v_i + tau^2); the pooled estimate is the slope of the line through the origin, and
     studies outside the +/- z_(1-alpha/2) band stand out."""
     _require_pooled(result, "radial plot")
+    _require_plottable(result, "radial plot")
     path = _check_path(path)
     s_i = np.sqrt(result.effects.vi + result.tau2)
     precision, z = 1 / s_i, result.effects.yi / s_i

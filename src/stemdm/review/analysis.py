@@ -333,8 +333,11 @@ def small_study(overall: PooledResult, protocol: Protocol) -> dict[str, Any]:
             "statement": f"k = {k} < {min_k}: small-study effects and publication bias cannot be "
             "assessed by funnel-plot tests",
         }
-    egger = meta.egger_test(overall.fit)
-    filled = meta.trim_and_fill(overall.fit)
+    try:
+        egger = meta.egger_test(overall.fit)
+        filled = meta.trim_and_fill(overall.fit)
+    except (MetaInputError, ConvergenceError) as error:
+        return {"run": False, "statement": f"k = {k}, but {error}"}
     return {"run": True, "egger": egger, "trim_and_fill": filled.to_dict()}
 
 

@@ -11,8 +11,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from stemdm import NOT_MEDICAL_ADVICE  # noqa: E402
 from stemdm.evidence.vocab import OUTCOMES  # noqa: E402
+from stemdm.meta.plots import plain_text  # noqa: E402
 
 
+@plain_text
 def umbrella_forest(rows: list[dict], outcome: str, path: Path) -> Path:
     """One panel per (measure, comparison) group: each review's estimate with its CI, the re-analysis in blue.
     Groups are never drawn on a shared axis (different scales or comparisons)."""
