@@ -176,7 +176,13 @@ def demo_command(
     """Run the engine on the bundled BCG trials; write a forest plot, funnel plot and JSON."""
     from stemdm.demo import run_demo
 
-    run_demo(out, console)
+    try:
+        output_path(out, "--out", folder=True)
+        run_demo(out, console)
+    except UsageError as error:
+        _fail(str(error))
+    except OSError as error:
+        _fail(f"--out: cannot write to {out}: {error.strerror or error}")
 
 
 @app.command("version")

@@ -9,16 +9,17 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from stemdm import NOT_MEDICAL_ADVICE
+from stemdm.cli_checks import UsageError, output_path
 from stemdm.evidence.errors import EvidenceError
 from stemdm.evidence.store import Store
 from stemdm.review.narrative import fmt
 from stemdm.review.protocol import ProtocolError, load_protocol
 from stemdm.review.report import write_report
 from stemdm.review.run import Review, run_review
+from stemdm.sanitize import term
 
 app = typer.Typer(
     help="The systematic review as a runnable protocol.",
@@ -49,7 +50,7 @@ JSON_KEYS = (
 
 
 def _fail(message: str) -> None:
-    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    errors.print(f"[bold red]error:[/] {term(message)}", highlight=False)
     raise typer.Exit(code=2)
 
 
@@ -69,13 +70,16 @@ def run(
     """Run the review: pool every outcome x timepoint x subgroup with data, grade it, compare with published
     meta-analyses, size the next trial; report what could not be analysed and why."""
     try:
+        if out is not None:
+            output_path(out, "--out", folder=True)
         chosen = load_protocol(protocol)
         review = run_review(Store.open(db).load(), chosen)
-    except ProtocolError as error:
+    except (ProtocolError, EvidenceError, UsageError) as error:
         _fail(str(error))
-    except EvidenceError as error:
-        _fail(str(error))
-    paths = write_report(review, out) if out is not None else None
+    try:
+        paths = write_report(review, out) if out is not None else None
+    except OSError as error:
+        _fail(f"--out: cannot write the report to {out}: {error.strerror or error}")
     if as_json:
         payload = review.to_dict()
         typer.echo(
@@ -93,32 +97,32 @@ def run(
     _print(review)
     if paths:
         console.print(
-            escape(f"Report: {paths['report']}  (results: {paths['results']}, figures: {paths['figures']})")
+            term(f"Report: {paths['report']}  (results: {paths['results']}, figures: {paths['figures']})")
         )
     console.print(f"[italic]{NOT_MEDICAL_ADVICE}[/]")
 
 
 def _print(review: Review) -> None:
-    table = Table(title=escape(review.protocol.title))
+    table = Table(title=term(review.protocol.title))
     ci_label = f"estimate ({review.protocol.model.level:g}% CI)"
     for column in ("outcome", "months", "subgroup", "k", "n", ci_label, "p", "I2", "certainty"):
-        table.add_column(escape(column))
+        table.add_column(term(column))
     for r in review.summaries():
         table.add_row(
             r["outcome"],
             f"{r['timepoint_months']:g}",
-            escape(r["subgroup"]),
+            term(r["subgroup"]),
             str(r["k"]),
             str(r["n"]),
-            escape(f"{fmt(r['estimate'])} ({fmt(r['ci_lb'])} to {fmt(r['ci_ub'])}) {r['unit']}"),
+            term(f"{fmt(r['estimate'])} ({fmt(r['ci_lb'])} to {fmt(r['ci_ub'])}) {r['unit']}"),
             "<0.001" if r["pval"] < 0.001 else f"{r['pval']:.3f}",
             f"{r['i2']:.0f}%",
             str(r["certainty"]),
         )
     console.print(table)
     for sentence in review.narrative:
-        console.print(escape(sentence["en"]))
+        console.print(term(sentence["en"]))
     console.print(f"{len(review.skipped)} analyses not done (reasons in the report and in --json), e.g.:")
     for skipped in review.skipped[:5]:
         months = "" if skipped.timepoint_months is None else f"{skipped.timepoint_months:g} months "
-        console.print(escape(f"  {skipped.outcome} {months}{skipped.subgroup}: {skipped.reason}"))
+        console.print(term(f"  {skipped.outcome} {months}{skipped.subgroup}: {skipped.reason}"))

@@ -15,13 +15,24 @@ from scipy import stats
 from stemdm.review.analysis import PooledResult
 from stemdm.review.grade import pooled_sd
 
+#: Above this many patients per arm a "sample size" is not a trial; it is reported as infeasible (None).
+MAX_PER_ARM = 10**9
 
-def n_per_arm(delta: float, sd: float, alpha: float, power: float) -> int:
-    """Patients per arm to detect ``delta`` (two-sided ``alpha``, ``power``) with common SD ``sd``."""
+
+def n_per_arm(delta: float, sd: float, alpha: float, power: float) -> int | None:
+    """Patients per arm to detect ``delta`` (two-sided ``alpha``, ``power``) with common SD ``sd``; None
+    when that exceeds ``MAX_PER_ARM`` (a difference too small to detect with any trial)."""
     if not delta > 0 or not sd > 0:
         raise ValueError("delta and sd must be positive")
     z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
-    return math.ceil(2 * (z * sd / delta) ** 2)
+    ratio = z * sd / delta
+    if not math.isfinite(ratio) or 2 * ratio * ratio > MAX_PER_ARM:
+        return None
+    return math.ceil(2 * ratio * ratio)
+
+
+def _total(per_arm: int | None) -> int | None:
+    return None if per_arm is None else 2 * per_arm
 
 
 def next_trial(result: PooledResult, mid: float, alpha: float, powers: list[float]) -> dict:
@@ -49,7 +60,7 @@ def next_trial(result: PooledResult, mid: float, alpha: float, powers: list[floa
                 "delta": effect,
                 "power": power,
                 "n_per_arm": per_arm,
-                "total": None if per_arm is None else 2 * per_arm,
+                "total": _total(per_arm),
             }
         )
     pi_lb, pi_ub = d.get("pi_lb"), d.get("pi_ub")
@@ -71,7 +82,7 @@ def next_trial(result: PooledResult, mid: float, alpha: float, powers: list[floa
                     "delta": nearest,
                     "power": power,
                     "n_per_arm": per_arm,
-                    "total": 2 * per_arm,
+                    "total": _total(per_arm),
                 }
             )
     for power in powers:
@@ -82,7 +93,7 @@ def next_trial(result: PooledResult, mid: float, alpha: float, powers: list[floa
                 "delta": mid,
                 "power": power,
                 "n_per_arm": per_arm,
-                "total": 2 * per_arm,
+                "total": _total(per_arm),
             }
         )
     out["multicentre_statement"] = _size_statement(out["rows"], largest)
@@ -91,11 +102,17 @@ def next_trial(result: PooledResult, mid: float, alpha: float, powers: list[floa
 
 def _size_statement(rows: list[dict], largest: int) -> str:
     """What the sizes mean next to the largest trial so far, in words chosen by the numbers."""
-    mid_total = next(r["total"] for r in rows if r["target"] == "minimal important difference")
+    first = next(r for r in rows if r["target"] == "minimal important difference")
+    mid_total, power = first["total"], f"{first['power'] * 100:g}%"
+    if mid_total is None:
+        return (
+            f"detecting the minimal important difference with {power} power would need more than "
+            f"{2 * MAX_PER_ARM:,} patients: no trial can; check the protocol's MID"
+        )
     ratio = mid_total / largest
     if ratio > 1:
         return (
-            f"detecting the minimal important difference with 80% power needs {mid_total} patients, "
+            f"detecting the minimal important difference with {power} power needs {mid_total} patients, "
             f"{ratio:.1f} times the largest trial so far ({largest}): larger, multicentre trials are needed"
         )
     return (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -10,19 +11,23 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from stemdm import NOT_MEDICAL_ADVICE
+from stemdm.cli_checks import UsageError, number, output_path
+from stemdm.sanitize import term
 from stemdm.sim.parameters import default_parameters
-from stemdm.sim.trial import ENDPOINTS, TrialDesign, run_trial
+from stemdm.sim.trial import ENDPOINTS, MAX_PATIENTS_PER_ARM, TrialDesign, run_trial
 
 console = Console(width=None if sys.stdout.isatty() else 160)
+#: Local Dask worker processes at most: twice the cores (more only queue, each costs a process and memory).
+MAX_WORKERS = max(2, 2 * (os.cpu_count() or 1))
+FIGURE_FORMATS = (".png", ".svg", ".pdf")
 errors = Console(stderr=True)
 
 
 def _fail(message: str) -> None:
-    errors.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    errors.print(f"[bold red]error:[/] {term(message)}", highlight=False)
     raise typer.Exit(code=2)
 
 
@@ -83,6 +88,14 @@ def simulate(
     except ValueError:
         _fail(f"--visits must be comma-separated whole weeks, got {visits!r}")
     try:
+        if workers is not None:
+            number(workers, "--workers", low=1, high=MAX_WORKERS, integer=True)
+        for option, path in (("--plot", plot), ("--responders", responders)):
+            if path is not None:
+                output_path(path, option, suffixes=FIGURE_FORMATS)
+    except UsageError as error:
+        _fail(str(error))
+    try:
         design = TrialDesign(
             pathway=pathway,
             source=source,
@@ -114,6 +127,8 @@ def simulate(
         result = _run_with_progress(design, workers, scheduler)
     except ValueError as error:
         _fail(str(error))
+    except (OSError, TimeoutError) as error:  # dask: scheduler unreachable, cluster failed to start
+        _fail(f"--scheduler/--workers: cannot run on the Dask cluster: {type(error).__name__}: {error}")
     _figures(design, result, plot, responders)
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=1))
@@ -163,12 +178,12 @@ def _figures(design: TrialDesign, result, plot: Path | None, responders: Path | 
         if plot is not None:
             contributions = mechanism_contributions(design, min(design.patients_per_arm, 1000))
             trajectory_plot(result, plot, contributions)
-            errors.print(f"wrote {plot}")
+            errors.print(f"wrote {term(plot)}")
         if responders is not None:
             table = responder_analysis(design, max(400, min(4 * design.patients_per_arm, 4000)))
             table.to_csv(responders.with_suffix(".csv"), index=False)
             responder_plot(table, responders)
-            errors.print(f"wrote {responders} and {responders.with_suffix('.csv')}")
+            errors.print(f"wrote {term(responders)} and {term(responders.with_suffix('.csv'))}")
     except (OSError, ValueError) as error:
         _fail(f"cannot write the figure: {error}")
 
@@ -188,8 +203,14 @@ def calibrate_command(
 
     from stemdm.sim.calibrate import calibrate, parameter_file, save
 
-    if patients < 10 or max_evals < 1:
-        _fail("--patients must be >= 10 and --max-evals >= 1")
+    try:
+        number(patients, "--patients", low=10, high=MAX_PATIENTS_PER_ARM, integer=True)
+        number(max_evals, "--max-evals", low=1, high=10_000, integer=True)
+        number(seed, "--seed", low=0, high=2**63 - 1, integer=True)
+        if out is not None:
+            output_path(out, "--out", suffixes=(".json",))
+    except UsageError as error:
+        _fail(str(error))
     with Progress(console=errors, transient=True) as bar:
         task = bar.add_task("calibrating (model evaluations)", total=max_evals)
         result = calibrate(
@@ -198,7 +219,10 @@ def calibrate_command(
             max_evals=max_evals,
             progress=lambda calls: bar.update(task, completed=min(calls, max_evals)),
         )
-    path = save(result["parameters"], result["record"], out or parameter_file())
+    try:
+        path = save(result["parameters"], result["record"], out or parameter_file())
+    except OSError as error:
+        _fail(f"--out: cannot write the parameter file: {error.strerror or error}")
     record = result["record"]
     if as_json:
         typer.echo(json.dumps(record | {"file": str(path)}, indent=1))
@@ -213,7 +237,7 @@ def calibrate_command(
             t["name"],
             f"{t['target']:.3g} ({t['target_ci'][0]:.3g} to {t['target_ci'][1]:.3g})",
             f"{t['simulated']:.3g} ({t['simulated_ci'][0]:.3g} to {t['simulated_ci'][1]:.3g})",
-            escape(t["source"]),
+            term(t["source"]),
         )
     console.print(table)
     for p in record["parameters"]:

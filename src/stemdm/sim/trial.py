@@ -12,13 +12,14 @@ contaminate a measured fasting insulin, so this is what a C-peptide-based HOMA a
 from __future__ import annotations
 
 import math
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from scipy import stats
 
 from stemdm import NOT_MEDICAL_ADVICE
@@ -40,10 +41,18 @@ from stemdm.sim.physiology import (
     step_rbc,
     tone_target,
 )
-from stemdm.sim.therapy import Regimen, TherapyState, step_therapy
+from stemdm.sim.therapy import Pathway, Regimen, Route, Source, TherapyState, step_therapy
 
 ENDPOINTS = ("hba1c", "fbg", "ppbg", "cpep_fasting", "cpep_stimulated", "insulin_dose", "homa_b", "homa_ir")
 MAX_GRAFT = 3.0  # ASSUMPTION: grafts above 3 x a healthy beta-cell mass are outside the model's validity
+#: Largest MSC / exosome dose per administration, in 1e6 cells/kg (trials gave 0.5-10; 100 = 1e8 cells/kg).
+MAX_DOSE = 100.0
+MAX_INFUSIONS = 100
+MAX_VISITS = 200
+#: Patients per arm: memory grows ~linearly (about 1 GB per 100,000 at 48 weeks); beyond this, use chunks.
+MAX_PATIENTS_PER_ARM = 100_000
+#: Seconds to wait for a Dask scheduler before saying it cannot be reached.
+SCHEDULER_TIMEOUT_S = 10
 
 
 class TrialDesign(BaseModel):
@@ -56,22 +65,34 @@ class TrialDesign(BaseModel):
     source: str = "umbilical_cord"
     route: str = "iv"
     dose: float = Field(
-        1.0, ge=0, description="MSC / exosome: 1e6 cells/kg per administration; PSC: beta-equivalents"
+        1.0,
+        ge=0,
+        allow_inf_nan=False,
+        description="MSC / exosome: 1e6 cells/kg per administration; PSC: beta-equivalents",
     )
-    infusions: int = Field(3, ge=1)
-    interval_weeks: float = Field(4.0, ge=0)
+    infusions: int = Field(3, ge=1, le=MAX_INFUSIONS)
+    interval_weeks: float = Field(4.0, ge=0, le=520, allow_inf_nan=False)
     encapsulated: bool = True
     weeks: int = Field(48, ge=1, le=520)
-    visits: list[int] = [0, 12, 24, 48]
-    patients_per_arm: int = Field(200, ge=1)
-    hba1c: float = 8.9
-    hba1c_sd: float = 1.2
-    bmi: float = 27.0
-    duration_years: float = 10.0
+    visits: list[int] = Field([0, 12, 24, 48], max_length=MAX_VISITS)
+    patients_per_arm: int = Field(200, ge=1, le=MAX_PATIENTS_PER_ARM)
+    hba1c: float = Field(8.9, allow_inf_nan=False)
+    hba1c_sd: float = Field(1.2, gt=0, le=5, allow_inf_nan=False)
+    bmi: float = Field(27.0, allow_inf_nan=False)
+    duration_years: float = Field(10.0, ge=0, le=80, allow_inf_nan=False)
     insulin_treated: bool = True
-    cpep_fasting: float | None = None
-    cpep_fasting_sd: float | None = None
-    seed: int = 1
+    cpep_fasting: float | None = Field(None, allow_inf_nan=False)
+    cpep_fasting_sd: float | None = Field(None, gt=0, le=10, allow_inf_nan=False)
+    seed: int = Field(1, ge=0, le=2**63 - 1)
+
+    @field_validator("pathway", "source", "route", mode="before")
+    @classmethod
+    def _spelling(cls, value: object, info: ValidationInfo) -> object:
+        """Case and '-' versus '_' carry no meaning in these choices: 'Bone-Marrow' is bone_marrow."""
+        if not isinstance(value, str):
+            return value
+        allowed = typing.get_args({"pathway": Pathway, "source": Source, "route": Route}[info.field_name])
+        return {_spelling_key(a): a for a in allowed}.get(_spelling_key(value), value)
 
     @model_validator(mode="after")
     def _check(self) -> TrialDesign:
@@ -80,12 +101,23 @@ class TrialDesign(BaseModel):
         bad = [v for v in self.visits if v < 0 or v > self.weeks]
         if bad:
             raise ValueError(f"visits {bad} lie outside the trial (0-{self.weeks} weeks)")
+        if not any(v > 0 for v in self.visits):
+            raise ValueError(
+                "visits: give at least one visit after week 0 (the endpoints are changes from it)"
+            )
+        if self.infusions > 1 and self.interval_weeks <= 0:
+            raise ValueError("interval_weeks: must be > 0 when there is more than one administration")
         if 0 not in self.visits:
             self.visits = [0, *self.visits]
         self.visits = sorted(set(self.visits))
         last_dose_day = (self.infusions - 1) * self.interval_weeks * 7
         if last_dose_day > self.weeks * 7:
             raise ValueError(f"the last administration (day {last_dose_day:g}) falls after the trial's end")
+        if self.pathway != "psc-islet" and self.dose > MAX_DOSE:
+            raise ValueError(
+                f"dose: {self.dose:g} means {self.dose * 1e6:.3g} cells/kg per administration (the dose "
+                f"is in millions of cells per kg; trials gave 0.5-10); at most {MAX_DOSE:g}"
+            )
         if self.pathway == "psc-islet" and self.dose * self.infusions > MAX_GRAFT:
             raise ValueError(
                 f"a PSC-islet graft of {self.dose * self.infusions:g} beta-cell equivalents exceeds "
@@ -109,6 +141,10 @@ class TrialDesign(BaseModel):
             self.cpep_fasting,
             self.cpep_fasting_sd,
         )
+
+
+def _spelling_key(text: str) -> str:
+    return text.strip().lower().replace("-", "_")
 
 
 @dataclass
@@ -273,7 +309,7 @@ def _run_distributed(
     if chunk < 1:
         raise ValueError(f"chunk must be >= 1, got {chunk}")
     if scheduler is not None:
-        client, cluster = Client(scheduler), None
+        client, cluster = Client(scheduler, timeout=SCHEDULER_TIMEOUT_S), None
     else:
         if workers is None or workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
