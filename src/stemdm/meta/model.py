@@ -13,6 +13,7 @@ from scipy import stats
 from stemdm.meta import core
 from stemdm.meta.effects import RATIO_MEASURES, StudyEffects
 from stemdm.meta.errors import ConvergenceError, MetaInputError
+from stemdm.meta.report import summary_text
 
 SUMMARY_KEYS = (
     "k", "estimate", "se", "ci_lb", "ci_ub", "pval", "tau2", "tau2_ci_lb", "tau2_ci_ub",
@@ -146,8 +147,6 @@ class MetaResult:
 
     def summary(self) -> str:
         """A plain-text summary as a reviewer would read it (ratios back-transformed)."""
-        from stemdm.meta.report import summary_text
-
         return summary_text(self)
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from stemdm import NOT_MEDICAL_ADVICE
-from stemdm.meta.model import MetaResult
+
+if TYPE_CHECKING:  # annotations only: model.py imports this module, so no import back at run time
+    from stemdm.meta.model import MetaResult
 
 METHOD_NAMES = {
     "FE": "common-effect (inverse variance)",
