@@ -94,14 +94,21 @@ def fit_subgroups(
     if len(subgroups) < 2:
         raise MetaInputError(f"'{by}' has a single level: no subgroups to compare", field=by)
     overall = fit_pooled(effects, method, test, level, add, to)
-    estimates = np.array([s.estimate for s in subgroups.values()])
-    ses = np.array([s.se for s in subgroups.values()])
-    w = 1 / ses**2
-    pooled = np.sum(w * estimates) / np.sum(w)
     overall.subgroups = subgroups
     overall.by = by
-    overall.q_between = float(np.sum(w * (estimates - pooled) ** 2))
     overall.q_between_df = len(subgroups) - 1
+    estimates = np.array([s.estimate for s in subgroups.values()])
+    ses = np.array([s.se for s in subgroups.values()])
+    if not np.all(np.isfinite(ses) & (ses > 0)):
+        zero = ", ".join(name for name, sub in subgroups.items() if not sub.se > 0)
+        overall.notes.append(
+            f"test for subgroup differences undefined: subgroup(s) {zero} have a zero-width CI "
+            "(Knapp-Hartung scale 0); use test='adhoc' or 'z'"
+        )
+        return overall
+    w = 1 / ses**2
+    pooled = np.sum(w * estimates) / np.sum(w)
+    overall.q_between = float(np.sum(w * (estimates - pooled) ** 2))
     overall.q_between_pval = float(stats.chi2.sf(overall.q_between, overall.q_between_df))
     return overall
 

@@ -232,6 +232,12 @@ def fit_effects(
         ci_lb = ci_ub = None
         i2_ci = h2_ci = None
         notes.append("common-effect model: tau2 fixed at 0, so no interval for tau2")
+    if test == "knha" and float(inference.s2w[0]) == 0.0:
+        notes.append(
+            "Knapp-Hartung scale s2 = 0 (the effects fit the model exactly), so the SE and CI have zero "
+            "width, as in metafor; this is an artefact, not certainty: use test='adhoc' (scale at least 1, "
+            "Jackson et al. 2017) or 'z'"
+        )
     w = inference.weights[0]
     result = MetaResult(
         effects=effects, method=method, test=test, level=level, k=effects.k,

@@ -225,6 +225,9 @@ def _subgroups(rows, rule, protocol, months, variable):
                 rule.id, months, f"{variable}={level}", rule.measure, rule.unit, rule.better, members, sub
             )
         )
+    if fitted.q_between is None:
+        why = next((n for n in fitted.notes if n.startswith("test for subgroup differences")), "undefined")
+        return results, None, [*skipped, Skipped(rule.id, months, variable, why)]
     test = SubgroupTest(
         rule.id,
         months,

@@ -38,12 +38,27 @@ def pooled_sd(result: PooledResult) -> float:
     return math.sqrt(numerator / denominator)
 
 
-def optimal_information_size(sd: float, mid: float, alpha: float = 0.05, power: float = 0.8) -> int:
-    """Total n of a two-arm trial detecting ``mid`` with SD ``sd``: 2 x 2 (z_{1-a/2} + z_{power})^2 sd^2 /
-    mid^2."""
+#: Above this many patients per arm a "sample size" is not a trial; it is reported as infeasible (None).
+MAX_PER_ARM = 10**9
+
+
+def n_per_arm(delta: float, sd: float, alpha: float, power: float) -> int | None:
+    """Patients per arm to detect ``delta`` (two-sided ``alpha``, ``power``) with common SD ``sd``:
+    2 (z_{1-alpha/2} + z_{power})^2 sd^2 / delta^2 (normal approximation for a difference in means); None
+    when that exceeds ``MAX_PER_ARM`` (a difference too small for any trial to detect)."""
+    if not delta > 0 or not sd > 0:
+        raise ValueError("delta and sd must be positive")
     z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
-    per_arm = math.ceil(2 * (z * sd / mid) ** 2)
-    return 2 * per_arm
+    ratio = float(z * sd / delta)
+    if not math.isfinite(ratio) or 2 * ratio * ratio > MAX_PER_ARM:
+        return None
+    return math.ceil(2 * ratio * ratio)
+
+
+def optimal_information_size(sd: float, mid: float, alpha: float = 0.05, power: float = 0.8) -> int | None:
+    """Total n of a two-arm trial detecting ``mid`` with SD ``sd`` (GRADE's OIS); None: beyond any trial."""
+    per_arm = n_per_arm(mid, sd, alpha, power)
+    return None if per_arm is None else 2 * per_arm
 
 
 def _weights(result: PooledResult) -> list[float]:
@@ -111,14 +126,15 @@ def _imprecision(result: PooledResult, d: dict, mid: float) -> tuple[int, str]:
     crosses_mid = includes_null or min(abs(lb), abs(ub)) < mid
     sd = pooled_sd(result)
     ois = optimal_information_size(sd, mid) if result.measure == "MD" else optimal_information_size(1.0, mid)
-    small = result.n < ois
+    small = ois is None or result.n < ois
+    shown = f"{ois}" if ois is not None else f"(more than {2 * MAX_PER_ARM:,})"
     reasons = []
     if includes_null:
         reasons.append("CI includes no effect")
     elif crosses_mid:
         reasons.append(f"CI crosses the MID ({mid:g})")
     if small:
-        reasons.append(f"n = {result.n} below the optimal information size {ois}")
+        reasons.append(f"n = {result.n} below the optimal information size {shown}")
     level = (1 if (includes_null or crosses_mid) else 0) + (1 if small else 0)
     return min(level, 2), "; ".join(reasons) or f"CI clear of the MID ({mid:g}); n = {result.n} >= OIS {ois}"
 

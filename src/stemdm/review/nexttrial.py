@@ -8,27 +8,8 @@ e.g. Julious 2004 Stat Med 23:1921), SD the trials' pooled within-arm SD, delta 
 
 from __future__ import annotations
 
-import math
-
-from scipy import stats
-
 from stemdm.review.analysis import PooledResult
-from stemdm.review.grade import pooled_sd
-
-#: Above this many patients per arm a "sample size" is not a trial; it is reported as infeasible (None).
-MAX_PER_ARM = 10**9
-
-
-def n_per_arm(delta: float, sd: float, alpha: float, power: float) -> int | None:
-    """Patients per arm to detect ``delta`` (two-sided ``alpha``, ``power``) with common SD ``sd``; None
-    when that exceeds ``MAX_PER_ARM`` (a difference too small to detect with any trial)."""
-    if not delta > 0 or not sd > 0:
-        raise ValueError("delta and sd must be positive")
-    z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
-    ratio = z * sd / delta
-    if not math.isfinite(ratio) or 2 * ratio * ratio > MAX_PER_ARM:
-        return None
-    return math.ceil(2 * ratio * ratio)
+from stemdm.review.grade import MAX_PER_ARM, n_per_arm, pooled_sd
 
 
 def _total(per_arm: int | None) -> int | None:
