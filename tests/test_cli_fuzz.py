@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -26,7 +27,17 @@ HOSTILE = [
     "é中文", "0,12", "12,0,-4", "0,0", "T2DM", "t1dm", "REML", "reml", "knha", "RR", "md", "msc",
     "psc-islet", "Bone-Marrow", "iv", "INTRA-ARTERIAL", "99.9", "100", "-0", "1_000", "0x10",
 ]  # fmt: skip
+HOSTILE_JSON = [
+    '{"schema": "stemdm-evidence", "trials": 5}',
+    '{"schema": "stemdm-evidence", "trials": [1, "x", null]}',
+    '{"schema": "stemdm-evidence", "trials": [{"trial_id": {"a": 1}}]}',
+    '{"schema": "stemdm-evidence", "measurements": [{"mean": 1e300}]}',
+    "[" * 100_000 + "]" * 100_000,
+    '{"schema": "stemdm-evidence"}',
+    "null",
+]
 value = st.one_of(st.sampled_from(HOSTILE), st.text(max_size=12))
+LONG = "x" * 300  # longer than a file name may be
 #: Small numbers only where a valid value would start real work (patients, weeks).
 small = st.sampled_from(["", "0", "-1", "1", "2", "3", "5", "nan", "inf", "1e300", "[red]", "x", "12"])
 
@@ -82,12 +93,25 @@ def _bcg_rows() -> list[list[str]]:
 BCG = _bcg_rows()
 
 
+#: Labels that broke a way out before (rich markup, mathtext, terminal escapes, HTML): a fuzzing dictionary.
+HOSTILE_LABELS = [
+    "[/]", "Jones [/]", "[/red]", "[red]x", "[link=http://evil.example]x", "$\\frac{", "a$b$", "\x1b[2J",
+    "<script>alert(1)</script>", "=cmd|' /C calc'!A0",
+]  # fmt: skip
+LABELS = st.one_of(st.sampled_from(HOSTILE_LABELS), st.sampled_from(HOSTILE), st.text(max_size=12)).map(
+    lambda t: t.replace(",", ";").replace("\n", " ").replace("\r", " ").replace('"', "'")
+)
+
+
 @st.composite
 def mutated_bcg(draw) -> str:
-    """The BCG trials with a few cells (or a header) replaced by hostile values: valid enough to reach the
-    fitting, subgroup and plotting code."""
+    """The BCG trials with hostile study labels and a few cells (or a header) replaced by hostile values:
+    valid enough to reach the fitting, subgroup, printing and plotting code."""
     rows = [list(row) for row in BCG]
-    for _ in range(draw(st.integers(0, 3))):
+    for row in rows[1:]:
+        if draw(st.booleans()):
+            row[0] = draw(LABELS) or "x"
+    for _ in range(draw(st.integers(0, 2))):
         i = draw(st.integers(0, len(rows) - 1))
         j = draw(st.integers(0, len(rows[0]) - 1))
         rows[i][j] = draw(value).replace(",", ";").replace("\n", " ")
@@ -102,7 +126,7 @@ def _private_store(tmp_path, monkeypatch):
 
 
 #: Examples per command (STEMDM_FUZZ_EXAMPLES raises it for a long hunt; the suite's default stays quick).
-EXAMPLES = int(os.environ.get("STEMDM_FUZZ_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("STEMDM_FUZZ_EXAMPLES", "200"))
 FUZZ = settings(
     max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -124,7 +148,15 @@ META_OPTIONS = ["--measure", "--method", "--test", "--level", "--by", "--mods", 
         ),
         max_size=4,
     ),
-    plot=st.sampled_from([[], ["--forest", "f.png"], ["--funnel", "f.svg"], ["--forest", "/proc/f.png"]]),
+    plot=st.sampled_from(
+        [
+            [],
+            ["--forest", "f.png"],
+            ["--funnel", "f.svg"],
+            ["--forest", "/proc/f.png"],
+            ["--forest", LONG + ".png"],
+        ]
+    ),
     as_json=st.booleans(),
 )
 def test_meta_never_crashes(tmp_path, content, suffix, options, plot, as_json):
@@ -139,8 +171,13 @@ def test_meta_never_crashes(tmp_path, content, suffix, options, plot, as_json):
     command=st.sampled_from(["list", "show", "coverage", "history", "export", "template", "validate"]),
     first=value,
     second=value,
-    content=st.one_of(csv_text(), st.text(max_size=200), st.binary(max_size=100).map(lambda b: b.hex())),
-    suffix=st.sampled_from([".csv", ".json", ".xlsx", ".rm5"]),
+    content=st.one_of(
+        csv_text(),
+        st.text(max_size=200),
+        st.binary(max_size=100).map(lambda b: b.hex()),
+        st.sampled_from(HOSTILE_JSON),
+    ),
+    suffix=st.sampled_from([".csv", ".json", ".json", ".xlsx", ".rm5"]),
     as_json=st.booleans(),
 )
 def test_evidence_never_crashes(tmp_path, command, first, second, content, suffix, as_json):
@@ -172,7 +209,7 @@ PROTOCOL_KEYS = [
 )
 @given(
     edits=st.lists(st.tuples(st.sampled_from(PROTOCOL_KEYS), value), max_size=3),
-    raw=st.one_of(st.none(), st.text(max_size=100)),
+    raw=st.one_of(st.none(), st.none(), st.text(max_size=100), st.sampled_from(["deep", "folder", "latin1"])),
 )
 def test_review_never_crashes(tmp_path, edits, raw):
     import tomllib
@@ -181,10 +218,15 @@ def test_review_never_crashes(tmp_path, edits, raw):
     document = tomllib.loads(default.read_text(encoding="utf-8"))
     for (table, key), text in edits:
         document.setdefault(table, {})[key] = _toml_value(text)
-    path = tmp_path / "protocol.toml"
-    path.write_text(
-        raw if raw is not None else _dump_toml(document), encoding="utf-8", errors="surrogatepass"
-    )
+    path = Path(tempfile.mkdtemp(dir=tmp_path)) / "protocol.toml"  # a fresh path for every example
+    if raw == "folder":
+        path.mkdir()
+    elif raw == "latin1":
+        path.write_bytes("title = 'caf\xe9'".encode("latin-1"))
+    else:
+        text = {"deep": "a = " + "[" * 50_000 + "]" * 50_000}.get(raw, raw)
+        text = text if text is not None else _dump_toml(document)
+        path.write_text(text, encoding="utf-8", errors="surrogatepass")
     _run(["review", "run", "--protocol", str(path), "--json"])
 
 
@@ -241,8 +283,17 @@ SIM_OPTIONS = [
     options=st.lists(st.tuples(st.sampled_from(SIM_OPTIONS), value), max_size=4),
     patients=small,
     weeks=small,
-    plot=st.sampled_from([[], ["--plot", "p.png"], ["--plot", "dir"], ["--responders", "/sys/r.png"]]),
+    visits=st.sampled_from(["0,2", "0,2", "2", "0", "", "0,0", "-1,2", "0,2,2", "a", "0,12,1000"]),
+    plot=st.sampled_from(
+        [
+            [],
+            ["--plot", "p.png"],
+            ["--plot", "dir"],
+            ["--responders", "/sys/r.png"],
+            ["--plot", LONG + ".png"],
+        ]
+    ),
 )
-def test_simulate_never_crashes(options, patients, weeks, plot):
-    args = ["simulate", "--patients", patients, "--weeks", weeks, "--visits", "0,2", "--json"]
+def test_simulate_never_crashes(options, patients, weeks, visits, plot):
+    args = ["simulate", "--patients", patients, "--weeks", weeks, "--visits", visits, "--json"]
     _run(args + [part for pair in options for part in pair] + plot)

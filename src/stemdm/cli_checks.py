@@ -42,6 +42,13 @@ def number(value: float, option: str, *, low: float, high: float, integer: bool 
 
 def input_file(path: Path, option: str = "file", *, allow_dir: bool = False) -> Path:
     """An existing, readable file (or folder when ``allow_dir``)."""
+    try:
+        return _input_file(path, option, allow_dir)
+    except OSError as error:  # e.g. a name too long for the file system
+        raise UsageError(f"{option}: {path}: {error.strerror or error}") from None
+
+
+def _input_file(path: Path, option: str, allow_dir: bool) -> Path:
     if not path.exists():
         raise UsageError(f"{option}: no such file: {path}")
     if path.is_dir() and not allow_dir:
@@ -56,6 +63,13 @@ def input_file(path: Path, option: str = "file", *, allow_dir: bool = False) -> 
 def output_path(path: Path, option: str, *, folder: bool = False, suffixes: tuple[str, ...] = ()) -> Path:
     """A path that can be written: not under /proc, /sys or /dev, its parent creatable as a folder, and
     (for a file) not an existing folder, with one of ``suffixes`` when given."""
+    try:
+        return _output_path(path, option, folder, suffixes)
+    except OSError as error:  # e.g. a name too long for the file system
+        raise UsageError(f"{option}: {path}: {error.strerror or error}") from None
+
+
+def _output_path(path: Path, option: str, folder: bool, suffixes: tuple[str, ...]) -> Path:
     resolved = path.expanduser().resolve()
     if any(resolved == Path(s) or Path(s) in resolved.parents for s in SYSTEM_FOLDERS):
         raise UsageError(f"{option}: {path} is inside a system folder ({', '.join(SYSTEM_FOLDERS)})")
