@@ -116,6 +116,7 @@ CASES = [
     ("10 traceback", ["review", "run", "--out", "x" * 300], 2, "--out"),
     ("10 traceback", ["meta", "markup.csv", "--forest", "x" * 300 + ".png"], 2, "--forest"),
     ("10 traceback", ["simulate", "--plot", "x" * 300 + ".png"], 2, "--plot"),
+    ("10 traceback", ["simulate", "--infusions", "1", "--scheduler", "tcp://127.0.0.1:1"], 2, "Dask"),
     ("11 limits", ["simulate", "--patients", "10000000"], 2, "patients_per_arm"),
     ("11 limits", ["simulate", "--patients", "1000000000000"], 2, "patients_per_arm"),
     ("11 limits", ["simulate", "--workers", "100000"], 2, "--workers"),
