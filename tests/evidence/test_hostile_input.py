@@ -107,3 +107,32 @@ def test_csv_cell_round_trips_and_is_never_a_formula(value):
     cell = csv_cell(value)
     assert csv_uncell(cell) == value
     assert not cell.startswith(FORMULA_TRIGGERS)
+
+
+def test_store_with_records_from_before_the_rules(store_url, tmp_path):
+    """A record stored before a rule existed (here: a mean of 1e300, written straight to the table) is
+    named by every reading command (exit 2), can still be exported, and a corrected re-import repairs the
+    store."""
+    from sqlalchemy import update
+
+    from stemdm.evidence.store import RECORD_TABLES
+
+    store = Store.open(store_url, bootstrap=False)
+    store.import_bundle(small_bundle(), "good.json")
+    table = RECORD_TABLES["measurements"]
+    with store.engine.begin() as connection:
+        connection.execute(update(table).values(mean=1e300))
+    with pytest.raises(EvidenceError, match="fail the current rules"):
+        store.load()
+    listed = runner.invoke(app, ["evidence", "list", "--db", store_url])
+    assert listed.exit_code == 2 and "mean" in listed.output and "Test2024/hba1c" in listed.output
+    out = tmp_path / "export.json"
+    exported = runner.invoke(
+        app, ["evidence", "export", "--format", "json", "--out", str(out), "--db", store_url]
+    )
+    assert exported.exit_code == 0, exported.output
+    write_any(small_bundle(), out, "json")  # the corrected file
+    fixed = runner.invoke(app, ["evidence", "import", str(out), "--db", store_url, "--json"])
+    assert fixed.exit_code == 0, fixed.output
+    assert json.loads(fixed.output)["updated"] == 1
+    assert store.load()["measurements"][0].mean == 7.1

@@ -73,6 +73,17 @@ def _fail_usage(error: UsageError, as_json: bool) -> None:
     _fail_problems([Problem("option", None, "-", option, None, str(error))], as_json, "invalid option")
 
 
+def _load(db: str | None, as_json: bool, *, strict: bool = True) -> EvidenceBundle:
+    """The store's records; stored records that fail the current rules are listed (exit 2) unless not
+    ``strict`` (export, so that they can be corrected)."""
+    store = _open(db, as_json)
+    try:
+        return store.load(strict=strict)
+    except EvidenceError as error:
+        _fail_problems(error.problems, as_json, str(error).splitlines()[0])
+    raise AssertionError("unreachable")
+
+
 def _open(db: str | None, as_json: bool) -> Store:
     try:
         return Store.open(db)
@@ -110,7 +121,7 @@ def list_trials(
             status = choice(status, typing.get_args(InclusionStatus), "--status")
     except UsageError as error:
         _fail_usage(error, as_json)
-    bundle = _open(db, as_json).load()
+    bundle = _load(db, as_json)
     counts: dict[str, int] = {}
     for m in bundle["measurements"]:
         counts[m.trial_id] = counts.get(m.trial_id, 0) + 1
@@ -183,7 +194,7 @@ def show(
     as_json: JsonOption = False,
 ) -> None:
     """One trial: its record, arms, every outcome number with its flags and source, and its adverse events."""
-    bundle = _open(db, as_json).load()
+    bundle = _load(db, as_json)
     trials = {t.trial_id: t for t in bundle["trials"]}
     if trial_id not in trials:
         _fail_problems(
@@ -270,7 +281,7 @@ def coverage_command(
     ] = False,
 ) -> None:
     """Which trial reports which outcome at which time (weeks -> review months), with statistic and flags."""
-    cells = coverage(_open(db, as_json).load())
+    cells = coverage(_load(db, as_json))
     if not all_outcomes:
         cells = [c for c in cells if c.outcome_id in REVIEW_OUTCOMES or c.outcome_id.startswith("ae:")]
     if as_json:
@@ -328,7 +339,7 @@ def _read(
                         )
                     ]
                 )
-            known = {t.trial_id for t in store.load()["trials"]} if store else set()
+            known = {t.trial_id for t in store.load(strict=False)["trials"]} if store else set()
             return read_revman(file, revman_map, known)
         return read_any(file)
     except EvidenceError as error:
@@ -359,7 +370,7 @@ def validate(
     without changing anything. Exit code 2 when there is any error."""
     store = _open(db, as_json)
     bundle, problems = _read(file, revman_map, store, as_json)
-    problems += check_bundle(bundle, store.load())
+    problems += check_bundle(bundle, store.load(strict=False))
     if any(p.severity == "error" for p in problems):
         _fail_problems(problems, as_json, f"{file} is not valid")
     if as_json:
@@ -412,7 +423,7 @@ def export(
     except UsageError as error:
         _fail_usage(error, as_json)
     try:
-        paths = write_any(_open(db, as_json).load(), target, fmt)
+        paths = write_any(_load(db, as_json, strict=False), target, fmt)
     except OSError as error:
         _fail_problems([Problem("export", None, "-", "--out", str(target), str(error))], as_json, "export")
     if as_json:

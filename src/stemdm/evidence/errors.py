@@ -27,6 +27,17 @@ class Problem:
         return asdict(self)
 
 
+def validation_problems(record_type: str, row: int | None, key: str, error: Any) -> list[Problem]:
+    """One problem per error of a pydantic ``ValidationError`` of a record (model-level checks say
+    "field: why")."""
+    problems = []
+    for item in error.errors():
+        message = str(item.get("msg", "invalid")).removeprefix("Value error, ")
+        field = str(item["loc"][0]) if item.get("loc") else message.partition(":")[0]
+        problems.append(Problem(record_type, row, key, field, None, message))
+    return problems
+
+
 class EvidenceError(ValueError):
     """Raised when records fail validation; ``problems`` lists every problem found (errors and warnings)."""
 

@@ -11,7 +11,7 @@ from collections import defaultdict
 
 from pydantic import ValidationError
 
-from stemdm.evidence.errors import Problem
+from stemdm.evidence.errors import Problem, validation_problems
 from stemdm.evidence.formats import EvidenceBundle
 from stemdm.evidence.records import AdverseEvent, Arm, Measurement, Record, Trial
 
@@ -47,10 +47,7 @@ def _revalidate(bundle: EvidenceBundle) -> list[Problem]:
         try:
             type(record).model_validate(record.model_dump())
         except ValidationError as error:
-            for item in error.errors():
-                message = str(item.get("msg", "invalid")).removeprefix("Value error, ")
-                field = str(item["loc"][0]) if item.get("loc") else message.partition(":")[0]
-                problems.append(_problem(bundle, record, field, None, message))
+            problems += validation_problems(record.kind, bundle.row_of(record), record.natural_key(), error)
     return problems
 
 
