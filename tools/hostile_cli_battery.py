@@ -29,9 +29,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-resource-cases", action="store_true")
     options = parser.parse_args()
+    import tests.test_hostile_cli as cases
     from typer.testing import CliRunner
 
-    import tests.test_hostile_cli as cases
     from stemdm.cli import app
 
     counts: collections.Counter[str] = collections.Counter()
