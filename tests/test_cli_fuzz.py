@@ -133,7 +133,15 @@ EXAMPLES = int(os.environ.get("STEMDM_FUZZ_EXAMPLES", "200"))
 FUZZ = settings(
     max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
-META_OPTIONS = ["--measure", "--method", "--test", "--level", "--by", "--mods", "--add", "--to"]
+PRIORS = [
+    "halfnormal(0.5)", "uniform(0,inf)", "halft(1e300,1)", "normal(0,1e-300)", "normal(1e300,1)",
+    "halfnormal(1e-300)", "halfnormal(1e300)", "uniform(0,1e-300)", "lognormal_tau2(1e300,1)", "uniform(5,6)",
+    "turner(pharma, subjective)", "turner(x)", "normal(0,4)", "halfcauchy()", "jeffreys(1)",
+]  # fmt: skip
+META_OPTIONS = [
+    "--measure", "--method", "--test", "--level", "--by", "--mods", "--add", "--to",
+    "--tau-prior", "--mu-prior",
+]  # fmt: skip
 
 
 @FUZZ
@@ -161,12 +169,13 @@ META_OPTIONS = ["--measure", "--method", "--test", "--level", "--by", "--mods", 
         ]
     ),
     as_json=st.booleans(),
+    bayesian=st.booleans(),
 )
-def test_meta_never_crashes(tmp_path, content, suffix, options, plot, as_json):
+def test_meta_never_crashes(tmp_path, content, suffix, options, plot, as_json, bayesian):
     path = tmp_path / f"data{suffix}"
     path.write_text(content, encoding="utf-8", errors="surrogatepass")
     args = ["meta", str(path), "--measure", "RR", *[part for pair in options for part in pair], *plot]
-    _run(args + (["--json"] if as_json else []))
+    _run(args + (["--json"] if as_json else []) + (["--bayes"] if bayesian else []))
 
 
 @FUZZ

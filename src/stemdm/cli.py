@@ -22,6 +22,7 @@ from stemdm.cli_checks import UsageError, choice, input_file, number, output_pat
 from stemdm.evidence.cli import app as evidence_app
 from stemdm.meta import MetaInputError, MetaResult, fit, forest_plot, funnel_plot
 from stemdm.meta.api import POOLING_METHODS
+from stemdm.meta.bayes import bayes
 from stemdm.meta.core import ESTIMATORS, TESTS
 from stemdm.meta.effects import CONTINUITY_RULES, MEASURES
 from stemdm.meta.errors import ConvergenceError
@@ -136,8 +137,18 @@ def meta_command(
     forest: Annotated[Path | None, typer.Option(help="write a forest plot (.png/.svg/.pdf)")] = None,
     funnel: Annotated[Path | None, typer.Option(help="write a funnel plot (.png/.svg/.pdf)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print to_dict() as JSON")] = False,
+    bayesian: Annotated[
+        bool, typer.Option("--bayes", help="Bayesian random-effects model (normal-normal, by quadrature)")
+    ] = False,
+    tau_prior: Annotated[
+        str,
+        typer.Option(
+            help="with --bayes: halfnormal(s), halfcauchy(s), halft(df,s), uniform(a,b), jeffreys, ..."
+        ),
+    ] = "halfnormal(0.5)",
+    mu_prior: Annotated[str | None, typer.Option(help="with --bayes: normal(m,s); default uniform")] = None,
 ) -> None:
-    """Meta-analysis of a table of studies: summary table, or JSON with --json."""
+    """Meta-analysis of a table of studies: summary table, or JSON with --json (--bayes: posterior)."""
     try:
         measure = choice(measure, MEASURES, "--measure")
         method = choice(method, (*ESTIMATORS, *POOLING_METHODS), "--method")
@@ -151,6 +162,9 @@ def meta_command(
     except UsageError as error:
         _fail(str(error))
     frame = _read_table(data)
+    if bayesian:
+        _bayes_command(frame, measure, tau_prior, mu_prior, level, add, to, as_json)
+        return
     try:
         result = fit(
             frame, measure=measure, method=method, test=test, level=level, by=by, mods=mods, add=add, to=to
@@ -167,6 +181,21 @@ def meta_command(
         sys.stdout.write(json.dumps(out, indent=2) + "\n")
         return
     _print_result(result)
+
+
+def _bayes_command(frame, measure, tau_prior, mu_prior, level, add, to, as_json: bool) -> None:
+    try:
+        result = bayes(frame, measure, tau_prior, mu_prior, level, add=add, to=to)
+        summary = result.to_dict()
+    except (MetaInputError, ConvergenceError) as error:
+        _fail(str(error))
+    if as_json:
+        sys.stdout.write(
+            json.dumps(json_safe(summary) | {"not_medical_advice": NOT_MEDICAL_ADVICE}, indent=2)
+        )
+        sys.stdout.write("\n")
+        return
+    console.print(term(result.summary()), highlight=False)
 
 
 @app.command("demo")

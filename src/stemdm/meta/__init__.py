@@ -8,11 +8,14 @@ Public API::
     meta.egger_test(res); meta.begg_test(res); meta.trim_and_fill(res)
     meta.leave_one_out(res); meta.cumulative(res); meta.influence(res); meta.baujat(res)
     meta.fit_batch(yi, vi, method="REML", test="knha")
+    post = meta.bayes(df, measure="OR", tau_prior="halfnormal(0.5)", mu_prior="normal(0,4)")
+    post.to_dict(); post.summary(); post.prob_beyond(0.0, "below")
     meta.forest_plot(res, "forest.png"); meta.funnel_plot(res, "funnel.svg"); meta.baujat_plot(...)
 """
 
 from stemdm.meta.api import fit
 from stemdm.meta.batch import fit_batch
+from stemdm.meta.bayes import BayesResult, bayes
 from stemdm.meta.bias import begg_test, egger_test, fail_safe_n, pet_peese, trim_and_fill
 from stemdm.meta.effects import MEASURES, compute_effects
 from stemdm.meta.errors import ConvergenceError, MetaInputError
@@ -23,6 +26,8 @@ from stemdm.meta.sensitivity import baujat, cumulative, influence, leave_one_out
 
 __all__ = [
     "MEASURES",
+    "BayesResult",
+    "bayes",
     "ConvergenceError",
     "MetaInputError",
     "MetaResult",
