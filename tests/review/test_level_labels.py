@@ -26,7 +26,8 @@ def test_level_80_is_printed_as_80(tmp_path):
     assert review.narrative
     for sentence in review.narrative:
         assert "80% CI" in sentence["en"] and "95% CI" not in sentence["en"]
-        assert "80%置信区间" in sentence["zh"] and "95%" not in sentence["zh"]
+        assert "80%置信区间" in sentence["zh"] and "95%置信区间" not in sentence["zh"]
+        assert "80% credible interval" in sentence["en"] and "80%可信区间" in sentence["zh"]
     html = write_report(review, tmp_path)["report"].read_text(encoding="utf-8")
     results_table = html.split('id="results"')[1].split('id="sof"')[0]
     assert "<th>80% CI</th>" in results_table and "95% CI" not in results_table

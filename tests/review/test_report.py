@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from stemdm.cli import app
 from stemdm.evidence.store import load_bundled
+from stemdm.review.analysis import POSTERIOR_KEYS
 from stemdm.review.protocol import load_protocol
 from stemdm.review.report import anchor, write_report
 from stemdm.review.run import run_review
@@ -57,6 +58,7 @@ def test_cli_json_and_report(tmp_path):
         "pi_lb",
         "pi_ub",
         "certainty",
+        *POSTERIOR_KEYS,
     }
     assert all(set(r) == keys for r in payload["results"]) and payload["skipped"]
     result = runner.invoke(app, ["review", "run", "--out", str(tmp_path / "out")])

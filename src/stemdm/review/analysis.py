@@ -18,11 +18,40 @@ from scipy import stats
 
 from stemdm import meta
 from stemdm.meta.api import fit_pooled, fit_subgroups
+from stemdm.meta.bayes import bayes_effects
 from stemdm.meta.effects import compute_effects
 from stemdm.meta.errors import ConvergenceError, MetaInputError
 from stemdm.meta.model import MetaResult
+from stemdm.meta.priors import parse_mu_prior, parse_tau_prior
 from stemdm.review.protocol import OutcomeRule, Protocol
 from stemdm.review.resolve import EventRow, Skipped, StudyRow
+
+#: Posterior columns of every pooled row (results.json, --json): median and credible interval of the pooled
+#: effect, the predictive interval of a new trial's true effect, P(benefit), P(benefit >= MID), the prior.
+POSTERIOR_KEYS = (
+    "post_median", "post_ci_lb", "post_ci_ub", "post_pred_lb", "post_pred_ub", "p_benefit", "p_mid", "mid",
+    "tau_prior",
+)  # fmt: skip
+
+
+def posterior_summary(result: PooledResult, rule: OutcomeRule, protocol: Protocol) -> dict[str, Any]:
+    """The Bayesian random-effects model on the same study effects (stemdm.meta.bayes): the outcome's tau
+    prior (or the protocol's default), the protocol's mu prior and level. Benefit is the side ``better`` says;
+    P(MID) is the probability that the effect is at least the MID on that side."""
+    bayes_model = protocol.model.bayes
+    tau_prior = parse_tau_prior(rule.tau_prior or bayes_model.default_tau_prior)
+    posterior = bayes_effects(
+        result.fit.effects, tau_prior, parse_mu_prior(bayes_model.mu_prior), result.fit.level
+    )
+    d = posterior.to_dict()
+    side = "below" if rule.better == "lower" else "above"
+    mid = -rule.mid if rule.better == "lower" else rule.mid
+    return {
+        "post_median": d["mu_median"], "post_ci_lb": d["mu_ci_lb"], "post_ci_ub": d["mu_ci_ub"],
+        "post_pred_lb": d["pred_lb"], "post_pred_ub": d["pred_ub"],
+        "p_benefit": posterior.prob_beyond(0.0, side), "p_mid": posterior.prob_beyond(mid, side),
+        "mid": rule.mid, "tau_prior": tau_prior.text, "post_tau_median": d["tau_median"],
+    }  # fmt: skip
 
 
 @dataclass
@@ -39,6 +68,8 @@ class PooledResult:
     fit: MetaResult
     certainty: str | None = None
     grade: dict[str, Any] = field(default_factory=dict)
+    #: Bayesian pooling of the same rows (posterior_summary), or None where it could not be done
+    posterior: dict[str, Any] | None = None
 
     @property
     def k(self) -> int:
@@ -58,6 +89,7 @@ class PooledResult:
             "n": self.n,
             "measure": self.measure,
             "unit": self.unit if self.measure == "MD" else "SD",
+            "better": self.better,
             "estimate": d["estimate"],
             "ci_lb": d["ci_lb"],
             "ci_ub": d["ci_ub"],
@@ -68,6 +100,7 @@ class PooledResult:
             "pi_lb": d.get("pi_lb"),
             "pi_ub": d.get("pi_ub"),
             "certainty": self.certainty,
+            **{key: (self.posterior or {}).get(key) for key in POSTERIOR_KEYS},
             "method": d["method"],
             "test": d["test"],
             "trials": [r.trial_id for r in self.rows],

@@ -15,6 +15,7 @@ from stemdm import NOT_MEDICAL_ADVICE
 from stemdm.cli_checks import UsageError, output_path
 from stemdm.evidence.errors import EvidenceError
 from stemdm.evidence.store import Store
+from stemdm.review.analysis import POSTERIOR_KEYS
 from stemdm.review.narrative import fmt
 from stemdm.review.protocol import ProtocolError, load_protocol
 from stemdm.review.report import write_report
@@ -46,6 +47,7 @@ JSON_KEYS = (
     "pi_lb",
     "pi_ub",
     "certainty",
+    *POSTERIOR_KEYS,
 )
 
 

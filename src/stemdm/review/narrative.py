@@ -79,7 +79,8 @@ def english(result: dict) -> str:
             f"there was no significant difference in {label} between cell therapy and control "
             f"(mean difference {fmt(est, digits)}{_unit_en(result)}, {ci}; {basis}; p = {_p(result['pval'])})"
         )
-    return f"{_when(result)}{_subgroup_en(result)}, {verdict}. Certainty of evidence: {certainty}."
+    sentence = f"{_when(result)}{_subgroup_en(result)}, {verdict}. Certainty of evidence: {certainty}."
+    return sentence + _bayes_en(result)
 
 
 def chinese(result: dict) -> str:
@@ -104,7 +105,48 @@ def chinese(result: dict) -> str:
             f"干细胞治疗组与对照组的{label}差异无统计学意义（均数差 {fmt(est, digits)}{unit}，{ci}；{basis}；"
             f"p = {_p(result['pval'])}）"
         )
-    return f"{when}{subgroup}，{verdict}。证据确定性：{certainty}。"
+    return f"{when}{subgroup}，{verdict}。证据确定性：{certainty}。{_bayes_zh(result)}"
+
+
+def _percent(p: float) -> str:
+    """A probability as a whole percentage, never 0 % or 100 % (the posterior is never certain)."""
+    if p < 0.005:
+        return "<1%"
+    if p > 0.995:
+        return ">99%"
+    return f"{p * 100:.0f}%"
+
+
+def _bayes_en(result: dict) -> str:
+    """The Bayesian probabilities in words, when the result has them."""
+    if result.get("p_mid") is None:
+        return ""
+    label = OUTCOMES[result["outcome"]].label
+    verb = "lowers" if result.get("better", "lower") == "lower" else "raises"
+    digits = _digits(result)
+    return (
+        f" Bayesian analysis (prior on heterogeneity: {result['tau_prior']}): median "
+        f"{fmt(result['post_median'], digits)}, {level_label(result)}% credible interval "
+        f"{fmt(result['post_ci_lb'], digits)} to {fmt(result['post_ci_ub'], digits)}; probability that cell "
+        f"therapy {verb} {label} at all: {_percent(result['p_benefit'])}; by at least {result['mid']:g}"
+        f"{_unit_en(result)}: {_percent(result['p_mid'])}."
+    )
+
+
+def _bayes_zh(result: dict) -> str:
+    if result.get("p_mid") is None:
+        return ""
+    label = OUTCOME_ZH.get(result["outcome"], OUTCOMES[result["outcome"]].label)
+    verb = "降低" if result.get("better", "lower") == "lower" else "升高"
+    unit = UNIT_ZH.get(result["unit"], f" {result['unit']}")
+    digits = _digits(result)
+    return (
+        f"贝叶斯分析（异质性先验：{result['tau_prior']}）：中位数 {fmt(result['post_median'], digits)}，"
+        f"{level_label(result)}%可信区间 {fmt(result['post_ci_lb'], digits)} 至 "
+        f"{fmt(result['post_ci_ub'], digits)}；"
+        f"细胞治疗使{label}{verb}的概率为{_percent(result['p_benefit'])}，"
+        f"{verb}至少{result['mid']:g}{unit}的概率为{_percent(result['p_mid'])}。"
+    )
 
 
 def _p(p: float | None) -> str:

@@ -19,6 +19,7 @@ from stemdm.evidence.records import Trial
 from stemdm.evidence.vocab import EVENT_TYPES, OUTCOMES, CellType, ControlType, Randomized, allowed_units
 from stemdm.evidence.vocab import Inclusion as InclusionStatus
 from stemdm.evidence.windows import TimeWindow, check_windows
+from stemdm.meta.priors import parse_mu_prior, parse_tau_prior
 
 #: Subgroup variables derived by the review from trial fields (not stored on the trial).
 DERIVED_SUBGROUPS = ("dose_band",)
@@ -76,6 +77,17 @@ class OutcomeRule(Strict):
     measure: Literal["MD", "SMD"] = "MD"
     scores: Literal["final", "change", "either"] = "either"
     mid: float = Field(gt=0, allow_inf_nan=False)
+    #: Bayesian pooling: the prior on the between-trial SD of true effects, in ``unit`` (SMD units for an
+    #: SMD), with the reasoning; None: [model.bayes] default_tau_prior.
+    tau_prior: str | None = None
+    tau_prior_why: str | None = None
+
+    @field_validator("tau_prior")
+    @classmethod
+    def _tau_prior(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_tau_prior(value)
+        return value
 
     @field_validator("id")
     @classmethod
@@ -102,6 +114,26 @@ class Subgroups(Strict):
     variables: list[str] = []
 
 
+class BayesModel(Strict):
+    """Bayesian pooling beside the frequentist model (stemdm.meta.bayes): ``default_tau_prior`` for outcomes
+    without their own ``tau_prior``; ``mu_prior`` on the overall effect (None: uniform)."""
+
+    default_tau_prior: str = "halfnormal(0.5)"
+    mu_prior: str | None = None
+
+    @field_validator("default_tau_prior")
+    @classmethod
+    def _tau_prior(cls, value: str) -> str:
+        parse_tau_prior(value)
+        return value
+
+    @field_validator("mu_prior")
+    @classmethod
+    def _mu_prior(cls, value: str | None) -> str | None:
+        parse_mu_prior(value)
+        return value
+
+
 Estimator = Literal["FE", "DL", "HE", "HS", "SJ", "ML", "REML", "EB", "PM"]  # stemdm.meta.core.ESTIMATORS
 
 
@@ -110,6 +142,7 @@ class Model(Strict):
     test: Literal["z", "knha", "adhoc"] = "knha"
     level: float = Field(95, gt=50, lt=100)
     sensitivity_methods: list[Estimator] = ["FE", "DL"]
+    bayes: BayesModel = BayesModel()
 
 
 class Safety(Strict):

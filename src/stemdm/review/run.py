@@ -10,6 +10,7 @@ from stemdm import NOT_MEDICAL_ADVICE, __version__
 from stemdm.evidence.coverage import CoverageCell, coverage
 from stemdm.evidence.formats import EvidenceBundle
 from stemdm.evidence.store import bundled_caveats
+from stemdm.meta.errors import ConvergenceError, MetaInputError
 from stemdm.meta.report import json_safe
 from stemdm.review import grade
 from stemdm.review.analysis import (
@@ -18,6 +19,7 @@ from stemdm.review.analysis import (
     SubgroupTest,
     analyse_outcome,
     analyse_safety,
+    posterior_summary,
     safety_summary,
 )
 from stemdm.review.narrative import sentences
@@ -106,6 +108,16 @@ class Review:
         )
 
 
+def _posterior(result, rule, protocol: Protocol, skipped: list[Skipped]) -> dict | None:
+    """The Bayesian pooling of a result, or None with the reason among the skipped analyses."""
+    try:
+        return posterior_summary(result, rule, protocol)
+    except (MetaInputError, ConvergenceError) as error:
+        why = f"Bayesian pooling not done: {error}"
+        skipped.append(Skipped(rule.id, result.timepoint_months, result.subgroup, why))
+        return None
+
+
 def run_review(bundle: EvidenceBundle, protocol: Protocol) -> Review:
     """Run every analysis of ``protocol`` on ``bundle`` (see the module docstrings of resolve and
     analysis)."""
@@ -134,6 +146,7 @@ def run_review(bundle: EvidenceBundle, protocol: Protocol) -> Review:
                     result, rule.mid, protocol.small_study.min_k, egger.get("pval") if egger else None
                 )
                 result.certainty = result.grade["certainty"]
+                result.posterior = _posterior(result, rule, protocol, skipped)
             review.results += results
             review.subgroup_tests += tests
             review.skipped += skipped + more_skipped
