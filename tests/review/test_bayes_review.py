@@ -65,3 +65,20 @@ def test_bad_prior_in_protocol_names_the_field(tmp_path):
     raw["model"]["bayes"]["mu_prior"] = "normal(0)"
     with pytest.raises(ValueError, match="mu_prior"):
         Protocol.model_validate(raw)
+
+
+def test_prior_sensitivity_table(tmp_path):
+    from stemdm.review.report import write_report
+
+    review = run_review(load_bundled(), load_protocol())
+    payload = review.to_dict()
+    overall = [r for r in payload["results"] if r["subgroup"] == "overall"]
+    assert overall
+    for row in overall:
+        table = payload["prior_sensitivity"][f"{row['outcome']} {row['timepoint_months']:g} months"]
+        assert [t["tau_prior"] for t in table][0] == row["tau_prior"] and len(table) == 3
+        assert table[0]["post_ci_lb"] == row["post_ci_lb"]
+        widths = [t["post_ci_ub"] - t["post_ci_lb"] for t in table]
+        assert widths[1] < widths[0] < widths[2]  # half the scale narrower, half-Cauchy wider
+    html = write_report(review, tmp_path)["report"].read_text(encoding="utf-8")
+    assert "Prior sensitivity" in html and "P(≥ MID)" in html

@@ -54,6 +54,21 @@ def posterior_summary(result: PooledResult, rule: OutcomeRule, protocol: Protoco
     }  # fmt: skip
 
 
+def prior_sensitivity(result: PooledResult, rule: OutcomeRule, protocol: Protocol) -> list[dict[str, Any]]:
+    """The posterior under three tau priors: the protocol's, a half-normal with half its scale (more weight on
+    homogeneity) and a half-Cauchy with its scale (heavier tail: more room for heterogeneity). With few trials
+    the prior on tau decides much of the width; this table shows how much."""
+    chosen = parse_tau_prior(rule.tau_prior or protocol.model.bayes.default_tau_prior)
+    scale = chosen.params[-1] if chosen.family in ("halfnormal", "halfcauchy", "halft") else 2 * rule.mid
+    rows = []
+    for text in (chosen.text, f"halfnormal({scale / 2:g})", f"halfcauchy({scale:g})"):
+        alternative = rule.model_copy(update={"tau_prior": text})
+        summary = posterior_summary(result, alternative, protocol)
+        rows.append({key: summary[key] for key in ("tau_prior", "post_median", "post_ci_lb", "post_ci_ub",
+                                                    "p_benefit", "p_mid")})  # fmt: skip
+    return rows
+
+
 @dataclass
 class PooledResult:
     """One pooled analysis: outcome x timepoint x subgroup, with its model and study rows."""

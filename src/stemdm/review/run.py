@@ -20,6 +20,7 @@ from stemdm.review.analysis import (
     analyse_outcome,
     analyse_safety,
     posterior_summary,
+    prior_sensitivity,
     safety_summary,
 )
 from stemdm.review.narrative import sentences
@@ -74,6 +75,11 @@ class Review:
                     f"{o} {m:g} months": e.get("small_study")
                     for (o, m), e in self.extras.items()
                     if "small_study" in e
+                },
+                "prior_sensitivity": {
+                    f"{o} {m:g} months": e["prior_sensitivity"]
+                    for (o, m), e in self.extras.items()
+                    if "prior_sensitivity" in e
                 },
                 "dose_regression": {
                     f"{o} {m:g} months": e.get("dose_regression")
@@ -147,6 +153,8 @@ def run_review(bundle: EvidenceBundle, protocol: Protocol) -> Review:
                 )
                 result.certainty = result.grade["certainty"]
                 result.posterior = _posterior(result, rule, protocol, skipped)
+                if result.subgroup == "overall" and result.posterior is not None:
+                    extras["prior_sensitivity"] = prior_sensitivity(result, rule, protocol)
             review.results += results
             review.subgroup_tests += tests
             review.skipped += skipped + more_skipped
