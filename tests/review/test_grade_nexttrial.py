@@ -18,3 +18,17 @@ def test_sample_size_textbook_values():
     assert optimal_information_size(1.0, 0.5) == 126
     with pytest.raises(ValueError):
         n_per_arm(0.0, 1.0, 0.05, 0.8)
+
+
+def test_imprecision_reads_the_credible_interval_against_the_mid():
+    from types import SimpleNamespace
+
+    from stemdm.review.grade import _credible_interval_reason
+
+    def with_posterior(lb, ub):
+        return SimpleNamespace(posterior={"post_ci_lb": lb, "post_ci_ub": ub})
+
+    assert _credible_interval_reason(with_posterior(-1.2, 0.1), 0.5) == "credible interval includes no effect"
+    assert "crosses the MID" in _credible_interval_reason(with_posterior(-1.2, -0.3), 0.5)
+    assert _credible_interval_reason(with_posterior(-1.2, -0.6), 0.5) == ""
+    assert _credible_interval_reason(SimpleNamespace(posterior=None), 0.5) == ""

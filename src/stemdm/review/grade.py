@@ -119,11 +119,26 @@ def _indirectness(result: PooledResult, weights: list[float]) -> tuple[int, str]
     return 0, "population, intervention and outcome match the question"
 
 
+def _credible_interval_reason(result: PooledResult, mid: float) -> str:
+    """The Bayesian credible interval read against the MID as well (issue 9): a reason when it includes no
+    effect or crosses the MID, else ''."""
+    posterior = result.posterior or {}
+    lb, ub = posterior.get("post_ci_lb"), posterior.get("post_ci_ub")
+    if lb is None or ub is None:
+        return ""
+    if lb <= 0 <= ub:
+        return "credible interval includes no effect"
+    if min(abs(lb), abs(ub)) < mid:
+        return f"credible interval crosses the MID ({mid:g})"
+    return ""
+
+
 def _imprecision(result: PooledResult, d: dict, mid: float) -> tuple[int, str]:
     lb, ub = d["ci_lb"], d["ci_ub"]
     includes_null = lb <= 0 <= ub
     # CI limit nearest no effect closer to zero than the MID: effects too small to matter remain possible
     crosses_mid = includes_null or min(abs(lb), abs(ub)) < mid
+    bayes_reason = _credible_interval_reason(result, mid)
     sd = pooled_sd(result)
     ois = optimal_information_size(sd, mid) if result.measure == "MD" else optimal_information_size(1.0, mid)
     small = ois is None or result.n < ois
@@ -133,6 +148,9 @@ def _imprecision(result: PooledResult, d: dict, mid: float) -> tuple[int, str]:
         reasons.append("CI includes no effect")
     elif crosses_mid:
         reasons.append(f"CI crosses the MID ({mid:g})")
+    if bayes_reason:
+        reasons.append(bayes_reason)
+        crosses_mid = True
     if small:
         reasons.append(f"n = {result.n} below the optimal information size {shown}")
     level = (1 if (includes_null or crosses_mid) else 0) + (1 if small else 0)

@@ -147,14 +147,14 @@ def run_review(bundle: EvidenceBundle, protocol: Protocol) -> Review:
                 skipped.append(Skipped(rule.id, window.months, "overall", why))
             results, tests, more_skipped, extras = analyse_outcome(rows, rule, protocol, window.months)
             for result in results:
+                result.posterior = _posterior(result, rule, protocol, skipped)
+                if result.subgroup == "overall" and result.posterior is not None:
+                    extras["prior_sensitivity"] = prior_sensitivity(result, rule, protocol)
                 egger = extras.get("small_study", {}).get("egger") if result.subgroup == "overall" else None
                 result.grade = grade.rate(
                     result, rule.mid, protocol.small_study.min_k, egger.get("pval") if egger else None
                 )
                 result.certainty = result.grade["certainty"]
-                result.posterior = _posterior(result, rule, protocol, skipped)
-                if result.subgroup == "overall" and result.posterior is not None:
-                    extras["prior_sensitivity"] = prior_sensitivity(result, rule, protocol)
             review.results += results
             review.subgroup_tests += tests
             review.skipped += skipped + more_skipped
