@@ -23,6 +23,7 @@ from stemdm.evidence.cli import app as evidence_app
 from stemdm.meta import MetaInputError, MetaResult, fit, forest_plot, funnel_plot
 from stemdm.meta.api import POOLING_METHODS
 from stemdm.meta.bayes import bayes
+from stemdm.meta.bayes_plots import bayes_density_plot, bayes_forest_plot
 from stemdm.meta.core import ESTIMATORS, TESTS
 from stemdm.meta.effects import CONTINUITY_RULES, MEASURES
 from stemdm.meta.errors import ConvergenceError
@@ -147,6 +148,10 @@ def meta_command(
         ),
     ] = "halfnormal(0.5)",
     mu_prior: Annotated[str | None, typer.Option(help="with --bayes: normal(m,s); default uniform")] = None,
+    densities: Annotated[
+        Path | None,
+        typer.Option(help="with --bayes: prior and posterior densities of tau and mu (.png/.svg/.pdf)"),
+    ] = None,
 ) -> None:
     """Meta-analysis of a table of studies: summary table, or JSON with --json (--bayes: posterior)."""
     try:
@@ -156,14 +161,14 @@ def meta_command(
         to = choice(to, CONTINUITY_RULES, "--to")
         number(level, "--level", low=1, high=99.99)
         number(add, "--add", low=0, high=1)
-        for option, path in (("--forest", forest), ("--funnel", funnel)):
+        for option, path in (("--forest", forest), ("--funnel", funnel), ("--densities", densities)):
             if path is not None:
                 output_path(path, option, suffixes=FORMATS)
     except UsageError as error:
         _fail(str(error))
     frame = _read_table(data)
     if bayesian:
-        _bayes_command(frame, measure, tau_prior, mu_prior, level, add, to, as_json)
+        _bayes_command(frame, (measure, tau_prior, mu_prior, level, add, to), as_json, forest, densities)
         return
     try:
         result = fit(
@@ -183,11 +188,16 @@ def meta_command(
     _print_result(result)
 
 
-def _bayes_command(frame, measure, tau_prior, mu_prior, level, add, to, as_json: bool) -> None:
+def _bayes_command(frame, options: tuple, as_json: bool, forest: Path | None, densities: Path | None) -> None:
+    measure, tau_prior, mu_prior, level, add, to = options
     try:
         result = bayes(frame, measure, tau_prior, mu_prior, level, add=add, to=to)
         summary = result.to_dict()
-    except (MetaInputError, ConvergenceError) as error:
+        if forest is not None:
+            bayes_forest_plot(result, forest)
+        if densities is not None:
+            bayes_density_plot(result, densities)
+    except (MetaInputError, ConvergenceError, OSError) as error:
         _fail(str(error))
     if as_json:
         sys.stdout.write(

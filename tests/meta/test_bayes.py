@@ -171,3 +171,20 @@ def test_quadrature_against_adaptive_integration(prior):
     assert result.prob_beyond(0.0) == pytest.approx(below0, abs=1e-9)
     assert result.to_dict()["mu_mean"] == pytest.approx(mean, abs=1e-9)
     assert result.tau_cdf(0.5) == pytest.approx(tau_below, abs=1e-9)
+
+
+def test_bayes_figures(tmp_path):
+    from stemdm.meta.bayes_plots import _shrinkage_intervals, bayes_density_plot, bayes_forest_plot
+
+    case = next(c for c in CASES if c["dataset"] == "bcg" and c["mu_prior"] is None)
+    result = _fit(case)
+    lower, upper = _shrinkage_intervals(result, 0.025)
+    means = np.array(result.to_dict()["shrink_mean"])
+    assert np.all(lower < means) and np.all(means < upper)
+    # shrinkage: each study's interval is narrower than its own z interval
+    assert np.all(upper - lower < 2 * 1.96 * np.sqrt(result.effects.vi))
+    for plot, name in ((bayes_forest_plot, "forest.png"), (bayes_density_plot, "densities.svg")):
+        path = plot(result, tmp_path / name)
+        assert path.stat().st_size > 10_000
+    improper = bayes(pd.DataFrame({"yi": case["yi"], "vi": case["vi"]}), tau_prior="jeffreys")
+    assert "improper, not drawn" in bayes_density_plot(improper, tmp_path / "j.svg").read_text()

@@ -176,7 +176,7 @@ class BayesResult:
                 f"[{show(d['mu_ci_lb']):.4g}, {show(d['mu_ci_ub']):.4g}]",
                 f"tau: median {d['tau_median']:.4g} [{d['tau_ci_lb']:.4g}, {d['tau_ci_ub']:.4g}]",
                 f"new study's true effect: [{show(d['pred_lb']):.4g}, {show(d['pred_ub']):.4g}]",
-                f"P(mu < 0) = {d['prob_mu_below_0']:.3f}; P(mu > 0) = {d['prob_mu_above_0']:.3f}",
+                f"P(mu < 0) = {d['prob_mu_below_0']:.4g}; P(mu > 0) = {d['prob_mu_above_0']:.4g}",
                 NOT_MEDICAL_ADVICE,
             ]
         )
