@@ -9,7 +9,7 @@ import pandas as pd
 from scipy import stats
 
 from stemdm.meta.binary import fit_binary
-from stemdm.meta.effects import StudyEffects, compute_effects, study_labels
+from stemdm.meta.effects import StudyEffects, compute_effects, omit_missing, study_labels
 from stemdm.meta.errors import MetaInputError
 from stemdm.meta.model import MetaResult, fit_effects
 
@@ -26,6 +26,7 @@ def fit(
     mods: Sequence[str] | str | None = None,
     add: float = 0.5,
     to: str = "only0",
+    na_action: str = "fail",
 ) -> MetaResult:
     """Fit a meta-analysis to ``data`` (a DataFrame with metafor's column names).
 
@@ -38,9 +39,15 @@ def fit(
     mixed-effects meta-regression (text columns become treatment-coded dummies, first level
     in sorted order as reference, as R's ``model.matrix``).
     add, to: continuity correction for 2x2 data (metafor's ``add``/``to``).
+    na_action: "fail" (a missing value is an error) or "omit" (rows with missing values left out, named in the
+    notes).
     """
     method = str(method).upper()
-    effects = compute_effects(data, measure, add=add, to=to)
+    omitted: list[str] = []
+    if na_action == "omit" and isinstance(data, pd.DataFrame):
+        data, omitted = omit_missing(data, measure)  # before subgroups and moderators read the rows
+    effects = compute_effects(data, measure, add=add, to=to, na_action=na_action)
+    effects.notes = omitted + effects.notes
     if by is not None and mods:
         raise MetaInputError("use either by= (subgroups) or mods= (meta-regression), not both")
     if by is not None:

@@ -278,8 +278,41 @@ def _generic(data: pd.DataFrame, labels: list[str]) -> StudyEffects:
     return StudyEffects("GEN", labels, yi, vi, n1=n1, n2=n2, raw=data)
 
 
-def compute_effects(data: pd.DataFrame, measure: str, *, add: float = 0.5, to: str = "only0") -> StudyEffects:
-    """Per-study effects of ``measure`` (see module docstring for formulas and sources)."""
+#: Columns each measure reads (the first alternative that is present), for na_action="omit".
+INPUT_COLUMNS = {
+    "MD": ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"), "SMD": ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"),
+    "ROM": ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"), "RR": ("ai", "bi", "ci", "di", "n1i", "n2i"),
+    "OR": ("ai", "bi", "ci", "di", "n1i", "n2i"), "RD": ("ai", "bi", "ci", "di", "n1i", "n2i"),
+    "GEN": ("yi", "vi", "sei"),
+}  # fmt: skip
+
+
+def omit_missing(data: pd.DataFrame, measure: str) -> tuple[pd.DataFrame, list[str]]:
+    """``data`` without the rows that miss a value the measure reads (metafor's na.omit), and a note naming
+    them (study label or row number) and the columns."""
+    columns = [c for c in INPUT_COLUMNS.get(str(measure).upper(), ()) if c in data.columns]
+    missing = data[columns].isna().any(axis=1) if columns else pd.Series(False, index=data.index)
+    if not missing.any():
+        return data, []
+    labels = study_labels(data)
+    omitted = [labels[i] for i in np.flatnonzero(missing.to_numpy())]
+    note = f"{len(omitted)} study(ies) with missing values omitted (na_action='omit'): {', '.join(omitted)}"
+    return data.loc[~missing].reset_index(drop=True), [note]
+
+
+def compute_effects(
+    data: pd.DataFrame, measure: str, *, add: float = 0.5, to: str = "only0", na_action: str = "fail"
+) -> StudyEffects:
+    """Per-study effects of ``measure`` (see module docstring for formulas and sources). ``na_action``:
+    "fail" (default: a missing value is an error naming the study and field) or "omit" (such rows are left
+    out and named in the notes, as metafor does with a warning)."""
+    if na_action not in ("fail", "omit"):
+        raise MetaInputError(f"na_action must be 'fail' or 'omit', got {na_action!r}", field="na_action")
+    if na_action == "omit" and isinstance(data, pd.DataFrame):
+        data, notes = omit_missing(data, measure)
+        effects = compute_effects(data, measure, add=add, to=to)
+        effects.notes = notes + effects.notes
+        return effects
     if not isinstance(data, pd.DataFrame):
         raise MetaInputError("data must be a pandas DataFrame with metafor's column names")
     measure = measure.upper() if isinstance(measure, str) else measure
