@@ -138,6 +138,8 @@ PRIORS = [
     "halfnormal(1e-300)", "halfnormal(1e300)", "uniform(0,1e-300)", "lognormal_tau2(1e300,1)", "uniform(5,6)",
     "turner(pharma, subjective)", "turner(x)", "normal(0,4)", "halfcauchy()", "jeffreys(1)",
 ]  # fmt: skip
+#: Valid values for the meta options, so that fits with subgroups, moderators and other methods are reached.
+META_VALUES = ["alloc", "ablat", "year", "RR", "OR", "RD", "MH", "PETO", "jeffreys"]
 META_OPTIONS = [
     "--measure", "--method", "--test", "--level", "--by", "--mods", "--add", "--to",
     "--tau-prior", "--mu-prior",
@@ -152,10 +154,8 @@ META_OPTIONS = [
     suffix=st.sampled_from([".csv", ".csv", ".xlsx", ".txt", ""]),
     options=st.lists(
         st.tuples(
-            st.sampled_from(
-                ["--measure", "--method", "--test", "--level", "--by", "--mods", "--add", "--to"]
-            ),
-            value,
+            st.sampled_from(META_OPTIONS),
+            st.one_of(value, st.sampled_from(META_VALUES), st.sampled_from(PRIORS)),
         ),
         max_size=4,
     ),

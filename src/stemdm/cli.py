@@ -181,11 +181,15 @@ def meta_command(
     except (MetaInputError, ConvergenceError, OSError) as error:
         _fail(str(error))
     if as_json:
-        out = json_safe(result.to_dict())
-        out["not_medical_advice"] = NOT_MEDICAL_ADVICE
-        sys.stdout.write(json.dumps(out, indent=2) + "\n")
+        _print_json(result.to_dict())
         return
     _print_result(result)
+
+
+def _print_json(payload: dict) -> None:
+    """A result as JSON on stdout (NaN/inf as null), with the not-medical-advice line."""
+    out = json_safe(payload) | {"not_medical_advice": NOT_MEDICAL_ADVICE}
+    sys.stdout.write(json.dumps(out, indent=2) + "\n")
 
 
 def _bayes_command(frame, options: tuple, as_json: bool, forest: Path | None, densities: Path | None) -> None:
@@ -200,10 +204,7 @@ def _bayes_command(frame, options: tuple, as_json: bool, forest: Path | None, de
     except (MetaInputError, ConvergenceError, OSError) as error:
         _fail(str(error))
     if as_json:
-        sys.stdout.write(
-            json.dumps(json_safe(summary) | {"not_medical_advice": NOT_MEDICAL_ADVICE}, indent=2)
-        )
-        sys.stdout.write("\n")
+        _print_json(summary)
         return
     console.print(term(result.summary()), highlight=False)
 
