@@ -81,7 +81,7 @@ def test_demo_writes_plots_and_summary(tmp_path):
     for name in ("bcg_forest.png", "bcg_forest_by_alloc.png", "bcg_funnel.png", "bcg_baujat.png"):
         assert (tmp_path / name).read_bytes().startswith(b"\x89PNG")
     evidence = json.loads((tmp_path / "evidence_coverage.json").read_text())
-    assert evidence["counts"]["trials"] == 22 and len(evidence["caveats"]) == 8
+    assert evidence["counts"]["trials"] == 23 and len(evidence["caveats"]) == 10
     assert any(c["trial_id"] == "Zang2022" and c["review_months"] == 12 for c in evidence["coverage"])
 
 

@@ -25,6 +25,9 @@ from stemdm.evidence.formats import EvidenceBundle, write_csv_dir  # noqa: E402
 from stemdm.evidence.records import AdverseEvent, Arm, Measurement, PublishedEstimate, Trial  # noqa: E402
 from stemdm.evidence.windows import months_to_weeks  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from curate_additions import CAVEATS, add_second_pass  # noqa: E402
+
 OUT = ROOT / "src" / "stemdm" / "evidence" / "data"
 
 # --- Trials: coded fields per study (verbatim text is taken from trials.csv) ------------------------------
@@ -776,7 +779,7 @@ CAVEAT_TRIALS = {  # caveat (by its opening words) -> the trials it concerns
 def caveats(shared: Path) -> list[dict]:
     """The shared README's caveats, one entry each, with the trials they concern."""
     text = (shared / "README.md").read_text(encoding="utf-8")
-    section = text.split("## Caveats that must reach the user", 1)[1]
+    section = text.split("## Caveats that must reach the user", 1)[1].split("\n## ", 1)[0]
     items = [item.strip() for item in re.split(r"\n- ", "\n" + section.strip()) if item.strip()]
     out = []
     for item in items:
@@ -812,10 +815,13 @@ def main() -> None:
     inferences = per_study_inferences(args.shared)
     for row in read(args.shared, "published_meta_analyses.csv"):
         bundle.add(published_record(row, inferences))
+    add_second_pass(bundle, args.shared, TRIAL_FLAGS)
     OUT.mkdir(parents=True, exist_ok=True)
     for path in write_csv_dir(bundle.sorted(), OUT):
         print(f"wrote {path.relative_to(ROOT)}")
-    (OUT / "caveats.json").write_text(json.dumps(caveats(args.shared), indent=1, ensure_ascii=False) + "\n")
+    (OUT / "caveats.json").write_text(
+        json.dumps(caveats(args.shared) + CAVEATS, indent=1, ensure_ascii=False) + "\n"
+    )
     print(f"wrote {(OUT / 'caveats.json').relative_to(ROOT)}; counts: {bundle.count()}")
 
 

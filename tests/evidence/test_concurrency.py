@@ -26,7 +26,13 @@ def _cli(*args: str) -> subprocess.Popen:
 
 
 def _finish(processes: list[subprocess.Popen], timeout: float = 240) -> list[tuple[int, str, str]]:
-    return [(p.wait(timeout=timeout), *p.communicate()) for p in processes]
+    """Exit code, stdout and stderr of each process (communicate drains the pipes: waiting first would
+    deadlock once an output outgrows the pipe buffer)."""
+    results = []
+    for p in processes:
+        out, err = p.communicate(timeout=timeout)
+        results.append((p.returncode, out, err))
+    return results
 
 
 def test_concurrent_updates_of_one_record_keep_every_change(store_url, tmp_path):

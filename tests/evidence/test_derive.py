@@ -14,12 +14,13 @@ from stemdm.evidence.records import Measurement
 from stemdm.evidence.store import load_bundled
 
 
-def bundled(trial, outcome, weeks, arm, unit=None):
+def bundled(trial, outcome, weeks, arm, unit=None, value_type="final"):
     return next(
         m
         for m in load_bundled()["measurements"]
         if (m.trial_id, m.outcome_id, m.timepoint_weeks, m.arm_id) == (trial, outcome, weeks, arm)
         and (unit is None or m.unit == unit)
+        and m.value_type == value_type
     )
 
 
@@ -93,5 +94,6 @@ def test_derived_numbers_are_stored_beside_the_reported_ones(tmp_path):
         and m.outcome_id == "hba1c"
         and m.timepoint_weeks == 48.0
         and m.arm_id == "msc"
+        and m.value_type == "final"
     ]
     assert sorted(m.derived for m in zang) == [False, True]

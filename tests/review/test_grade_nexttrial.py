@@ -26,9 +26,9 @@ def test_imprecision_reads_the_credible_interval_against_the_mid():
     from stemdm.review.grade import _credible_interval_reason
 
     def with_posterior(lb, ub):
-        return SimpleNamespace(posterior={"post_ci_lb": lb, "post_ci_ub": ub})
+        return SimpleNamespace(posterior={"post_ci_lb": lb, "post_ci_ub": ub}, is_ratio=False)
 
     assert _credible_interval_reason(with_posterior(-1.2, 0.1), 0.5) == "credible interval includes no effect"
     assert "crosses the MID" in _credible_interval_reason(with_posterior(-1.2, -0.3), 0.5)
     assert _credible_interval_reason(with_posterior(-1.2, -0.6), 0.5) == ""
-    assert _credible_interval_reason(SimpleNamespace(posterior=None), 0.5) == ""
+    assert _credible_interval_reason(SimpleNamespace(posterior=None, is_ratio=False), 0.5) == ""

@@ -3,6 +3,7 @@ narrative in both languages, the CLI table and the report."""
 
 from __future__ import annotations
 
+import re
 import tomllib
 
 from typer.testing import CliRunner
@@ -30,7 +31,9 @@ def test_level_80_is_printed_as_80(tmp_path):
         assert "80% credible interval" in sentence["en"] and "80%可信区间" in sentence["zh"]
     html = write_report(review, tmp_path)["report"].read_text(encoding="utf-8")
     results_table = html.split('id="results"')[1].split('id="sof"')[0]
-    assert "<th>80% CI</th>" in results_table and "95% CI" not in results_table
+    # quoted source text (e.g. "95% CI of difference" in a contrast's as-reported text) is data, not a label
+    labels = re.findall(r"<th>[^<]*</th>|<p>[A-Z]+ [^<]*</p>", results_table)
+    assert "<th>80% CI</th>" in labels and not any("95% CI" in label for label in labels)
     assert "80% CIs" in html
 
 

@@ -27,6 +27,7 @@ def test_default_protocol():
         "insulin_dose",
         "homa_b",
         "homa_ir",
+        "responder_hba1c7_insulin50",
     ]
     assert [w.months for w in protocol.timepoints] == [3, 6, 12]
     assert protocol.model.method == "REML" and protocol.model.test == "knha"
@@ -35,7 +36,7 @@ def test_default_protocol():
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
-        ('id = "hba1c"', 'id = "hba1cc"', "outcomes.0.id: unknown continuous outcome 'hba1cc'"),
+        ('id = "hba1c"', 'id = "hba1cc"', "outcomes.0.id: unknown outcome 'hba1cc'"),
         (
             "hi_weeks = 18",
             "hi_weeks = 22",

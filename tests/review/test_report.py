@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from html import escape as html_escape
 
 from typer.testing import CliRunner
 
@@ -24,7 +25,8 @@ def test_report_on_bundled_data(tmp_path):
     html = paths["report"].read_text(encoding="utf-8")
     assert html.count("Not medical advice") >= 2 and "不构成医疗建议" in html
     for sentence in review.narrative:
-        assert sentence["en"] in html.replace("&#39;", "'") and sentence["zh"] in html
+        assert html_escape(sentence["en"], quote=False) in html.replace("&#39;", "'")
+        assert html_escape(sentence["zh"], quote=False) in html
     for estimate in load_bundled()["published_estimates"]:
         assert f">{estimate.review_id}<" in html
     assert 'src="http' not in html and "<script" not in html  # self-contained: images are data URIs
@@ -59,6 +61,8 @@ def test_cli_json_and_report(tmp_path):
         "pi_ub",
         "certainty",
         *POSTERIOR_KEYS,
+        "trials",
+        "data_kinds",
     }
     assert all(set(r) == keys for r in payload["results"]) and payload["skipped"]
     result = runner.invoke(app, ["review", "run", "--out", str(tmp_path / "out")])

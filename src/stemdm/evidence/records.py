@@ -8,15 +8,20 @@ drives the CSV templates, the Excel sheets, JSON and the database tables.
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from stemdm.evidence.plausibility import MAX_MAGNITUDE, MAX_PARTICIPANTS, MAX_WEEKS, implausible
 from stemdm.evidence.vocab import (
+    CONTRAST_STATISTICS,
+    CONTRAST_UNITS,
+    CORRECTABLE_KINDS,
     EVENT_TYPES,
     FLAGS,
     OUTCOMES,
+    RATIO_MEASURES,
     STATISTIC_FIELDS,
     STATISTICS,
     ArmRole,
@@ -25,7 +30,10 @@ from stemdm.evidence.vocab import (
     CellSource,
     CellType,
     Comparison,
+    ContrastMeasure,
+    ContrastStatistic,
     ControlType,
+    CorrectionStatus,
     DiabetesType,
     Donor,
     DoseUnit,
@@ -194,9 +202,15 @@ class Arm(Record):
     n_as_reported: str | None = None
     dose_per_infusion: Annotated[float, Field(ge=0, le=1e12, allow_inf_nan=False)] | None = None
     dose_unit: DoseUnit | None = None
+    #: The cell product of this arm where it differs from the trial's (e.g. a BM-MNC arm in an MSC trial).
+    cell_type: CellType | None = None
+    #: The arm this one is a part of (e.g. one dose arm of a pooled cell-therapy arm): never counted twice.
+    part_of: Identifier | None = None
 
     @model_validator(mode="after")
     def _dropouts_within_n(self) -> Arm:
+        if self.part_of == self.arm_id:
+            raise ValueError("part_of: an arm cannot be part of itself")
         if (
             self.n_dropouts is not None
             and self.n_randomized is not None
@@ -382,6 +396,159 @@ class PublishedEstimate(Record):
         return self
 
 
+class Contrast(Record):
+    """A between-group effect as a publication prints it ("generic inverse variance" data): the estimate for
+    ``arm_id`` vs ``comparator_arm_id`` with an SE, a CI, an exact p-value or a t statistic, for trials that
+    give no usable arm-level numbers. Differences (MD, SMD) are in ``unit`` (SMD: 'SD'); ratios (RR, OR) are
+    printed as ratios and analysed on the log scale; logRR/logOR are printed log ratios. An SE of a ratio is
+    the SE of its log. The SE an analysis needs is derived from what is reported, per the Cochrane Handbook
+    (Higgins et al. 2023) sections 6.3.1-6.3.2 and 6.5.2.3 (``stemdm.evidence.contrasts``). When the curators
+    computed the estimate itself (e.g. the difference of two printed mean changes), ``estimate_derived`` is
+    true and ``derivation`` says how."""
+
+    kind: ClassVar[str] = "contrasts"
+    natural_key_fields: ClassVar[tuple[str, ...]] = (
+        "trial_id",
+        "outcome_id",
+        "timepoint_weeks",
+        "arm_id",
+        "comparator_arm_id",
+        "measure",
+        "value_type",
+    )
+
+    trial_id: Identifier
+    outcome_id: OutcomeId
+    timepoint_weeks: Weeks
+    timepoint_label: Text
+    arm_id: Identifier
+    comparator_arm_id: Identifier
+    measure: ContrastMeasure
+    value_type: ValueType = "final"
+    statistic: ContrastStatistic
+    estimate: Estimate
+    se: Annotated[float, Field(gt=0, le=MAX_MAGNITUDE, allow_inf_nan=False)] | None = None
+    ci_lb: Estimate | None = None
+    ci_ub: Estimate | None = None
+    ci_level: Annotated[float, Field(gt=0, lt=100)] = 95.0
+    p_value: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] | None = None
+    t_value: Estimate | None = None
+    df: Annotated[int, Field(ge=1, le=2 * MAX_PARTICIPANTS)] | None = None
+    n1: Participants | None = None
+    n2: Participants | None = None
+    unit: Text
+    unit_as_reported: str | None = None
+    as_reported: Text
+    flags: Flags = Field(default_factory=list)
+    estimate_derived: bool = False
+    derivation: str | None = None
+    source_url: Text
+    locator: str | None = None
+    notes: str | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Contrast:
+        required = CONTRAST_STATISTICS[self.statistic]
+        missing = [name for name in required if getattr(self, name) is None]
+        if missing:
+            raise ValueError(f"{', '.join(missing)}: required when statistic is {self.statistic}")
+        if self.arm_id == self.comparator_arm_id:
+            raise ValueError("comparator_arm_id: a contrast needs two different arms")
+        self._check_unit()
+        self._check_ci()
+        if self.statistic in ("estimate_p", "estimate_t") and self._analysis_estimate() == 0:
+            raise ValueError(
+                f"estimate: a null estimate with a {self.statistic.split('_')[1]} value gives no SE "
+                "(Cochrane Handbook 6.3.2); report its SE or CI"
+            )
+        if self.estimate_derived and not self.derivation:
+            raise ValueError("derivation: an estimate computed by the curators must record how")
+        return self
+
+    def _analysis_estimate(self) -> float:
+        if self.measure in RATIO_MEASURES:
+            return math.log(self.estimate)
+        return self.estimate
+
+    def _check_unit(self) -> None:
+        expected = CONTRAST_UNITS.get(self.measure)
+        if expected is not None and self.unit not in expected:
+            raise ValueError(f"unit: a {self.measure} is in {' or '.join(expected)}, not {self.unit!r}")
+        if self.measure == "SMD" and OUTCOMES[self.outcome_id].kind == "binary":
+            raise ValueError(f"measure: an SMD needs a continuous outcome, {self.outcome_id} is binary")
+        if (
+            self.measure in ("RR", "OR", "logRR", "logOR", "RD")
+            and OUTCOMES[self.outcome_id].kind != "binary"
+        ):
+            raise ValueError(
+                f"measure: a {self.measure} needs a binary outcome, {self.outcome_id} is continuous"
+            )
+        if self.measure == "RD":
+            limit = 100.0 if self.unit == "percentage points" else 1.0
+            for name in ("estimate", "ci_lb", "ci_ub"):
+                value = getattr(self, name)
+                if value is not None and abs(value) > limit:
+                    raise ValueError(f"{name}: a risk difference lies within ±{limit:g} {self.unit}")
+        if self.measure == "MD":
+            units = allowed_units(self.outcome_id, "mean_sd")
+            if OUTCOMES[self.outcome_id].kind != "continuous":
+                raise ValueError(f"measure: an MD needs a continuous outcome, {self.outcome_id} is binary")
+            if self.unit not in units:
+                raise ValueError(
+                    f"unit: {self.unit!r} is not a unit of {self.outcome_id} ({', '.join(units)})"
+                )
+            values = {"mean": self.estimate, "ci_lb": self.ci_lb, "ci_ub": self.ci_ub, "se": self.se}
+            problem = implausible(self.outcome_id, self.unit, "change", values)
+            if problem:
+                raise ValueError(problem.replace("change value", "difference"))
+
+    def _check_ci(self) -> None:
+        if self.measure in RATIO_MEASURES:
+            for name in ("estimate", "ci_lb", "ci_ub"):
+                value = getattr(self, name)
+                if value is not None and value <= 0:
+                    raise ValueError(f"{name}: a ratio ({self.measure}) must be positive, got {value:g}")
+        if self.ci_lb is None or self.ci_ub is None:
+            if (self.ci_lb is None) != (self.ci_ub is None):
+                raise ValueError("ci_lb, ci_ub: give both confidence limits or neither")
+            return
+        if not self.ci_lb < self.ci_ub:
+            raise ValueError(f"ci_lb: lower limit {self.ci_lb:g} is not below upper limit {self.ci_ub:g}")
+        if not self.ci_lb <= self.estimate <= self.ci_ub:
+            raise ValueError(
+                f"estimate: {self.estimate:g} lies outside its CI [{self.ci_lb:g}, {self.ci_ub:g}]"
+            )
+
+
+class Correction(Record):
+    """A possible error in a record, found by a later curation pass: flagged and shown to every reader, never
+    a silent overwrite. ``field`` names a field of ``record_kind``; ``outcome_id`` narrows it to one outcome's
+    records; ``bundled_value`` is what the record says, ``reported_value`` what the later source says."""
+
+    kind: ClassVar[str] = "corrections"
+    natural_key_fields: ClassVar[tuple[str, ...]] = ("trial_id", "record_kind", "field", "outcome_id")
+
+    trial_id: Identifier
+    record_kind: Annotated[str, Field(min_length=1)]
+    field: Annotated[str, Field(min_length=1)]
+    outcome_id: OutcomeId | None = None
+    bundled_value: str | None = None
+    reported_value: Text
+    status: CorrectionStatus = "flagged"
+    source_url: Text
+    locator: str | None = None
+    notes: str | None = None
+
+    @model_validator(mode="after")
+    def _known_field(self) -> Correction:
+        if self.record_kind not in CORRECTABLE_KINDS:
+            raise ValueError(f"record_kind: {self.record_kind!r}; one of {', '.join(CORRECTABLE_KINDS)}")
+        model = RECORD_BY_KIND[self.record_kind]
+        if self.field not in model.model_fields:
+            raise ValueError(f"field: {self.record_kind} records have no field {self.field!r}")
+        return self
+
+
 #: What the less obvious fields hold (units, conventions).
 FIELD_NOTES: dict[str, str] = {
     "trial_id": "stable id, letters/digits/_.-",
@@ -397,6 +564,7 @@ FIELD_NOTES: dict[str, str] = {
     "seed_review_status": "likelihood of being one of Kashbour 2025's 13 RCTs, as curated",
     "overlaps_with": "trials that may share participants (never pool both)",
     "n_randomized": "patients randomized to the arm",
+    "part_of": "the arm this one is part of (e.g. one dose of a pooled cell arm); never counted twice",
     "n_dropouts": "patients lost before the outcome (enables the strict n check)",
     "timepoint_weeks": "weeks from randomization (0 = baseline)",
     "timepoint_label": "time as the source words it",
@@ -414,11 +582,32 @@ FIELD_NOTES: dict[str, str] = {
     "comparison": "between arms, pre/post, or mixed",
     "subgroup": "subgroup of the published estimate ('overall' when none)",
     "p_value_as_reported": "p as printed (may be a bound, e.g. <0.0001)",
+    "comparator_arm_id": "the arm the contrast compares against (usually the control arm)",
+    "estimate": "between-group estimate as printed (ratios as ratios; logRR/logOR as logs)",
+    "p_value": "exact two-sided p of the contrast (a bound such as <0.01 gives no SE)",
+    "t_value": "t statistic of the contrast",
+    "df": "degrees of freedom of t (blank: n1 + n2 - 2 when both n are known)",
+    "n1": "patients analysed in arm_id",
+    "n2": "patients analysed in comparator_arm_id",
+    "estimate_derived": "true when the curators computed the estimate from printed arm numbers",
+    "record_kind": "record type the correction concerns",
+    "field": "field of that record type",
+    "bundled_value": "what the bundled record says",
+    "reported_value": "what the later source says",
+    "status": "flagged (shown, not applied), applied or rejected",
 }
 
 
 #: Record types in dependency order (trials before what refers to them).
-RECORD_TYPES: tuple[type[Record], ...] = (Trial, Arm, Measurement, AdverseEvent, PublishedEstimate)
+RECORD_TYPES: tuple[type[Record], ...] = (
+    Trial,
+    Arm,
+    Measurement,
+    AdverseEvent,
+    PublishedEstimate,
+    Contrast,
+    Correction,
+)
 RECORD_BY_KIND: dict[str, type[Record]] = {r.kind: r for r in RECORD_TYPES}
 
 

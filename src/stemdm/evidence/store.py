@@ -137,6 +137,31 @@ audit_table = Table(
 )
 
 
+def _missing_columns(connection: Connection) -> dict[str, list[Column]]:
+    """Columns the record models have that an existing store's tables lack (fields added in a later
+    version), by table."""
+    inspector = inspect(connection)
+    tables = set(inspector.get_table_names())
+    missing = {}
+    for name, table in metadata.tables.items():
+        if name in tables:
+            present = {column["name"] for column in inspector.get_columns(name)}
+            absent = [column for column in table.columns if column.name not in present]
+            if absent:
+                missing[name] = absent
+    return missing
+
+
+def _add_columns(connection: Connection, missing: dict[str, list[Column]]) -> None:
+    """Add nullable columns for fields added to the models since the store was made (additive changes only;
+    versioned migrations with Alembic are issue 11). Existing rows read the new fields as not reported."""
+    quote = connection.dialect.identifier_preparer.quote
+    for table, columns in missing.items():
+        for column in columns:
+            kind = column.type.compile(dialect=connection.dialect)
+            connection.exec_driver_sql(f"ALTER TABLE {quote(table)} ADD COLUMN {quote(column.name)} {kind}")
+
+
 def default_url() -> str:
     """``STEMDM_DB`` when set, else the per-user SQLite file."""
     env = os.environ.get("STEMDM_DB")
@@ -278,10 +303,12 @@ class Store:
         them all is opened without taking the lock, so opening never waits for a writer."""
         with self.engine.connect() as connection:
             existing = set(inspect(connection).get_table_names())
-        if existing >= set(metadata.tables):
+            missing_columns = _missing_columns(connection)
+        if existing >= set(metadata.tables) and not missing_columns:
             return
         with self._writing() as connection:
             metadata.create_all(connection)
+            _add_columns(connection, _missing_columns(connection))
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from stemdm.evidence.errors import Problem, validation_problems
 from stemdm.evidence.formats import EvidenceBundle
-from stemdm.evidence.records import AdverseEvent, Arm, Measurement, Record, Trial
+from stemdm.evidence.records import AdverseEvent, Arm, Contrast, Measurement, Record, Trial
 
 #: Without a stated number of dropouts, an n below this share of the randomized n is worth a warning.
 MIN_SHARE_ANALYSED = 0.8
@@ -28,6 +28,7 @@ def check_bundle(incoming: EvidenceBundle, existing: EvidenceBundle | None = Non
     problems = _revalidate(incoming) + _duplicates(incoming)
     for arm in incoming["arms"]:
         problems += _check_trial_ref(incoming, arm, trials)
+        problems += _check_part_of(incoming, arm, arms)
     for record in incoming["measurements"] + incoming["adverse_events"]:
         problems += _check_trial_ref(incoming, record, trials)
         problems += _check_arm_ref(incoming, record, arms)
@@ -35,6 +36,11 @@ def check_bundle(incoming: EvidenceBundle, existing: EvidenceBundle | None = Non
         problems += _check_measurement(incoming, measurement, trials, arms)
     for event in incoming["adverse_events"]:
         problems += _check_event(incoming, event, trials, arms)
+    for contrast in incoming["contrasts"]:
+        problems += _check_trial_ref(incoming, contrast, trials)
+        problems += _check_contrast(incoming, contrast, trials, arms)
+    for correction in incoming["corrections"]:
+        problems += _check_trial_ref(incoming, correction, trials)
     problems += overlap_warnings(list(trials.values()), incoming)
     return problems
 
@@ -112,7 +118,7 @@ def _check_arm_ref(bundle: EvidenceBundle, record: Record, arms: dict[str, Recor
     ]
 
 
-def _check_follow_up(bundle, record: Measurement | AdverseEvent, trials) -> list[Problem]:
+def _check_follow_up(bundle, record: Measurement | AdverseEvent | Contrast, trials) -> list[Problem]:
     trial: Trial | None = trials.get(record.trial_id)
     if trial is None or trial.follow_up_weeks is None or record.timepoint_weeks <= trial.follow_up_weeks:
         return []
@@ -139,6 +145,38 @@ def _check_event(bundle, record: AdverseEvent, trials, arms) -> list[Problem]:
     arm: Arm | None = arms.get(f"{record.trial_id}/{record.arm_id}")
     if arm is not None and arm.n_randomized is not None:
         problems += _check_n(bundle, record, "n_at_risk", record.n_at_risk, arm)
+    return problems
+
+
+def _check_part_of(bundle, arm: Arm, arms: dict[str, Record]) -> list[Problem]:
+    """A sub-arm's parent exists in the same trial and its parts do not hold more patients than it."""
+    if arm.part_of is None:
+        return []
+    parent: Arm | None = arms.get(f"{arm.trial_id}/{arm.part_of}")
+    if parent is None:
+        return [_problem(bundle, arm, "part_of", arm.part_of, f"trial {arm.trial_id} has no such arm")]
+    if parent.part_of is not None:
+        return [_problem(bundle, arm, "part_of", arm.part_of, "a part of a part: name the outermost arm")]
+    parts = [a for a in arms.values() if a.trial_id == arm.trial_id and a.part_of == parent.arm_id]
+    total = sum(a.n_randomized or 0 for a in parts)
+    if parent.n_randomized is not None and total > parent.n_randomized:
+        why = f"its parts hold {total} patients, more than the {parent.n_randomized} of arm {parent.arm_id}"
+        return [_problem(bundle, arm, "part_of", arm.part_of, why)]
+    return []
+
+
+def _check_contrast(bundle, record: Contrast, trials, arms) -> list[Problem]:
+    """Both arms exist in the trial, each stated n fits its arm, the time lies within the follow-up."""
+    problems = _check_follow_up(bundle, record, trials)
+    for arm_field, n_field in (("arm_id", "n1"), ("comparator_arm_id", "n2")):
+        arm_id = getattr(record, arm_field)
+        arm: Arm | None = arms.get(f"{record.trial_id}/{arm_id}")
+        if arm is None:
+            known = sorted(k.split("/")[1] for k in arms if k.startswith(record.trial_id + "/"))
+            why = f"trial {record.trial_id} has no arm {arm_id!r} (arms: {', '.join(known) or 'none'})"
+            problems.append(_problem(bundle, record, arm_field, arm_id, why))
+        elif getattr(record, n_field) is not None and arm.n_randomized is not None:
+            problems += _check_n(bundle, record, n_field, getattr(record, n_field), arm)
     return problems
 
 

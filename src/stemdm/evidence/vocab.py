@@ -164,6 +164,10 @@ FLAGS: dict[str, str] = {
     "source_truncated": "the source text was truncated next to this number",
     "counts_not_reported": "a proportion was reported without its counts",
     "derived": "computed by stemdm from reported numbers (see derivation)",
+    "estimate_derived": "the between-group estimate was computed by the curators from printed arm numbers "
+    "(see derivation), not printed as such",
+    "correction_flagged": "a later curation pass flagged a possible error in this trial's record (see the "
+    "corrections table); nothing was overwritten",
 }
 
 STATISTICS: dict[str, tuple[str, ...]] = {
@@ -243,6 +247,29 @@ Inclusion = Literal["included", "excluded", "uncertain"]
 RobJudgement = Literal["low", "some_concerns", "high"]
 Comparison = Literal["between_arm", "pre_post", "mixed"]
 Measure = Literal["MD", "SMD", "RR", "OR", "RD"]
+#: A between-group contrast as the source prints it: a difference (MD, SMD) or a ratio, printed on its own
+#: scale (RR, OR) or as a log ratio (logRR, logOR). Ratios are analysed on the log scale.
+ContrastMeasure = Literal["MD", "SMD", "RR", "OR", "logRR", "logOR", "RD"]
+RATIO_MEASURES: tuple[str, ...] = ("RR", "OR")
+LOG_RATIO_MEASURES: tuple[str, ...] = ("logRR", "logOR")
+#: What a contrast report gives besides its estimate (Cochrane Handbook 6.3 and 6.5.2.3 derive the SE from
+#: each).
+CONTRAST_STATISTICS: dict[str, tuple[str, ...]] = {
+    "estimate_se": ("se",),
+    "estimate_ci": ("ci_lb", "ci_ub"),
+    "estimate_p": ("p_value",),
+    "estimate_t": ("t_value",),
+}
+ContrastStatistic = Literal["estimate_se", "estimate_ci", "estimate_p", "estimate_t"]
+#: Unit of a contrast that is not in the outcome's own unit (a risk difference is printed in percentage points
+#: or as a proportion; it is analysed as a proportion).
+CONTRAST_UNITS: dict[str, tuple[str, ...]] = {
+    "SMD": ("SD",), "RR": ("ratio",), "OR": ("ratio",), "logRR": ("log ratio",), "logOR": ("log ratio",),
+    "RD": ("percentage points", "proportion"),
+}  # fmt: skip
+#: Records a correction may concern.
+CORRECTABLE_KINDS: tuple[str, ...] = ("trials", "arms", "measurements", "adverse_events", "contrasts")
+CorrectionStatus = Literal["flagged", "applied", "rejected"]
 
 #: Adverse-event types (key) and what they cover.
 EVENT_TYPES: dict[str, str] = {
@@ -255,4 +282,6 @@ EVENT_TYPES: dict[str, str] = {
     "infusion_reaction": "infusion reaction",
     "death": "death (any cause)",
     "any_adverse_event": "any adverse event",
+    "treatment_related_ae": "adverse events or side effects judged related to the cell treatment "
+    "(any severity)",
 }

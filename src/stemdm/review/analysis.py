@@ -19,7 +19,7 @@ from scipy import stats
 from stemdm import meta
 from stemdm.meta.api import fit_pooled, fit_subgroups
 from stemdm.meta.bayes import bayes_effects
-from stemdm.meta.effects import compute_effects
+from stemdm.meta.effects import StudyEffects, compute_effects
 from stemdm.meta.errors import ConvergenceError, MetaInputError
 from stemdm.meta.model import MetaResult
 from stemdm.meta.priors import parse_mu_prior, parse_tau_prior
@@ -45,10 +45,12 @@ def posterior_summary(result: PooledResult, rule: OutcomeRule, protocol: Protoco
     )
     d = posterior.to_dict()
     side = "below" if rule.better == "lower" else "above"
-    mid = -rule.mid if rule.better == "lower" else rule.mid
+    mid = -rule.analysis_mid if rule.better == "lower" else rule.analysis_mid
+    back = math.exp if rule.is_ratio else float
     return {
-        "post_median": d["mu_median"], "post_ci_lb": d["mu_ci_lb"], "post_ci_ub": d["mu_ci_ub"],
-        "post_pred_lb": d["pred_lb"], "post_pred_ub": d["pred_ub"],
+        "post_median": back(d["mu_median"]),
+        "post_ci_lb": back(d["mu_ci_lb"]), "post_ci_ub": back(d["mu_ci_ub"]),
+        "post_pred_lb": back(d["pred_lb"]), "post_pred_ub": back(d["pred_ub"]),
         "p_benefit": posterior.prob_beyond(0.0, side), "p_mid": posterior.prob_beyond(mid, side),
         "mid": rule.mid, "tau_prior": tau_prior.text, "post_tau_median": d["tau_median"],
     }  # fmt: skip
@@ -59,7 +61,9 @@ def prior_sensitivity(result: PooledResult, rule: OutcomeRule, protocol: Protoco
     homogeneity) and a half-Cauchy with its scale (heavier tail: more room for heterogeneity). With few trials
     the prior on tau decides much of the width; this table shows how much."""
     chosen = parse_tau_prior(rule.tau_prior or protocol.model.bayes.default_tau_prior)
-    scale = chosen.params[-1] if chosen.family in ("halfnormal", "halfcauchy", "halft") else 2 * rule.mid
+    scale = (
+        chosen.params[-1] if chosen.family in ("halfnormal", "halfcauchy", "halft") else 2 * rule.analysis_mid
+    )
     rows = []
     for text in (chosen.text, f"halfnormal({scale / 2:g})", f"halfcauchy({scale:g})"):
         alternative = rule.model_copy(update={"tau_prior": text})
@@ -67,6 +71,10 @@ def prior_sensitivity(result: PooledResult, rule: OutcomeRule, protocol: Protoco
         rows.append({key: summary[key] for key in ("tau_prior", "post_median", "post_ci_lb", "post_ci_ub",
                                                     "p_benefit", "p_mid")})  # fmt: skip
     return rows
+
+
+#: Unit of a pooled result by measure (MD: the outcome's unit).
+REPORTING_UNITS = {"SMD": "SD", "RR": "ratio", "OR": "ratio", "RD": "risk difference"}
 
 
 @dataclass
@@ -94,8 +102,25 @@ class PooledResult:
     def n(self) -> int:
         return int(sum(r.n1 + r.n2 for r in self.rows))
 
+    @property
+    def is_ratio(self) -> bool:
+        return self.measure in ("RR", "OR")
+
+    def _range_note(self, d: dict) -> list[str]:
+        if self.measure == "RD" and (d["ci_lb"] < -1 or d["ci_ub"] > 1):
+            return [
+                "the confidence interval extends beyond the possible range of a risk difference (-1 to 1): "
+                f"with k = {self.k} trials the interval says nothing; read the credible interval"
+            ]
+        return []
+
     def summary(self) -> dict[str, Any]:
+        """The row of results.json: frequentist and Bayesian columns on the reporting scale (ratios as
+        ratios), and where each trial's numbers came from (``data_kinds``)."""
         d = self.fit.to_dict()
+        if self.is_ratio:
+            for key in ("estimate", "ci_lb", "ci_ub", "pi_lb", "pi_ub"):
+                d[key] = None if d.get(key) is None else math.exp(d[key])
         return {
             "outcome": self.outcome,
             "timepoint_months": self.timepoint_months,
@@ -103,7 +128,7 @@ class PooledResult:
             "k": self.k,
             "n": self.n,
             "measure": self.measure,
-            "unit": self.unit if self.measure == "MD" else "SD",
+            "unit": REPORTING_UNITS.get(self.measure, self.unit),
             "better": self.better,
             "estimate": d["estimate"],
             "ci_lb": d["ci_lb"],
@@ -119,7 +144,8 @@ class PooledResult:
             "method": d["method"],
             "test": d["test"],
             "trials": [r.trial_id for r in self.rows],
-            "notes": d["notes"],
+            "data_kinds": {r.trial_id: r.data_kind for r in self.rows},
+            "notes": d["notes"] + self._range_note(d),
         }
 
 
@@ -144,24 +170,22 @@ class SafetyResult:
 
 
 def frame(rows: list[StudyRow]) -> pd.DataFrame:
-    """The study rows in metafor's column names (m1i, sd1i, n1i, m2i, sd2i, n2i) plus trial attributes."""
-    data = pd.DataFrame(
+    """The study rows as effects (``yi``, ``vi`` on the analysis scale, ``n1i``, ``n2i``) plus trial
+    attributes: arm-level, count and contrast rows alike (generic inverse variance)."""
+    return pd.DataFrame(
         [
-            {
-                "study": r.trial_id,
-                "m1i": r.m1,
-                "sd1i": r.sd1,
-                "n1i": r.n1,
-                "m2i": r.m2,
-                "sd2i": r.sd2,
-                "n2i": r.n2,
-                "dose": r.dose_per_kg,
-                **r.attrs,
-            }
+            {"study": r.trial_id, "yi": r.yi, "vi": r.vi, "n1i": r.n1, "n2i": r.n2, "dose": r.dose_per_kg,
+             **r.attrs}
             for r in rows
         ]
-    )
-    return data
+    )  # fmt: skip
+
+
+def row_effects(rows: list[StudyRow], measure: str) -> StudyEffects:
+    """The rows' effects for pooling, labelled with the outcome's measure (so ratios are back-transformed)."""
+    data = frame(rows)
+    generic = compute_effects(data, "GEN")
+    return StudyEffects(measure, generic.study, generic.yi, generic.vi, generic.n1, generic.n2, raw=data)
 
 
 def pool(
@@ -169,7 +193,7 @@ def pool(
 ) -> MetaResult:
     """Pool rows by inverse variance (protocol model; knha on 1 df allowed for k = 2, with its note)."""
     model = protocol.model
-    effects = compute_effects(frame(rows), rule.measure)
+    effects = row_effects(rows, rule.measure)
     return fit_pooled(effects, method or model.method, model.test, model.level, allow_small_df=True)
 
 
@@ -209,16 +233,19 @@ def analyse_outcome(
 
 
 def _single_study(row: StudyRow, rule: OutcomeRule, protocol: Protocol, months: float) -> dict[str, Any]:
-    effects = compute_effects(frame([row]), rule.measure)
-    yi, vi = float(effects.yi[0]), float(effects.vi[0])
+    yi, vi = row.yi, row.vi
     z = float(stats.norm.ppf(1 - (1 - protocol.model.level / 100) / 2))
+    values = {"estimate": yi, "ci_lb": yi - z * math.sqrt(vi), "ci_ub": yi + z * math.sqrt(vi)}
+    if rule.is_ratio:
+        values = {key: math.exp(value) for key, value in values.items()}
     return {
         "trial": row.trial_id,
-        "estimate": yi,
-        "ci_lb": yi - z * math.sqrt(vi),
-        "ci_ub": yi + z * math.sqrt(vi),
+        **values,
+        "measure": rule.measure,
+        "data_kind": row.data_kind,
         "n": row.n1 + row.n2,
         "sources": list(row.sources),
+        "steps": list(row.steps),
     }
 
 
@@ -249,7 +276,7 @@ def _subgroups(rows, rule, protocol, months, variable):
         )
         return [], None, [Skipped(rule.id, months, variable, why)]
     data = frame(rows)
-    effects = compute_effects(data, rule.measure)
+    effects = row_effects(rows, rule.measure)
     model = protocol.model
     try:
         fitted = fit_subgroups(data, effects, variable, model.method, model.test, model.level)
@@ -304,7 +331,7 @@ def _dose_regression(rows, rule, protocol, months) -> tuple[dict | None, list[Sk
     try:
         fitted = meta.fit(
             data,
-            measure=rule.measure,
+            measure="GEN",
             method=model.method,
             test=model.test,
             level=model.level,

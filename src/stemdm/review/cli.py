@@ -48,6 +48,8 @@ JSON_KEYS = (
     "pi_ub",
     "certainty",
     *POSTERIOR_KEYS,
+    "trials",
+    "data_kinds",
 )
 
 

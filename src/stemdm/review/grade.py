@@ -31,11 +31,40 @@ DIRECT_PRODUCTS = {
 }  # MSC alone; other products (e.g. MSC + BM-MNC) are indirect
 
 
-def pooled_sd(result: PooledResult) -> float:
-    """Pooled within-arm SD of the trials (n-weighted variance), for OIS and absolute effects."""
-    numerator = sum((r.n1 - 1) * r.sd1**2 + (r.n2 - 1) * r.sd2**2 for r in result.rows)
-    denominator = sum(r.n1 + r.n2 - 2 for r in result.rows)
-    return math.sqrt(numerator / denominator)
+def pooled_sd(result: PooledResult) -> float | None:
+    """Pooled within-arm SD of the trials (n-weighted variance), for OIS and absolute effects. A contrast row
+    contributes the SD its SE implies, SE / sqrt(1/n1 + 1/n2) (Cochrane Handbook 6.5.2.3); None when no row
+    gives one."""
+    numerator = denominator = 0.0
+    for r in result.rows:
+        if r.sd1 is not None and r.sd2 is not None:
+            numerator += (r.n1 - 1) * r.sd1**2 + (r.n2 - 1) * r.sd2**2
+        elif r.data_kind == "contrast":
+            implied = math.sqrt(r.vi) / math.sqrt(1 / r.n1 + 1 / r.n2)
+            numerator += (r.n1 + r.n2 - 2) * implied**2
+        else:
+            continue
+        denominator += r.n1 + r.n2 - 2
+    return math.sqrt(numerator / denominator) if denominator > 0 else None
+
+
+def control_risk(result: PooledResult) -> float | None:
+    """Pooled risk in the control arms of the count rows (events / n), or None."""
+    counted = [r for r in result.rows if r.events2 is not None]
+    total = sum(r.n2 for r in counted)
+    return sum(r.events2 for r in counted) / total if total else None
+
+
+def n_per_arm_binary(risk: float, rr: float, alpha: float, power: float) -> int | None:
+    """Patients per arm to detect a risk ratio ``rr`` from control risk ``risk`` (normal approximation for two
+    proportions: (z_a + z_b)^2 (p1 q1 + p0 q0) / (p1 - p0)^2); None when not computable or beyond any
+    trial."""
+    p1 = min(risk * rr, 0.999999)
+    if not 0 < risk < 1 or p1 == risk:
+        return None
+    z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
+    n = z * z * (p1 * (1 - p1) + risk * (1 - risk)) / (p1 - risk) ** 2
+    return math.ceil(n) if n <= MAX_PER_ARM else None
 
 
 #: Above this many patients per arm a "sample size" is not a trial; it is reported as infeasible (None).
@@ -121,40 +150,65 @@ def _indirectness(result: PooledResult, weights: list[float]) -> tuple[int, str]
 
 def _credible_interval_reason(result: PooledResult, mid: float) -> str:
     """The Bayesian credible interval read against the MID as well (issue 9): a reason when it includes no
-    effect or crosses the MID, else ''."""
+    effect or crosses the MID, else ''. ``mid`` on the analysis scale (log for ratios)."""
     posterior = result.posterior or {}
     lb, ub = posterior.get("post_ci_lb"), posterior.get("post_ci_ub")
     if lb is None or ub is None:
         return ""
+    if result.is_ratio:
+        lb, ub = math.log(lb), math.log(ub)
     if lb <= 0 <= ub:
         return "credible interval includes no effect"
     if min(abs(lb), abs(ub)) < mid:
-        return f"credible interval crosses the MID ({mid:g})"
+        return f"credible interval crosses the MID ({_mid_text(result, mid)})"
     return ""
 
 
+def _mid_text(result: PooledResult, mid: float) -> str:
+    return f"{math.exp(mid):g} ({result.measure})" if result.is_ratio else f"{mid:g}"
+
+
+def _ois(result: PooledResult, mid: float) -> tuple[int | None, str]:
+    """Optimal information size (total n) and how it was computed."""
+    if result.measure == "SMD":
+        per_arm = n_per_arm(mid, 1.0, 0.05, 0.8)
+        return (None if per_arm is None else 2 * per_arm), "SMD"
+    if result.measure == "MD":
+        sd = pooled_sd(result)
+        if sd is None:
+            return None, "no SD to size it"
+        per_arm = n_per_arm(mid, sd, 0.05, 0.8)
+        return (None if per_arm is None else 2 * per_arm), f"SD {sd:.3g}"
+    risk = control_risk(result)
+    if risk is None or result.measure != "RR":
+        return None, "no control risk to size it" if risk is None else f"not sized for {result.measure}"
+    per_arm = n_per_arm_binary(risk, math.exp(mid), 0.05, 0.8)
+    return (None if per_arm is None else 2 * per_arm), f"control risk {risk:.0%}"
+
+
 def _imprecision(result: PooledResult, d: dict, mid: float) -> tuple[int, str]:
+    """``d`` and ``mid`` on the analysis scale (log for ratios), so no effect is 0 for every measure."""
     lb, ub = d["ci_lb"], d["ci_ub"]
     includes_null = lb <= 0 <= ub
     # CI limit nearest no effect closer to zero than the MID: effects too small to matter remain possible
     crosses_mid = includes_null or min(abs(lb), abs(ub)) < mid
     bayes_reason = _credible_interval_reason(result, mid)
-    sd = pooled_sd(result)
-    ois = optimal_information_size(sd, mid) if result.measure == "MD" else optimal_information_size(1.0, mid)
+    ois, basis = _ois(result, mid)
     small = ois is None or result.n < ois
-    shown = f"{ois}" if ois is not None else f"(more than {2 * MAX_PER_ARM:,})"
+    shown = f"{ois}" if ois is not None else f"not computable ({basis})"
     reasons = []
     if includes_null:
         reasons.append("CI includes no effect")
     elif crosses_mid:
-        reasons.append(f"CI crosses the MID ({mid:g})")
+        reasons.append(f"CI crosses the MID ({_mid_text(result, mid)})")
     if bayes_reason:
         reasons.append(bayes_reason)
         crosses_mid = True
     if small:
         reasons.append(f"n = {result.n} below the optimal information size {shown}")
     level = (1 if (includes_null or crosses_mid) else 0) + (1 if small else 0)
-    return min(level, 2), "; ".join(reasons) or f"CI clear of the MID ({mid:g}); n = {result.n} >= OIS {ois}"
+    clear = f"CI clear of the MID ({_mid_text(result, mid)}); n = {result.n} >= OIS {ois}"
+    return min(level, 2), "; ".join(reasons) or clear
 
 
 def _publication_bias(k: int, min_k: int, egger_p: float | None) -> tuple[int, str]:
@@ -166,18 +220,35 @@ def _publication_bias(k: int, min_k: int, egger_p: float | None) -> tuple[int, s
 
 
 def summary_of_findings(result: PooledResult) -> dict:
-    """Absolute effect: the control arms' mean (n-weighted) and the mean with cells, with the MD and its
-    CI."""
-    control_n = sum(r.n2 for r in result.rows)
-    control_mean = sum(r.m2 * r.n2 for r in result.rows) / control_n
-    d = result.fit.to_dict()
-    return {
-        "control_mean": control_mean,
-        "cells_mean": control_mean + d["estimate"],
-        "md": d["estimate"],
-        "ci_lb": d["ci_lb"],
-        "ci_ub": d["ci_ub"],
+    """Absolute effect: for an MD, the control arms' mean (n-weighted, arm-level rows) and the mean with
+    cells;
+    for a risk ratio, the control risk and the risk with cells per 1000; with the pooled effect and its CI
+    on the reporting scale. None where the rows do not give the control level (contrast rows only)."""
+    summary = result.summary()
+    out = {
+        "measure": result.measure,
+        "effect": summary["estimate"],
+        "ci_lb": summary["ci_lb"],
+        "ci_ub": summary["ci_ub"],
         "participants": result.n,
         "k": result.k,
         "certainty": result.certainty,
+        "control_mean": None,
+        "cells_mean": None,
+        "control_per_1000": None,
+        "cells_per_1000": None,
     }
+    if result.measure == "MD":
+        out["md"] = summary["estimate"]
+        with_means = [r for r in result.rows if r.m2 is not None]
+        control_n = sum(r.n2 for r in with_means)
+        if control_n:
+            control_mean = sum(r.m2 * r.n2 for r in with_means) / control_n
+            out |= {"control_mean": control_mean, "cells_mean": control_mean + summary["estimate"]}
+    risk = control_risk(result) if result.measure == "RR" else None
+    if risk is not None:
+        out |= {
+            "control_per_1000": 1000 * risk,
+            "cells_per_1000": min(1000.0, 1000 * risk * summary["estimate"]),
+        }
+    return out

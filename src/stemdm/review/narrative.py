@@ -20,6 +20,7 @@ OUTCOME_ZH = {
     "insulin_dose": "每日胰岛素用量",
     "homa_b": "HOMA-β",
     "homa_ir": "HOMA-IR",
+    "responder_hba1c7_insulin50": "HbA1c < 7%且胰岛素用量减少至少一半",
 }
 CERTAINTY_ZH = {"high": "高", "moderate": "中", "low": "低", "very low": "极低", None: "未评价"}
 UNIT_ZH = {"%": "个百分点", "index": "", "SD": "个标准差"}
@@ -41,9 +42,14 @@ def _digits(result: dict) -> int:
     return 2 if scale < 10 else 1
 
 
+def is_ratio(result: dict) -> bool:
+    return result.get("measure") in ("RR", "OR")
+
+
 def significant(result: dict) -> bool:
-    """Statistically significant at the CI's level: the CI excludes 0."""
-    return result["ci_lb"] > 0 or result["ci_ub"] < 0
+    """Statistically significant at the CI's level: the CI excludes no effect (0; 1 for a ratio)."""
+    null = 1.0 if is_ratio(result) else 0.0
+    return result["ci_lb"] > null or result["ci_ub"] < null
 
 
 def _when(result: dict) -> str:
@@ -53,6 +59,8 @@ def _when(result: dict) -> str:
 
 def _unit_en(result: dict) -> str:
     unit = result["unit"]
+    if unit == "risk difference":
+        return " (risk difference)"
     return {"%": " percentage points", "index": "", "SD": " standard deviations"}.get(unit, f" {unit}")
 
 
@@ -60,7 +68,39 @@ def _subgroup_en(result: dict) -> str:
     return "" if result["subgroup"] == "overall" else f" ({result['subgroup'].replace('=', ': ')})"
 
 
+def _binary_english(result: dict) -> str:
+    """A binary outcome: the proportion of patients with it, as a risk difference or a ratio."""
+    label = OUTCOMES[result["outcome"]].label
+    est, lb, ub = result["estimate"], result["ci_lb"], result["ci_ub"]
+    name = {"RD": "risk difference", "RR": "risk ratio", "OR": "odds ratio"}[result["measure"]]
+    ci = f"{level_label(result)}% CI {fmt(lb)} to {fmt(ub)}"
+    basis = f"{result['k']} trials, {result['n']} participants"
+    verdict = "statistically significant" if significant(result) else "not statistically significant"
+    return (
+        f"{_when(result)}{_subgroup_en(result)}, patients reaching '{label}' with cell therapy vs control: "
+        f"{name} {fmt(est)} ({ci}; {basis}; p = {_p(result['pval'])}), {verdict}. "
+        f"Certainty of evidence: {result.get('certainty') or 'not rated'}."
+    )
+
+
+def _binary_chinese(result: dict) -> str:
+    label = OUTCOME_ZH.get(result["outcome"], OUTCOMES[result["outcome"]].label)
+    months = result["timepoint_months"]
+    when = f"{months:g}个月时" if months is not None else "随访结束时"
+    name = {"RD": "风险差", "RR": "风险比", "OR": "比值比"}[result["measure"]]
+    ci = f"{level_label(result)}%置信区间 {fmt(result['ci_lb'])} 至 {fmt(result['ci_ub'])}"
+    verdict = "差异有统计学意义" if significant(result) else "差异无统计学意义"
+    certainty = CERTAINTY_ZH.get(result.get("certainty"), "未评价")
+    return (
+        f"{when}，达到“{label}”的患者比例（干细胞治疗组对比对照组）：{name} {fmt(result['estimate'])}（{ci}；"
+        f"{result['k']}项试验，{result['n']}名受试者；p = {_p(result['pval'])}），{verdict}。"
+        f"证据确定性：{certainty}。"
+    )
+
+
 def english(result: dict) -> str:
+    if result.get("measure") in ("RD", "RR", "OR"):
+        return _binary_english(result) + _bayes_en(result)
     label = OUTCOMES[result["outcome"]].label
     digits = _digits(result)
     est, lb, ub = result["estimate"], result["ci_lb"], result["ci_ub"]
@@ -84,6 +124,8 @@ def english(result: dict) -> str:
 
 
 def chinese(result: dict) -> str:
+    if result.get("measure") in ("RD", "RR", "OR"):
+        return _binary_chinese(result) + _bayes_zh(result)
     label = OUTCOME_ZH.get(result["outcome"], OUTCOMES[result["outcome"]].label)
     digits = _digits(result)
     est, lb, ub = result["estimate"], result["ci_lb"], result["ci_ub"]
@@ -124,13 +166,31 @@ def _bayes_en(result: dict) -> str:
     label = OUTCOMES[result["outcome"]].label
     verb = "lowers" if result.get("better", "lower") == "lower" else "raises"
     digits = _digits(result)
+    if result.get("measure") in ("RD", "RR", "OR"):
+        label = f"the share of patients reaching '{label}'"
     return (
         f" Bayesian analysis (prior on heterogeneity: {result['tau_prior']}): median "
         f"{fmt(result['post_median'], digits)}, {level_label(result)}% credible interval "
         f"{fmt(result['post_ci_lb'], digits)} to {fmt(result['post_ci_ub'], digits)}; probability that cell "
-        f"therapy {verb} {label} at all: {_percent(result['p_benefit'])}; by at least {result['mid']:g}"
-        f"{_unit_en(result)}: {_percent(result['p_mid'])}."
+        f"therapy {verb} {label} at all: {_percent(result['p_benefit'])}; by at least {_mid_en(result)}: "
+        f"{_percent(result['p_mid'])}."
     )
+
+
+def _mid_en(result: dict) -> str:
+    if is_ratio(result):
+        return f"a {result['measure']} of {result['mid']:g}"
+    if result.get("measure") == "RD":
+        return f"{result['mid'] * 100:g} percentage points"
+    return f"{result['mid']:g}{_unit_en(result)}"
+
+
+def _mid_zh(result: dict) -> str:
+    if is_ratio(result):
+        return f"{result['measure']} {result['mid']:g}"
+    if result.get("measure") == "RD":
+        return f"{result['mid'] * 100:g}个百分点"
+    return f"{result['mid']:g}{UNIT_ZH.get(result['unit'], ' ' + result['unit'])}"
 
 
 def _bayes_zh(result: dict) -> str:
@@ -138,14 +198,15 @@ def _bayes_zh(result: dict) -> str:
         return ""
     label = OUTCOME_ZH.get(result["outcome"], OUTCOMES[result["outcome"]].label)
     verb = "降低" if result.get("better", "lower") == "lower" else "升高"
-    unit = UNIT_ZH.get(result["unit"], f" {result['unit']}")
     digits = _digits(result)
+    if result.get("measure") in ("RD", "RR", "OR"):
+        label = f"达到“{label}”的患者比例"
     return (
         f"贝叶斯分析（异质性先验：{result['tau_prior']}）：中位数 {fmt(result['post_median'], digits)}，"
         f"{level_label(result)}%可信区间 {fmt(result['post_ci_lb'], digits)} 至 "
         f"{fmt(result['post_ci_ub'], digits)}；"
         f"细胞治疗使{label}{verb}的概率为{_percent(result['p_benefit'])}，"
-        f"{verb}至少{result['mid']:g}{unit}的概率为{_percent(result['p_mid'])}。"
+        f"{verb}至少{_mid_zh(result)}的概率为{_percent(result['p_mid'])}。"
     )
 
 

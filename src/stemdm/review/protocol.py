@@ -7,6 +7,7 @@ protocol field: an unknown outcome, overlapping windows, a subgroup variable the
 
 from __future__ import annotations
 
+import math
 import tomllib
 from importlib import resources
 from pathlib import Path
@@ -68,17 +69,21 @@ class Window(Strict):
 
 
 class OutcomeRule(Strict):
-    """One outcome to analyse: its unit, which direction is benefit, MD or SMD, which scores, and the
-    minimal important difference (MID, in ``unit``; SMD units when measure is SMD)."""
+    """One outcome to analyse: its unit, which direction is benefit, the measure, which scores, and the
+    minimal important difference (MID).
+
+    Continuous outcomes: MD (MID in ``unit``) or SMD (MID in SD units). Binary outcomes (e.g. responders):
+    unit 'patients', measure RR or OR (MID a ratio above 1, e.g. 1.25 = a 25 % relative change on the side of
+    benefit; pooled on the log scale) or RD (MID a risk difference between 0 and 1)."""
 
     id: str
     unit: str
     better: Literal["lower", "higher"]
-    measure: Literal["MD", "SMD"] = "MD"
+    measure: Literal["MD", "SMD", "RR", "OR", "RD"] = "MD"
     scores: Literal["final", "change", "either"] = "either"
-    mid: float = Field(gt=0, allow_inf_nan=False)
-    #: Bayesian pooling: the prior on the between-trial SD of true effects, in ``unit`` (SMD units for an
-    #: SMD), with the reasoning; None: [model.bayes] default_tau_prior.
+    mid: float = Field(gt=0, le=1e6, allow_inf_nan=False)
+    #: Bayesian pooling: the prior on the between-trial SD of true effects, on the analysis scale (``unit``;
+    #: SD units for an SMD; log ratio for RR/OR), with the reasoning; None: [model.bayes] default_tau_prior.
     tau_prior: str | None = None
     tau_prior_why: str | None = None
 
@@ -92,13 +97,31 @@ class OutcomeRule(Strict):
     @field_validator("id")
     @classmethod
     def _known(cls, value: str) -> str:
-        if value not in OUTCOMES or OUTCOMES[value].kind != "continuous":
-            known = [o.id for o in OUTCOMES.values() if o.kind == "continuous"]
-            raise ValueError(f"unknown continuous outcome {value!r}; known: {', '.join(known)}")
+        if value not in OUTCOMES:
+            raise ValueError(f"unknown outcome {value!r}; known: {', '.join(OUTCOMES)}")
         return value
+
+    @property
+    def is_binary(self) -> bool:
+        return OUTCOMES[self.id].kind == "binary"
+
+    @property
+    def is_ratio(self) -> bool:
+        return self.measure in ("RR", "OR")
+
+    @property
+    def analysis_mid(self) -> float:
+        """The MID on the analysis scale (log for ratios), as a positive number."""
+        return math.log(self.mid) if self.is_ratio else self.mid
 
     @model_validator(mode="after")
     def _unit_and_scores(self) -> OutcomeRule:
+        if self.is_binary:
+            return self._binary_rules()
+        if self.measure not in ("MD", "SMD"):
+            raise ValueError(
+                f"measure {self.measure} needs a binary outcome; {self.id} is continuous (MD or SMD)"
+            )
         units = allowed_units(self.id, "mean_sd")
         if self.unit not in units:
             raise ValueError(f"unit {self.unit!r} is not a unit of {self.id} ({', '.join(units)})")
@@ -107,6 +130,19 @@ class OutcomeRule(Strict):
                 "an SMD may not mix final values and change scores (Cochrane Handbook 10.5.2): "
                 "set scores to 'final' or 'change'"
             )
+        return self
+
+    def _binary_rules(self) -> OutcomeRule:
+        if self.measure not in ("RR", "OR", "RD"):
+            raise ValueError(
+                f"measure {self.measure} needs a continuous outcome; {self.id} is binary (RR, OR, RD)"
+            )
+        if self.unit != "patients":
+            raise ValueError(f"unit {self.unit!r}: a binary outcome counts 'patients'")
+        if self.is_ratio and not self.mid > 1:
+            raise ValueError(f"mid {self.mid:g}: for a {self.measure} give a ratio above 1 (e.g. 1.25)")
+        if self.measure == "RD" and not self.mid < 1:
+            raise ValueError(f"mid {self.mid:g}: a risk difference MID lies between 0 and 1")
         return self
 
 

@@ -8,37 +8,17 @@ into one experimental-vs-control pair per trial (mean, SD, n in the protocol's u
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from stemdm.evidence.derive import combine, in_unit, to_mean_sd
 from stemdm.evidence.errors import ConversionError
 from stemdm.evidence.formats import EvidenceBundle
-from stemdm.evidence.records import AdverseEvent, Arm, Measurement, Trial
+from stemdm.evidence.records import AdverseEvent, Arm, Contrast, Measurement, Trial
 from stemdm.evidence.validate import overlap_groups
+from stemdm.evidence.vocab import OUTCOMES
 from stemdm.evidence.windows import WEEKS_PER_MONTH, TimeWindow
 from stemdm.review.protocol import OutcomeRule, Protocol
-
-
-@dataclass
-class StudyRow:
-    """One trial's experimental-vs-control data for one outcome and timepoint (arm 1 = cells)."""
-
-    trial_id: str
-    m1: float
-    sd1: float
-    n1: int
-    m2: float
-    sd2: float
-    n2: int
-    value_type: str
-    weeks: float
-    flags: tuple[str, ...]
-    sources: tuple[str, ...]  # natural keys of the reported measurements used
-    steps: tuple[str, ...]  # derivation steps, in words
-    attrs: dict[str, str] = field(default_factory=dict)  # subgroup variables
-    dose_per_kg: float | None = None
-    rob_overall: str | None = None
-    cell_type: str = "msc"
+from stemdm.review.rows import StudyRow, contrast_row, count_row, effect_of
 
 
 @dataclass
@@ -126,21 +106,104 @@ def study_rows(
     window: TimeWindow,
 ) -> tuple[list[StudyRow], list[Skipped]]:
     """The analysable rows for one outcome and window, and a Skipped entry per trial that reports the outcome
-    there but cannot be used."""
+    there but cannot be used. Arm-level numbers come first; a reported between-group contrast is used where
+    they are missing or unusable (each row says which, and why)."""
     arms = {(a.trial_id, a.arm_id): a for a in bundle["arms"]}
     reported: dict[str, list[Measurement]] = {}
     for m in bundle["measurements"]:
         if m.outcome_id == rule.id and not m.derived and window.contains(m.timepoint_weeks):
             reported.setdefault(m.trial_id, []).append(m)
+    contrasts: dict[str, list[Contrast]] = {}
+    for c in bundle["contrasts"]:
+        if c.outcome_id == rule.id and window.contains(c.timepoint_weeks):
+            contrasts.setdefault(c.trial_id, []).append(c)
+    corrections = _corrections_by_trial(bundle)
     rows, skipped = [], []
-    for trial_id in sorted(reported):
+    for trial_id in sorted(set(reported) | set(contrasts)):
         if trial_id not in eligibility.trials:
             continue
-        try:
-            rows.append(_pair(eligibility.trials[trial_id], reported[trial_id], arms, protocol, rule, window))
-        except ConversionError as error:
-            skipped.append(Skipped(rule.id, window.months, "overall", f"{trial_id}: {error}"))
+        trial = eligibility.trials[trial_id]
+        found, offered = reported.get(trial_id, []), contrasts.get(trial_id, [])
+        row, errors = _row(trial, found, offered, arms, protocol, rule, window)
+        if row is None:
+            skipped.append(Skipped(rule.id, window.months, "overall", f"{trial_id}: {'; '.join(errors)}"))
+            continue
+        if trial_id in corrections:
+            row.flags = tuple(sorted({*row.flags, "correction_flagged"}))
+            row.steps += tuple(corrections[trial_id])
+        rows.append(row)
     return rows, skipped
+
+
+def _row(
+    trial: Trial,
+    measurements: list[Measurement],
+    contrasts: list[Contrast],
+    arms: dict,
+    protocol: Protocol,
+    rule: OutcomeRule,
+    window: TimeWindow,
+) -> tuple[StudyRow | None, list[str]]:
+    """Arm-level row if the numbers allow, else a contrast row; and the reasons when neither works."""
+    errors: list[str] = []
+    if measurements:
+        try:
+            row = _pair(trial, measurements, arms, protocol, rule, window)
+        except ConversionError as error:
+            errors.append(f"arm-level numbers not usable: {error}" if contrasts else str(error))
+        else:
+            if contrasts:
+                row.steps += (
+                    "a reported between-group contrast exists too; arm-level numbers take precedence",
+                )
+            return row, []
+    if contrasts:
+        try:
+            row = contrast_row(trial, contrasts, arms, protocol, rule, window)
+        except ConversionError as error:
+            errors.append(f"contrast not usable: {error}")
+        else:
+            _trial_fields(row, trial, protocol)
+            if errors:
+                row.steps = (f"{errors[0]}; the reported contrast is used instead",) + row.steps
+            return row, []
+    return None, errors
+
+
+def _corrections_by_trial(bundle: EvidenceBundle) -> dict[str, list[str]]:
+    """Open corrections (flagged, not applied) per trial, in words for the rows' steps."""
+    out: dict[str, list[str]] = {}
+    for c in bundle["corrections"]:
+        if c.status == "flagged":
+            what = f"{c.record_kind}.{c.field}" + (f" ({c.outcome_id})" if c.outcome_id else "")
+            out.setdefault(c.trial_id, []).append(
+                f"correction flagged, not applied: {what}: {c.reported_value}"
+            )
+    return out
+
+
+def select_arms(
+    measurements: list[Measurement], arms: dict, trial: Trial, protocol: Protocol
+) -> tuple[dict[str, list[Measurement]], list[str]]:
+    """The measurements of the arms that enter the comparison, by role, and what was left out in words: an
+    experimental arm whose product is not one of the protocol's cell types, and the parts of an arm that
+    reports as a whole (never counted twice)."""
+    by_role: dict[str, list[Measurement]] = {"experimental": [], "control": []}
+    reporting = {m.arm_id for m in measurements}
+    notes: set[str] = set()
+    for m in measurements:
+        arm: Arm | None = arms.get((m.trial_id, m.arm_id))
+        if arm is None or arm.role not in by_role:
+            continue
+        if arm.part_of is not None and arm.part_of in reporting:
+            notes.add(f"arm {arm.arm_id} is part of arm {arm.part_of}, which is used (not counted twice)")
+            continue
+        product = arm.cell_type or trial.cell_type
+        if arm.role == "experimental" and product not in protocol.inclusion.cell_types:
+            notes.add(f"arm {arm.arm_id} ({product}) left out: not one of the protocol's cell types")
+            continue
+        by_role[arm.role].append(m)
+    return by_role, sorted(notes)
 
 
 def _pair(
@@ -151,17 +214,44 @@ def _pair(
     rule: OutcomeRule,
     window: TimeWindow,
 ) -> StudyRow:
-    by_role: dict[str, list[Measurement]] = {"experimental": [], "control": []}
-    for m in measurements:
-        arm: Arm | None = arms.get((m.trial_id, m.arm_id))
-        if arm is not None and arm.role in by_role:
-            by_role[arm.role].append(m)
+    by_role, arm_notes = select_arms(measurements, arms, trial, protocol)
     if not by_role["control"] or not by_role["experimental"]:
         missing = "control" if not by_role["control"] else "cell-therapy"
         raise ConversionError(f"no {missing}-arm number for {rule.id} in this window")
-    value_type = _value_type(by_role, rule)
-    experimental = _arm_values(by_role["experimental"], value_type, arms, protocol, rule, window)
-    control = _arm_values(by_role["control"], value_type, arms, protocol, rule, window)
+    if OUTCOMES[rule.id].kind == "binary":
+        row = count_row(trial, by_role, arms, protocol, rule)
+    else:
+        row = _mean_row(trial, by_role, arms, protocol, rule, window)
+    row.steps = tuple(arm_notes) + row.steps
+    _trial_fields(row, trial, protocol)
+    return row
+
+
+def _trial_fields(row: StudyRow, trial: Trial, protocol: Protocol) -> None:
+    row.attrs = _attrs(trial, protocol)
+    row.dose_per_kg = trial.dose_per_infusion if trial.dose_unit == "cells/kg" else None
+    row.rob_overall = trial.rob_overall
+    row.cell_type = trial.cell_type
+
+
+def _mean_row(
+    trial: Trial,
+    by_role: dict[str, list[Measurement]],
+    arms: dict,
+    protocol: Protocol,
+    rule: OutcomeRule,
+    window: TimeWindow,
+) -> StudyRow:
+    errors = []
+    for value_type in _value_types(by_role, rule):
+        try:
+            experimental = _arm_values(by_role["experimental"], value_type, arms, protocol, rule, window)
+            control = _arm_values(by_role["control"], value_type, arms, protocol, rule, window)
+            break
+        except ConversionError as error:
+            errors.append(f"{value_type} scores: {error}")
+    else:
+        raise ConversionError("; ".join(errors))
     if len(control) > 1:
         raise ConversionError("more than one control arm; split the comparison in the evidence base")
     steps = []
@@ -175,41 +265,32 @@ def _pair(
         )
         experimental = [combined]
     e, c = experimental[0], control[0]
-    used = tuple(
-        sorted({src for m in by_role["experimental"] + by_role["control"] for src in [m.natural_key()]})
-    )
+    used = tuple(sorted({m.natural_key() for m in by_role["experimental"] + by_role["control"]}))
+    if errors:
+        steps.append(f"{errors[0]}; {value_type} scores used instead")
     steps = _describe(e, "cells") + _describe(c, "control") + steps
-    return StudyRow(
-        trial_id=trial.trial_id,
-        m1=e.mean,
-        sd1=e.sd,
-        n1=e.n,
-        m2=c.mean,
-        sd2=c.sd,
-        n2=c.n,
-        value_type=value_type,
-        weeks=c.timepoint_weeks,
-        flags=tuple(sorted(set(e.flags) | set(c.flags))),
-        sources=used,
-        steps=tuple(steps),
-        attrs=_attrs(trial, protocol),
-        dose_per_kg=trial.dose_per_infusion if trial.dose_unit == "cells/kg" else None,
-        rob_overall=trial.rob_overall,
-        cell_type=trial.cell_type,
+    yi, vi, notes = effect_of(
+        {"m1i": e.mean, "sd1i": e.sd, "n1i": e.n, "m2i": c.mean, "sd2i": c.sd, "n2i": c.n}, rule.measure
     )
+    return StudyRow(
+        trial_id=trial.trial_id, yi=yi, vi=vi, n1=e.n, n2=c.n, value_type=value_type,
+        weeks=c.timepoint_weeks, flags=tuple(sorted(set(e.flags) | set(c.flags))), sources=used,
+        steps=tuple(steps + notes), m1=e.mean, sd1=e.sd, m2=c.mean, sd2=c.sd,
+    )  # fmt: skip
 
 
-def _value_type(by_role: dict[str, list[Measurement]], rule: OutcomeRule) -> str:
+def _value_types(by_role: dict[str, list[Measurement]], rule: OutcomeRule) -> list[str]:
+    """Score types both arms report, in the order to try: the protocol's, or change before final."""
     types = [{m.value_type for m in ms} for ms in by_role.values()]
     if rule.scores != "either":
         if not all(rule.scores in t for t in types):
             raise ConversionError(f"the protocol asks for {rule.scores} scores; both arms do not report them")
-        return rule.scores
+        return [rule.scores]
     # MD may mix final and change scores across trials, never within one trial's comparison
-    for choice in ("change", "final"):
-        if all(choice in t for t in types):
-            return choice
-    raise ConversionError("the arms report different score types (final vs change)")
+    choices = [choice for choice in ("change", "final") if all(choice in t for t in types)]
+    if not choices:
+        raise ConversionError("the arms report different score types (final vs change)")
+    return choices
 
 
 def _arm_values(

@@ -47,6 +47,8 @@ class Review:
     coverage: list[CoverageCell] = field(default_factory=list)
     sources: dict[str, Any] = field(default_factory=dict)  # measurement / event natural key -> record
     caveats: list[dict] = field(default_factory=list)
+    #: corrections flagged by a later curation pass (shown, not applied)
+    corrections: list[dict] = field(default_factory=list)
     ran_at: str = ""
 
     def summaries(self) -> list[dict]:
@@ -107,6 +109,7 @@ class Review:
                 "narrative": self.narrative,
                 "protocol": self.protocol.model_dump(),
                 "caveats": self.caveats,
+                "corrections": self.corrections,
                 "ran_at": self.ran_at,
                 "stemdm_version": __version__,
                 "disclaimer": NOT_MEDICAL_ADVICE,
@@ -132,8 +135,8 @@ def run_review(bundle: EvidenceBundle, protocol: Protocol) -> Review:
     review = Review(
         protocol, eligibility, caveats=bundled_caveats(), ran_at=datetime.now(UTC).isoformat()[:19]
     )
-    records = {m.natural_key(): m for m in bundle["measurements"]} | {
-        e.natural_key(): e for e in bundle["adverse_events"]
+    records = {
+        r.natural_key(): r for kind in ("measurements", "adverse_events", "contrasts") for r in bundle[kind]
     }
     for rule in protocol.outcomes:
         for window in protocol.windows():
@@ -152,7 +155,10 @@ def run_review(bundle: EvidenceBundle, protocol: Protocol) -> Review:
                     extras["prior_sensitivity"] = prior_sensitivity(result, rule, protocol)
                 egger = extras.get("small_study", {}).get("egger") if result.subgroup == "overall" else None
                 result.grade = grade.rate(
-                    result, rule.mid, protocol.small_study.min_k, egger.get("pval") if egger else None
+                    result,
+                    rule.analysis_mid,
+                    protocol.small_study.min_k,
+                    egger.get("pval") if egger else None,
                 )
                 result.certainty = result.grade["certainty"]
             review.results += results
@@ -162,7 +168,8 @@ def run_review(bundle: EvidenceBundle, protocol: Protocol) -> Review:
             for row in rows:
                 review.sources.update({key: records[key] for key in row.sources})
             overall = [r for r in results if r.subgroup == "overall"]
-            if overall:
+            # sample sizes are computed for differences in means with a known SD only (nexttrial's formula)
+            if overall and overall[0].measure == "MD" and grade.pooled_sd(overall[0]) is not None:
                 review.next_trials.append(
                     next_trial(overall[0], rule.mid, protocol.next_trial.alpha, protocol.next_trial.power)
                 )
@@ -172,6 +179,7 @@ def run_review(bundle: EvidenceBundle, protocol: Protocol) -> Review:
             review.safety.append(analyse_safety(event_type, rows, notes, protocol.model.level))
             for row in rows:
                 review.sources.update({key: records[key] for key in row.sources})
+    review.corrections = [c.model_dump() for c in bundle["corrections"]]
     units = {rule.id: rule.unit for rule in protocol.outcomes}
     review.umbrella_rows = umbrella(list(bundle["published_estimates"]), review.summaries(), units)
     review.narrative = sentences(review.summaries())

@@ -63,12 +63,21 @@ class Target:
     source: str
 
 
-def _measurement(bundle, trial: str, outcome: str, weeks: float, arm: str, unit: str | None = None):
+def _measurement(
+    bundle,
+    trial: str,
+    outcome: str,
+    weeks: float,
+    arm: str,
+    unit: str | None = None,
+    value_type: str | None = None,
+):
     return next(
         m
         for m in bundle["measurements"]
         if (m.trial_id, m.outcome_id, m.timepoint_weeks, m.arm_id) == (trial, outcome, weeks, arm)
         and (unit is None or m.unit == unit)
+        and (value_type is None or m.value_type == value_type)
     )
 
 
@@ -76,7 +85,8 @@ def targets() -> list[Target]:
     """The calibration targets with their SEs, read from the bundled evidence base."""
     bundle = load_bundled()
     z = {
-        (arm, w): _measurement(bundle, "Zang2022", "hba1c", w, arm)
+        # endpoint means (final values); the printed mean changes come from another analysis set
+        (arm, w): _measurement(bundle, "Zang2022", "hba1c", w, arm, value_type="final")
         for arm in ("msc", "control")
         for w in (0.0, 48.0)
     }
