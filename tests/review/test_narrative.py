@@ -66,3 +66,17 @@ def test_chinese_matches_the_numbers(r):
 
 def test_fmt_never_prints_negative_zero():
     assert fmt(-0.001) == "0.00" and fmt(-0.006) == "-0.01"
+
+
+def test_prior_sensitivity_in_words():
+    from stemdm.review.narrative import prior_sensitivity_sentences
+
+    def rows(*p_mid):
+        return [{"tau_prior": f"p{i}", "p_benefit": 0.9, "p_mid": p} for i, p in enumerate(p_mid)]
+
+    steady = prior_sensitivity_sentences(rows(0.8, 0.85, 0.9))
+    assert "does not hinge" in steady["en"] and "80% to 90%" in steady["en"]
+    assert "不随" in steady["zh"] and "80%至90%" in steady["zh"]
+    for decisive in (rows(0.45, 0.55, 0.5), rows(0.6, 0.7, 0.85)):  # straddles 50 %, or spreads > 20 points
+        words = prior_sensitivity_sentences(decisive)
+        assert "the prior, not the data, decides" in words["en"] and "取决于先验" in words["zh"]

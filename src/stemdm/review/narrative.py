@@ -210,6 +210,37 @@ def _bayes_zh(result: dict) -> str:
     )
 
 
+#: A spread of P(>= MID) across the priors above this many percentage points, or one that straddles 50 %,
+#: means the prior, not the data, decides the answer (a reading rule of stemdm, stated in the sentence).
+PRIOR_DECIDES_SPREAD = 0.2
+
+
+def prior_sensitivity_sentences(rows: list[dict]) -> dict[str, str]:
+    """The prior-sensitivity table in words (English and Chinese): the range of P(benefit) and P(>= MID)
+    across the priors on the heterogeneity, and whether the answer hinges on the prior."""
+    priors = ", ".join(r["tau_prior"] for r in rows)
+    benefit = [r["p_benefit"] for r in rows]
+    mid = [r["p_mid"] for r in rows]
+    spread = max(mid) - min(mid)
+    decides = spread > PRIOR_DECIDES_SPREAD or (min(mid) < 0.5 < max(mid))
+    en = (
+        f"Under {len(rows)} priors on the heterogeneity ({priors}) the probability of any benefit ranges "
+        f"from {_percent(min(benefit))} to {_percent(max(benefit))} and of at least the MID from "
+        f"{_percent(min(mid))} to {_percent(max(mid))}: "
+        + (
+            "with this few trials the prior, not the data, decides the answer."
+            if decides
+            else "the answer does not hinge on the choice among these priors."
+        )
+    )
+    zh = (
+        f"在{len(rows)}种异质性先验（{priors}）下，获益概率为{_percent(min(benefit))}至{_percent(max(benefit))}，"
+        f"达到最小重要差值的概率为{_percent(min(mid))}至{_percent(max(mid))}："
+        + ("试验太少，结论取决于先验而非数据。" if decides else "结论不随这些先验的选择而改变。")
+    )
+    return {"en": en, "zh": zh}
+
+
 def _p(p: float | None) -> str:
     if p is None:
         return "not available"

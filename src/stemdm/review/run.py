@@ -23,7 +23,7 @@ from stemdm.review.analysis import (
     prior_sensitivity,
     safety_summary,
 )
-from stemdm.review.narrative import sentences
+from stemdm.review.narrative import prior_sensitivity_sentences, sentences
 from stemdm.review.nexttrial import next_trial
 from stemdm.review.protocol import Protocol
 from stemdm.review.resolve import Eligibility, Skipped, eligible_trials, event_rows, study_rows
@@ -127,6 +127,20 @@ def _posterior(result, rule, protocol: Protocol, skipped: list[Skipped]) -> dict
         return None
 
 
+def _add_prior_sentences(review: Review) -> None:
+    """Each overall result's sentence ends with its prior sensitivity in words (en/zh)."""
+    for sentence in review.narrative:
+        if sentence["subgroup"] != "overall":
+            continue
+        rows = review.extras.get((sentence["outcome"], sentence["timepoint_months"]), {}).get(
+            "prior_sensitivity"
+        )
+        if rows:
+            words = prior_sensitivity_sentences(rows)
+            sentence["en"] += " " + words["en"]
+            sentence["zh"] += words["zh"]
+
+
 def run_review(bundle: EvidenceBundle, protocol: Protocol) -> Review:
     """Run every analysis of ``protocol`` on ``bundle`` (see the module docstrings of resolve and
     analysis)."""
@@ -183,5 +197,6 @@ def run_review(bundle: EvidenceBundle, protocol: Protocol) -> Review:
     units = {rule.id: rule.unit for rule in protocol.outcomes}
     review.umbrella_rows = umbrella(list(bundle["published_estimates"]), review.summaries(), units)
     review.narrative = sentences(review.summaries())
+    _add_prior_sentences(review)
     review.coverage = coverage(bundle, tuple(protocol.windows()))
     return review
