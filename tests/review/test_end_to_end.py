@@ -91,7 +91,17 @@ def test_bundled_review_is_honest_about_coverage():
         "DHR2024",
         "Ranjbaran2021",
         "PMC7951834",
+        "ZhangHC2025",
+        "EshraghAbad2025",
     } <= published
+    rows = {(r["review_id"], r["outcome"], r["timepoint"]): r for r in payload["umbrella"]}
+    zhang_fbg = rows[("ZhangHC2025", "fbg", "6 months")]  # README: "unit as printed, probably mmol/L"
+    assert zhang_fbg["estimate"] == pytest.approx(-0.83 * 18.016, rel=1e-3)
+    assert "converted from mmol/L to mg/dL (unit presumed, not printed)" in zhang_fbg["flags"]
+    assert "not RCT-only" in zhang_fbg["flags"]
+    eshragh = rows[("EshraghAbad2025", "hba1c", "not stated")]
+    assert "fixed-effect model (no between-trial heterogeneity allowed)" in eshragh["flags"]
+    assert "trial set probably overlaps another review's" in eshragh["flags"]
     habiba = next(
         r for r in payload["umbrella"] if r["review_id"] == "Habiba2024" and r["outcome"] == "hba1c"
     )

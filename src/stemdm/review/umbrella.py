@@ -31,7 +31,7 @@ def harmonize(estimate: PublishedEstimate, unit: str) -> dict:
     glucose = estimate.outcome_id in ("fbg", "ppbg")
     if estimate.measure == "MD" and glucose and "mmol/l" in note and unit == "mg/dL":
         value, lb, ub = (x * GLUCOSE_MG_DL_PER_MMOL_L for x in (value, lb, ub))
-        presumed = " (unit presumed, not printed)" if "presum" in note else ""
+        presumed = " (unit presumed, not printed)" if ("presum" in note or "probably" in note) else ""
         flags.append(f"converted from mmol/L to mg/dL{presumed}")
     elif estimate.measure == "MD" and (
         estimate.unit_note is None
@@ -47,6 +47,10 @@ def harmonize(estimate: PublishedEstimate, unit: str) -> dict:
         )
     if "not rct-only" in estimate.scope.lower():
         flags.append("not RCT-only")
+    if "fixed-effect" in note or "fixed effect" in note:
+        flags.append("fixed-effect model (no between-trial heterogeneity allowed)")
+    if "overlapping trial set" in note:
+        flags.append("trial set probably overlaps another review's")
     group = f"{estimate.measure}, {estimate.comparison.replace('_', ' ')}"
     return {
         "review_id": estimate.review_id,
