@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pandas as pd
+
 from stemdm import meta
 from stemdm.meta.datasets import load_dataset
 
@@ -37,3 +39,17 @@ def test_missing_values_refused_by_default_omitted_on_request():
     assert any("omitted" in note and "B" in note for note in omitted.notes)
     with pytest.raises(meta.MetaInputError, match="na_action"):
         meta.fit(data, na_action="drop")
+
+
+def test_mantel_haenszel_without_variation_matches_metafor_but_gives_no_interval():
+    """metafor 4 (rma.mh): every patient with the event (RR) or none (RD) gives estimate 0, SE 0, z NaN.
+    stemdm returns the same estimate and SE; the CI and p are None with a note (deliberate difference:
+    metafor prints a zero-width CI)."""
+    all_events = pd.DataFrame({"ai": [5, 7, 3], "n1i": [5, 7, 3], "ci": [4, 6, 2], "n2i": [4, 6, 2]})
+    double_zero = pd.DataFrame({"ai": [0, 0], "n1i": [5, 7], "ci": [0, 0], "n2i": [4, 6]})
+    for data, measure in ((all_events, "RR"), (double_zero, "RD")):
+        result = meta.fit(data, measure=measure, method="MH")
+        d = result.to_dict()
+        assert (d["estimate"], d["se"]) == (0.0, 0.0)
+        assert d["ci_lb"] is None and d["pval"] is None
+        assert any("no confidence interval" in note for note in d["notes"])

@@ -149,6 +149,8 @@ def fit_binary(
         estimate, se = _mh_estimate(a, b, c, d, measure)
         study_weight = mh_weights(a, b, c, d, measure)
         het = _heterogeneity(effects, estimate, measure, add, to)
+    if method == "MH" and np.isfinite(estimate) and se == 0:
+        return _degenerate_mh(effects, estimate, level, het)
     if not (np.isfinite(se) and se > 0):
         raise MetaInputError(
             f"{'Mantel-Haenszel' if method == 'MH' else 'Peto'} {measure} has no sampling variance here: "
@@ -176,3 +178,24 @@ def fit_binary(
     if method == "MH" and measure == "OR":
         result.extra.update(cmh_tests(effects))
     return result
+
+
+def _degenerate_mh(effects: StudyEffects, estimate: float, level: float, het) -> MetaResult:
+    """The outcome does not vary within any study (every patient had the event, RR or RD; or none had it,
+    RD): the MH estimate is no effect with SE 0 by construction, as metafor's rma.mh returns (estimate 0, se 0, z and p undefined). stemdm returns the same
+    estimate and SE but no interval: a zero-width CI would claim a certainty the data do not have
+    (a deliberate difference from metafor, tested)."""
+    q, df, q_pval, i2, h2, _ = het
+    note = (
+        "the outcome did not vary within any study (all or none of the patients had the event): the "
+        "Mantel-Haenszel estimate is no effect with SE 0 by construction, as in metafor; no test and no "
+        "confidence interval exist (report the counts)"
+    )
+    return MetaResult(
+        effects=effects, method="MH", test="z", level=level, k=effects.k,
+        estimate=estimate, se=0.0, ci_lb=None, ci_ub=None, pval=None, stat=None, dist_df=None,
+        tau2=0.0, tau2_ci_lb=None, tau2_ci_ub=None, i2=i2, h2=h2, i2_ci=None, h2_ci=None,
+        q=q, q_df=df, q_pval=q_pval, pi_lb=None, pi_ub=None,
+        weights=np.full(effects.k, 100.0 / effects.k), notes=["Mantel-Haenszel common-effect pooling", note],
+        pooling="MH",
+    )  # fmt: skip
