@@ -110,8 +110,18 @@ CASES = [
     ("10 traceback", ["simulate", "--visits", ""], 2, "visit"),
     ("10 traceback", ["evidence", "history", "--limit", "100000000000000000000"], 2, "--limit"),
     # metafor's rma.mh returns estimate 0, SE 0, z undefined here (issue 9); stemdm the same, without a CI
-    ("10 traceback", ["meta", "double_zero.csv", "--measure", "RD", "--method", "MH"], 0, "no confidence interval"),
-    ("10 traceback", ["meta", "all_events.csv", "--measure", "RR", "--method", "MH"], 0, "no confidence interval"),
+    (
+        "10 traceback",
+        ["meta", "double_zero.csv", "--measure", "RD", "--method", "MH"],
+        0,
+        "no confidence interval",
+    ),
+    (
+        "10 traceback",
+        ["meta", "all_events.csv", "--measure", "RR", "--method", "MH"],
+        0,
+        "no confidence interval",
+    ),
     ("10 traceback", ["meta", "double_zero.csv", "--measure", "OR", "--method", "PETO"], 2, "Peto"),
     ("10 traceback", ["evidence", "export", "--format", "json", "--out", "x" * 300 + ".json"], 2, "--out"),
     ("10 traceback", ["review", "run", "--out", "x" * 300], 2, "--out"),

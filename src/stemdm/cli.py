@@ -133,6 +133,9 @@ def meta_command(
     level: Annotated[float, typer.Option(help="confidence level, percent")] = 95,
     by: Annotated[str | None, typer.Option(help="subgroup column")] = None,
     mods: Annotated[list[str] | None, typer.Option(help="moderator column (repeat for more)")] = None,
+    weights: Annotated[
+        str | None, typer.Option(help="column of user weights for the pooled estimate (metafor's weights=)")
+    ] = None,
     add: Annotated[float, typer.Option(help="continuity correction added to 2x2 cells")] = 0.5,
     to: Annotated[str, typer.Option(help="which 2x2 studies get it: only0, all, if0all, none")] = "only0",
     forest: Annotated[Path | None, typer.Option(help="write a forest plot (.png/.svg/.pdf)")] = None,
@@ -172,8 +175,9 @@ def meta_command(
         return
     try:
         result = fit(
-            frame, measure=measure, method=method, test=test, level=level, by=by, mods=mods, add=add, to=to
-        )
+            frame, measure=measure, method=method, test=test, level=level, by=by, mods=mods, add=add, to=to,
+            weights=weights,
+        )  # fmt: skip
         if forest is not None:
             forest_plot(result, forest)
         if funnel is not None:

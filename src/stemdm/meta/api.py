@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -27,6 +28,7 @@ def fit(
     add: float = 0.5,
     to: str = "only0",
     na_action: str = "fail",
+    weights: str | Sequence[float] | None = None,
 ) -> MetaResult:
     """Fit a meta-analysis to ``data`` (a DataFrame with metafor's column names).
 
@@ -41,6 +43,8 @@ def fit(
     add, to: continuity correction for 2x2 data (metafor's ``add``/``to``).
     na_action: "fail" (a missing value is an error) or "omit" (rows with missing values left out, named in the
     notes).
+    weights: a column name or one number per study: user weights for the pooled estimate / coefficients
+    instead of inverse-variance weights (metafor's ``weights=``; tau^2 and heterogeneity as usual).
     """
     method = str(method).upper()
     omitted: list[str] = []
@@ -50,14 +54,43 @@ def fit(
     effects.notes = omitted + effects.notes
     if by is not None and mods:
         raise MetaInputError("use either by= (subgroups) or mods= (meta-regression), not both")
+    user_weights = None if weights is None else _user_weights(data, weights, effects.study, method, by)
     if by is not None:
         return fit_subgroups(data, effects, by, method, test, level, add, to)
     if mods:
         if method in POOLING_METHODS:
             raise MetaInputError(f"method='{method}' cannot take moderators", field="mods")
         X, names = design_matrix(data, [mods] if isinstance(mods, str) else list(mods))
-        return fit_effects(effects, method, test, level, X=X, coef_names=names)
+        return fit_effects(effects, method, test, level, X=X, coef_names=names, user_weights=user_weights)
+    if user_weights is not None:
+        return fit_effects(effects, method, test, level, user_weights=user_weights)
     return fit_pooled(effects, method, test, level, add, to)
+
+
+def _user_weights(
+    data: pd.DataFrame, weights: str | Sequence[float], labels: list[str], method: str, by: str | None
+) -> np.ndarray:
+    """User weights as an array, each finite and >= 0, not all 0; errors name the study."""
+    if method in POOLING_METHODS or by is not None:
+        raise MetaInputError(
+            "weights: only for inverse-variance models without by= subgroups", field="weights"
+        )
+    if isinstance(weights, str):
+        if weights not in data.columns:
+            raise MetaInputError(f"weights: no column {weights!r} in the data", field="weights")
+        values = pd.to_numeric(data[weights], errors="coerce").to_numpy(dtype=float)
+    else:
+        values = np.asarray(list(weights), dtype=float)
+    if len(values) != len(labels):
+        raise MetaInputError(f"weights: {len(values)} values for {len(labels)} studies", field="weights")
+    for label, value in zip(labels, values, strict=True):
+        if not (math.isfinite(value) and value >= 0):
+            raise MetaInputError(
+                f"study {label}: weight {value} must be a finite number >= 0", field="weights"
+            )
+    if not values.sum() > 0:
+        raise MetaInputError("weights: all weights are 0", field="weights")
+    return values
 
 
 def fit_pooled(

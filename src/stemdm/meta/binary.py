@@ -182,9 +182,9 @@ def fit_binary(
 
 def _degenerate_mh(effects: StudyEffects, estimate: float, level: float, het) -> MetaResult:
     """The outcome does not vary within any study (every patient had the event, RR or RD; or none had it,
-    RD): the MH estimate is no effect with SE 0 by construction, as metafor's rma.mh returns (estimate 0, se 0, z and p undefined). stemdm returns the same
-    estimate and SE but no interval: a zero-width CI would claim a certainty the data do not have
-    (a deliberate difference from metafor, tested)."""
+    RD): the MH estimate is no effect with SE 0 by construction, as metafor's rma.mh returns (estimate 0,
+    se 0, z and p undefined). stemdm returns the same estimate and SE but no interval: a zero-width CI
+    would claim a certainty the data do not have (a deliberate difference from metafor, tested)."""
     q, df, q_pval, i2, h2, _ = het
     note = (
         "the outcome did not vary within any study (all or none of the patients had the event): the "

@@ -14,6 +14,7 @@ from stemdm.meta import core
 from stemdm.meta.effects import RATIO_MEASURES, StudyEffects
 from stemdm.meta.errors import ConvergenceError, MetaInputError
 from stemdm.meta.report import summary_text
+from stemdm.meta.tau2_se import se_tau2
 
 SUMMARY_KEYS = (
     "k", "estimate", "se", "ci_lb", "ci_ub", "pval", "tau2", "tau2_ci_lb", "tau2_ci_ub",
@@ -192,6 +193,7 @@ def fit_effects(
     X: np.ndarray | None = None,
     coef_names: list[str] | None = None,
     allow_small_df: bool = False,
+    user_weights: np.ndarray | None = None,
 ) -> MetaResult:
     """Fit the common-effect, random-effects or mixed-effects (X given) model to study effects.
 
@@ -200,6 +202,9 @@ def fit_effects(
     ``predict()``: estimate +/- crit * sqrt(se^2 + tau^2), crit from t(k-p) under knha.
     ``allow_small_df`` lets knha run with 1 residual df (as metafor does; used by sensitivity
     analyses on small subsets); a direct call with k = 2 under knha is an error.
+    ``user_weights``: weights for the coefficients instead of 1/(v + tau^2) (metafor ``weights=``): tau^2,
+    Q and I^2 as usual, V_b = (X'AX)^-1 X'A M A X (X'AX)^-1 with M = diag(v + tau^2).
+    ``extra["se_tau2"]``: the SE of tau^2 (``stemdm.meta.tau2_se``).
     """
     method = method.upper()
     if method not in core.ESTIMATORS:
@@ -251,12 +256,48 @@ def fit_effects(
         pi_lb=None, pi_ub=None, weights=100 * w / w.sum(), notes=notes,
         s2w=float(inference.s2w[0]),
     )  # fmt: skip
+    design = np.ones((effects.k, 1)) if X is None else X
+    result.extra["se_tau2"] = se_tau2(effects.yi, effects.vi, design, tau2, method)
+    if user_weights is not None:
+        _apply_user_weights(result, inference, design, user_weights)
     if X is None:
         half = float(inference.crit[0]) * math.sqrt(result.se**2 + tau2)
         result.pi_lb, result.pi_ub = result.estimate - half, result.estimate + half
     else:
         _add_moderator_tests(result, batch, inference, X, coef_names)
     return result
+
+
+def _apply_user_weights(result: MetaResult, inference: core.Inference, X: np.ndarray, a: np.ndarray) -> None:
+    """Coefficients and their covariance under user weights ``a`` (see fit_effects); the Knapp-Hartung scale
+    is the inverse-variance fit's, as in metafor."""
+    M = result.effects.vi + result.tau2
+    XA = X.T * a
+    bread = np.linalg.inv(XA @ X)
+    beta = bread @ (XA @ result.effects.yi)
+    vb = bread @ (XA * M) @ XA.T @ bread * float(inference.s2w[0])
+    se = np.sqrt(np.diag(vb))
+    crit = float(inference.crit[0])
+    stat = beta / se
+    if result.test == "z":
+        pval = 2 * stats.norm.sf(np.abs(stat))
+    else:
+        pval = 2 * stats.t.sf(np.abs(stat), float(inference.dist_df[0]))
+    inference.beta, inference.vb, inference.se = beta[None, :], vb[None], se[None, :]
+    inference.stat, inference.pval = stat[None, :], pval[None, :]
+    inference.ci_lb, inference.ci_ub = (beta - crit * se)[None, :], (beta + crit * se)[None, :]
+    result.estimate, result.se, result.stat, result.pval = (
+        float(beta[0]),
+        float(se[0]),
+        float(stat[0]),
+        float(pval[0]),
+    )
+    result.ci_lb, result.ci_ub = float(beta[0] - crit * se[0]), float(beta[0] + crit * se[0])
+    result.weights = 100 * a / a.sum()
+    result.notes.append(
+        "user weights: the estimate and its SE follow the given weights; tau2, Q and I2 are the estimator's "
+        "as usual (metafor's weights=)"
+    )
 
 
 def _add_moderator_tests(
