@@ -17,9 +17,11 @@ from stemdm import NOT_MEDICAL_ADVICE, meta
 from stemdm.evidence import Store, bundled_caveats, coverage
 from stemdm.meta.datasets import DATASETS, load_dataset
 from stemdm.meta.report import fmt, fmt_p, json_safe
+from stemdm.review.cli import results_table
 from stemdm.review.protocol import load_protocol
 from stemdm.review.report import write_report
 from stemdm.review.run import run_review
+from stemdm.sanitize import term
 
 
 def run_demo(out: Path, console: Console) -> dict:
@@ -85,20 +87,10 @@ def run_review_demo(out: Path, console: Console) -> dict:
     out/report.html, out/results.json and out/figures/, and prints a short results table."""
     review = run_review(Store.open(out / "evidence.sqlite").load(), load_protocol())
     paths = write_report(review, out)
-    table = Table(title="Review: pooled results (bundled evidence, default protocol)")
-    for column in ("outcome", "months", "k", "n", "MD (95% CI)", "certainty"):
-        table.add_column(column)
-    for r in review.summaries():
-        if r["subgroup"] == "overall":
-            table.add_row(
-                r["outcome"],
-                f"{r['timepoint_months']:g}",
-                str(r["k"]),
-                str(r["n"]),
-                f"{fmt(r['estimate'], 2)} ({fmt(r['ci_lb'], 2)} to {fmt(r['ci_ub'], 2)}) {r['unit']}",
-                str(r["certainty"]),
-            )
-    console.print(table)
+    console.print(results_table(review, "Review: pooled results (bundled evidence, default protocol)", True))
+    for sentence in review.narrative:
+        if sentence["subgroup"] == "overall":
+            console.print(term(sentence["en"]))
     console.print(f"{len(review.skipped)} analyses could not be done (reasons in the report).")
     console.print(f"[bold]Report: {paths['report']}[/]")
     return {"report": str(paths["report"]), "results": str(paths["results"]), "pooled": len(review.results)}

@@ -106,24 +106,45 @@ def run(
     console.print(f"[italic]{NOT_MEDICAL_ADVICE}[/]")
 
 
-def _print(review: Review) -> None:
-    table = Table(title=term(review.protocol.title))
-    ci_label = f"estimate ({review.protocol.model.level:g}% CI)"
-    for column in ("outcome", "months", "subgroup", "k", "n", ci_label, "p", "I2", "certainty"):
-        table.add_column(term(column))
+def _percent(p: float | None) -> str:
+    return "—" if p is None else f"{100 * p:.0f}%"
+
+
+def results_table(review: Review, title: str, overall_only: bool = False) -> Table:
+    """The pooled results for a terminal: frequentist estimate and CI beside the Bayesian median, credible
+    interval, P(benefit) and P(>= MID), with the certainty of evidence (``overall_only``: the overall rows, in
+    fewer columns)."""
+    level = f"{review.protocol.model.level:g}%"
+    table = Table(title=term(title))
+    for column, wanted in (
+        ("outcome", True), ("months", True), ("subgroup", not overall_only), ("k", True), ("n", True),
+        (f"estimate ({level} CI)", True), ("p", not overall_only), ("I2", not overall_only),
+        (f"Bayesian median ({level} CrI)", True), ("P(benefit)", True), ("P(>= MID)", True),
+        ("certainty", True),
+    ):  # fmt: skip
+        if wanted:
+            table.add_column(term(column))
     for r in review.summaries():
-        table.add_row(
-            r["outcome"],
-            f"{r['timepoint_months']:g}",
-            term(r["subgroup"]),
-            str(r["k"]),
-            str(r["n"]),
-            term(f"{fmt(r['estimate'])} ({fmt(r['ci_lb'])} to {fmt(r['ci_ub'])}) {r['unit']}"),
-            "<0.001" if r["pval"] < 0.001 else f"{r['pval']:.3f}",
-            f"{r['i2']:.0f}%",
-            str(r["certainty"]),
+        if overall_only and r["subgroup"] != "overall":
+            continue
+        bayes = (
+            "—" if r["post_median"] is None
+            else f"{fmt(r['post_median'])} ({fmt(r['post_ci_lb'])} to {fmt(r['post_ci_ub'])})"
+        )  # fmt: skip
+        frequentist = term(f"{fmt(r['estimate'])} ({fmt(r['ci_lb'])} to {fmt(r['ci_ub'])}) {r['unit']}")
+        cells = [r["outcome"], f"{r['timepoint_months']:g}"]
+        cells += [] if overall_only else [term(r["subgroup"])]
+        cells += [str(r["k"]), str(r["n"]), frequentist]
+        cells += (
+            [] if overall_only else ["<0.001" if r["pval"] < 0.001 else f"{r['pval']:.3f}", f"{r['i2']:.0f}%"]
         )
-    console.print(table)
+        cells += [bayes, _percent(r["p_benefit"]), _percent(r["p_mid"]), str(r["certainty"])]
+        table.add_row(*cells)
+    return table
+
+
+def _print(review: Review) -> None:
+    console.print(results_table(review, review.protocol.title))
     for sentence in review.narrative:
         console.print(term(sentence["en"]))
     console.print(f"{len(review.skipped)} analyses not done (reasons in the report and in --json), e.g.:")
