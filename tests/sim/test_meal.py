@@ -40,3 +40,27 @@ def test_healthy_ogtt_is_normal_and_diabetes_is_not():
     assert (
         result.c_peptide_90[0] > result.c_peptide_90[1] > 1.5 * 0.9
     )  # secretion rises, less with less function
+
+
+def test_injected_insulin_is_never_counted_as_secreted():
+    """Issue 10: at identical beta-cell function, C-peptide at 90 min was 2.46 ng/mL with 36 IU/day of basal
+    insulin and 1.64 without. The same patient (cells, sensitivities) is taken to its fasting state with and
+    without the insulin, then given the test: glucose responds to injected insulin, C-peptide follows
+    endogenous secretion only, so the patient on insulin (lower glucose) cannot show more C-peptide."""
+    from stemdm.sim.meal import fasting_c_peptide
+    from stemdm.sim.parameters import default_parameters
+    from stemdm.sim.physiology import fasting_state
+
+    p = default_parameters().physiology
+    n = 2
+    bfun, sp, sh = np.full(n, 0.35), np.full(n, 0.45), np.full(n, 0.6)
+    weight, age, bsa, male = np.full(n, 80.0), np.full(n, 55.0), np.full(n, 1.9), np.array([True, False])
+    k10, k12, k21 = van_cauter_rates(age)
+    results = []
+    for exo in (np.zeros(n), np.full(n, p.exo_per_iu * 36.0)):
+        G, endogenous = fasting_state(p, bfun, sp, sh, exo, np.full(n, 150.0))
+        cpep = fasting_c_peptide(endogenous, weight, age, bsa, male)
+        results.append(meal_test(G, endogenous, bfun, sp, sh, weight, cpep, k10, k12, k21, I_exo=exo))
+    without, with_insulin = results
+    assert np.all(with_insulin.glucose_120 < without.glucose_120)
+    assert np.all(with_insulin.c_peptide_90 <= without.c_peptide_90 + 1e-9)

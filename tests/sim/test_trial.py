@@ -134,3 +134,41 @@ def test_one_patient_per_arm_is_refused_and_json_never_holds_nan():
 
     payload = json.dumps(run_trial(TrialDesign(**FAST), Parameters()).to_dict(), allow_nan=False)
     assert "NaN" not in payload
+
+
+def test_insulin_removed_during_the_trial_is_given_back_when_the_effect_fades():
+    """Issue 10: titration only ratcheted down, so after 5 years three infusions left the therapy arm worse
+    than placebo (HbA1c +0.10, insulin still -3.5 IU/day). With reversible titration the therapy arm is not
+    worse than placebo at 5 years and most of the removed insulin is back."""
+    design = TrialDesign(patients_per_arm=100, weeks=260, visits=[0, 104, 260], seed=3)
+    effects = {(e["outcome"], e["week"]): e for e in run_trial(design).to_dict()["effects"]}
+    assert effects[("hba1c", 260)]["md"] <= 0.0
+    assert abs(effects[("insulin_dose", 260)]["md"]) < 0.5 * abs(effects[("insulin_dose", 104)]["md"])
+
+
+def test_fixed_background_insulin_is_never_titrated():
+    """titration="fixed": every patient's dose moves only by the trial effect on insulin taken, the same
+    factor for all (no weekly adjustment)."""
+    result = run_trial(TrialDesign(patients_per_arm=30, weeks=24, visits=[0, 24], titration="fixed", seed=2))
+    for arm in result.arms.values():
+        dose = arm.values["insulin_dose"]
+        on_insulin = dose[0] > 0
+        ratio = dose[1, on_insulin] / dose[0, on_insulin]
+        assert np.ptp(ratio) < 1e-12
+
+
+def test_inclusion_window_and_responder_definition_for_patients_not_on_insulin():
+    """Issue 10: a Skyler-like cohort (HbA1c 8.3 +- 1.0 %, no insulin) had 10 % of patients below 7 % at
+    baseline although the trial required >= 7 %; and the responder rate of patients not on insulin was 0 % by
+    construction. The inclusion window is applied, and for them a responder is HbA1c < 7 % alone."""
+    common = dict(hba1c=8.3, hba1c_sd=1.0, insulin_treated=False, weeks=12, visits=[0, 12], seed=4)
+    open_cohort = run_trial(TrialDesign(patients_per_arm=200, **common))
+    windowed = run_trial(TrialDesign(patients_per_arm=200, hba1c_min=7.0, hba1c_max=10.0, **common))
+    first = np.concatenate([arm.values["hba1c"][0] for arm in open_cohort.arms.values()])
+    assert (first < 7.0).mean() > 0.05  # the untruncated draw does reach below 7 %
+    baseline = np.concatenate([arm.values["hba1c"][0] for arm in windowed.arms.values()])
+    assert baseline.min() >= 7.0 - 1e-9 and baseline.max() <= 10.0 + 1e-9
+    rates = windowed.responders()
+    assert rates["therapy"] > 0 and "for patients on insulin at baseline" in rates["definition"]
+    with pytest.raises(ValidationError, match="outside the inclusion window"):
+        run_trial(TrialDesign(patients_per_arm=5, hba1c=6.5, hba1c_min=7.0, weeks=12, visits=[0, 12]))

@@ -31,6 +31,20 @@ def _fail(message: str) -> None:
     raise typer.Exit(code=2)
 
 
+#: --dose-unit spellings -> factor to 1e6 cells/kg
+DOSE_UNITS = {"1e6 cells/kg": 1.0, "10^6 cells/kg": 1.0, "million cells/kg": 1.0, "cells/kg": 1e-6}
+
+
+def _dose_in_millions_per_kg(dose: float, unit: str, pathway: str) -> float:
+    """The dose in the design's unit (1e6 cells/kg; PSC grafts in beta-cell equivalents, no conversion)."""
+    key = " ".join(unit.strip().lower().split())
+    if key not in DOSE_UNITS:
+        raise UsageError(f"--dose-unit: {unit!r}; use one of {', '.join(DOSE_UNITS)}")
+    if DOSE_UNITS[key] != 1.0 and pathway.strip().lower().replace("_", "-") == "psc-islet":
+        raise UsageError("--dose-unit: a PSC-islet graft is dosed in beta-cell equivalents, not cells/kg")
+    return dose * DOSE_UNITS[key]
+
+
 def simulate(
     pathway: Annotated[str, typer.Option(help="msc, psc-islet or exosome")] = "msc",
     source: Annotated[
@@ -44,6 +58,9 @@ def simulate(
             "equivalents (1 = a healthy beta-cell mass)"
         ),
     ] = 1.0,
+    dose_unit: Annotated[
+        str, typer.Option(help="unit of --dose for MSC/exosome: '1e6 cells/kg' (default) or 'cells/kg'")
+    ] = "1e6 cells/kg",
     infusions: Annotated[int, typer.Option(help="Number of administrations")] = 3,
     interval_weeks: Annotated[float, typer.Option(help="Weeks between administrations")] = 4.0,
     weeks: Annotated[int, typer.Option(help="Trial duration in weeks")] = 48,
@@ -58,6 +75,14 @@ def simulate(
         float | None, typer.Option(help="Baseline fasting C-peptide mean (ng/mL), matched too")
     ] = None,
     cpep_sd: Annotated[float | None, typer.Option(help="Baseline fasting C-peptide SD (ng/mL)")] = None,
+    hba1c_min: Annotated[float | None, typer.Option(help="Inclusion: lowest baseline HbA1c (%)")] = None,
+    hba1c_max: Annotated[float | None, typer.Option(help="Inclusion: highest baseline HbA1c (%)")] = None,
+    cpep_min: Annotated[
+        float | None, typer.Option(help="Inclusion: lowest fasting C-peptide (ng/mL)")
+    ] = None,
+    titration: Annotated[
+        str, typer.Option(help="Background insulin: target (titrated both ways) or fixed")
+    ] = "target",
     encapsulated: Annotated[
         bool, typer.Option("--encapsulated/--not-encapsulated", help="PSC grafts")
     ] = True,
@@ -88,6 +113,7 @@ def simulate(
     except ValueError:
         _fail(f"--visits must be comma-separated whole weeks, got {visits!r}")
     try:
+        dose = _dose_in_millions_per_kg(dose, dose_unit, pathway)
         if workers is not None:
             number(workers, "--workers", low=1, high=MAX_WORKERS, integer=True)
         for option, path in (("--plot", plot), ("--responders", responders)):
@@ -113,6 +139,10 @@ def simulate(
             insulin_treated=insulin_treated,
             cpep_fasting=cpep,
             cpep_fasting_sd=cpep_sd,
+            hba1c_min=hba1c_min,
+            hba1c_max=hba1c_max,
+            cpep_min=cpep_min,
+            titration=titration.strip().lower(),
             encapsulated=encapsulated,
             seed=seed,
         )

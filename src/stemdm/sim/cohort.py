@@ -44,6 +44,10 @@ class Baseline:
     insulin_treated: bool = True
     cpep_fasting: float | None = None  # ng/mL; matched too when given
     cpep_fasting_sd: float | None = None
+    #: the trial's inclusion criteria, applied to every candidate: HbA1c window (%), fasting C-peptide floor
+    hba1c_min: float | None = None
+    hba1c_max: float | None = None
+    cpep_min: float | None = None  # ng/mL
 
     def __post_init__(self) -> None:
         if not 5.0 <= self.hba1c <= 14.0:
@@ -58,6 +62,27 @@ class Baseline:
             raise ValueError("give the fasting C-peptide mean and SD together")
         if self.cpep_fasting is not None and not (0 < self.cpep_fasting < 10 and self.cpep_fasting_sd > 0):
             raise ValueError("fasting C-peptide must lie in (0, 10) ng/mL with a positive SD")
+        low = self.hba1c_min if self.hba1c_min is not None else 0.0
+        high = self.hba1c_max if self.hba1c_max is not None else 99.0
+        if not low < high:
+            raise ValueError(f"inclusion HbA1c window [{low}, {high}] % is empty")
+        if not low <= self.hba1c <= high:
+            raise ValueError(
+                f"baseline HbA1c {self.hba1c} % lies outside the inclusion window [{low}, {high}] %"
+            )
+        if self.cpep_min is not None and not 0 <= self.cpep_min < 10:
+            raise ValueError(f"inclusion C-peptide floor {self.cpep_min} ng/mL must lie in [0, 10)")
+
+    def included(self, hba1c: np.ndarray, c_peptide: np.ndarray) -> np.ndarray:
+        """The candidates meeting the inclusion criteria (HbA1c window, fasting C-peptide floor)."""
+        ok = np.ones(hba1c.shape, dtype=bool)
+        if self.hba1c_min is not None:
+            ok &= hba1c >= self.hba1c_min
+        if self.hba1c_max is not None:
+            ok &= hba1c <= self.hba1c_max
+        if self.cpep_min is not None:
+            ok &= c_peptide >= self.cpep_min
+        return ok
 
 
 @dataclass
@@ -116,7 +141,8 @@ def _baseline_hba1c(p: Physiology, c: dict[str, np.ndarray]) -> tuple[np.ndarray
     c["endogenous"] = endogenous
     c["mean_G"] = daily_mean_glucose(
         G,
-        endogenous + p.exo_per_iu * c["dose"],
+        endogenous,
+        p.exo_per_iu * c["dose"],
         c["B"] * c["F"] * Q,
         sp,
         sh,
@@ -143,6 +169,9 @@ def make_cohort(
         h, G, Q = _baseline_hba1c(p, c)
         c.update(hba1c=h, G=G, Q=Q)
         ok = _accept(h, base.hba1c, base.hba1c_sd, rng) & (G > 70) & (G < 450)
+        # inclusion criteria truncate the target distribution (ASSUMPTION: the published mean and SD describe
+        # the untruncated draw; with a window well outside mean +- 1 SD the difference is small)
+        ok &= base.included(h, _candidate_c_peptide(p, c))
         if base.cpep_fasting is not None:
             # joint target taken as the product of the two published marginals (ASSUMPTION: independence)
             ok &= _accept(_candidate_c_peptide(p, c), base.cpep_fasting, base.cpep_fasting_sd, rng)

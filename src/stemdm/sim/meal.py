@@ -66,19 +66,24 @@ def meal_test(
     k21: np.ndarray,
     carbs_g: float = 75.0,
     minutes: int = 180,
+    I_exo: np.ndarray | None = None,
 ) -> MealResult:
     """An oral glucose load of ``carbs_g`` grams (75 g OGTT by default) from each patient's fasting state.
 
-    ``I_fast`` is total fasting plasma insulin (uU/mL); C-peptide starts at ``cpep_fast`` (ng/mL) and follows
-    the Van Cauter two-compartment model (k10, k12, k21 per minute) driven by secretion relative to basal."""
+    ``I_fast`` is endogenous fasting plasma insulin (uU/mL), ``I_exo`` the plasma insulin from injected basal
+    insulin (uU/mL; flat over the test, ASSUMPTION for a long-acting basal insulin). Glucose responds to their
+    sum; the Dalla Man basal secretion and the C-peptide (from ``cpep_fast``, ng/mL, by the Van Cauter
+    two-compartment model with k10, k12, k21 per minute) follow endogenous secretion only, so injected insulin
+    is never counted as secreted."""
     n = G_fast.shape[0]
+    exo = np.zeros(n) if I_exo is None else I_exo * PMOL_PER_UU
     vmx = VMX * sp
     kp3 = KP3 * sh
     k_sec = K_SEC * bfun
     beta_sec = BETA_SEC * bfun
     gpb = G_fast * VG
-    ib = I_fast * PMOL_PER_UU
-    ipb = ib * VI
+    ib = I_fast * PMOL_PER_UU + exo  # total basal plasma insulin, pmol/L (drives glucose)
+    ipb = I_fast * PMOL_PER_UU * VI  # endogenous plasma insulin, pmol/kg
     ilb = (M2 + M4) * ipb / M1
     sb = _basal_secretion(ilb, ipb)
     ipob = sb / GAMMA_SEC
@@ -108,7 +113,7 @@ def meal_test(
     out_cp90 = cpep_fast.copy()
     for minute in range(1, minutes + 1):
         G = gp / VG
-        insulin = ip / VI
+        insulin = ip / VI + exo
         qsto = q1 + q2
         kempt = KMIN + (KMAX - KMIN) / 2 * (
             np.tanh(aa * (qsto - B_EMPT * dose)) - np.tanh(cc * (qsto - D_EMPT * dose)) + 2
@@ -173,6 +178,7 @@ def fasting_c_peptide(
 def daily_mean_glucose(
     G_fast: np.ndarray,
     I_fast: np.ndarray,
+    I_exo: np.ndarray,
     bfun: np.ndarray,
     sp: np.ndarray,
     sh: np.ndarray,
@@ -188,7 +194,8 @@ def daily_mean_glucose(
     n = G_fast.shape[0]
     k10, k12, k21 = van_cauter_rates(np.full(n, 50.0))  # C-peptide is not used here
     test = meal_test(
-        G_fast, I_fast, bfun, sp, sh, weight, np.ones(n), k10, k12, k21, carbs_g=carbs_g, minutes=window_min
-    )
+        G_fast, I_fast, bfun, sp, sh, weight, np.ones(n), k10, k12, k21, carbs_g=carbs_g, minutes=window_min,
+        I_exo=I_exo,
+    )  # fmt: skip
     share = min(1.0, meals_per_day * window_min / 1440.0)
     return G_fast + share * (test.mean_glucose - G_fast)

@@ -95,6 +95,13 @@ class Physiology:
         "mg/dL",
     )
     fpg_target: float = _p(130.0, "ADA/EASD fasting target < 130 mg/dL (Riddle2003 table for steps)", "mg/dL")
+    titration: str = field(
+        default="target",
+        metadata={
+            "source": "trial design: 'target' (weekly, reversible, see trial._titrate) or 'fixed' "
+            "(background insulin held at its starting dose)"
+        },
+    )
 
 
 @dataclass(frozen=True)

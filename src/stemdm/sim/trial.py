@@ -11,11 +11,12 @@ contaminate a measured fasting insulin, so this is what a C-peptide-based HOMA a
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -84,6 +85,12 @@ class TrialDesign(BaseModel):
     cpep_fasting: float | None = Field(None, allow_inf_nan=False)
     cpep_fasting_sd: float | None = Field(None, gt=0, le=10, allow_inf_nan=False)
     seed: int = Field(1, ge=0, le=2**63 - 1)
+    #: background insulin: titrated toward the fasting target ("target", reversible) or held fixed ("fixed")
+    titration: Literal["target", "fixed"] = "target"
+    #: inclusion criteria applied to the cohort: HbA1c window (%) and fasting C-peptide floor (ng/mL)
+    hba1c_min: float | None = Field(None, ge=3, le=20, allow_inf_nan=False)
+    hba1c_max: float | None = Field(None, ge=3, le=20, allow_inf_nan=False)
+    cpep_min: float | None = Field(None, ge=0, le=10, allow_inf_nan=False)
 
     @field_validator("pathway", "source", "route", mode="before")
     @classmethod
@@ -140,6 +147,9 @@ class TrialDesign(BaseModel):
             self.insulin_treated,
             self.cpep_fasting,
             self.cpep_fasting_sd,
+            self.hba1c_min,
+            self.hba1c_max,
+            self.cpep_min,
         )
 
 
@@ -193,15 +203,22 @@ class TrialResult:
         return effects
 
     def responders(self) -> dict[str, Any]:
-        """HbA1c < 7 % and insulin dose down >= 50 % at the last visit (Zang 2022 primary endpoint)."""
+        """The trials' own responder definition at the last visit: HbA1c < 7 % with the insulin dose down
+        >= 50 % for patients on insulin at baseline (Zang 2022, Bhansali 2014/2017 primary endpoint), HbA1c
+        < 7 % alone for patients not on insulin (an insulin halving is not defined for them)."""
         out = {}
         for name, arm in self.arms.items():
             hba1c = arm.values["hba1c"][-1]
             dose0, dose1 = arm.values["insulin_dose"][0], arm.values["insulin_dose"][-1]
+            on_insulin = dose0 > 0
             with np.errstate(invalid="ignore", divide="ignore"):
-                reduced = np.where(dose0 > 0, (dose0 - dose1) / dose0 >= 0.5, False)
+                reduced = np.where(on_insulin, (dose0 - dose1) / dose0 >= 0.5, True)
             out[name] = float(np.mean((hba1c < 7.0) & reduced))
-        return {"definition": "HbA1c < 7 % and insulin dose reduced >= 50 % at the last visit", **out}
+        definition = (
+            "HbA1c < 7 % and, for patients on insulin at baseline, insulin dose reduced >= 50 %, "
+            "at the last visit"
+        )
+        return {"definition": definition, **out}
 
     def to_frame(self) -> pd.DataFrame:
         rows = []
@@ -275,6 +292,10 @@ def run_trial(
     patients, so it can run in chunks: ``workers`` starts a dask.distributed LocalCluster, ``scheduler`` uses
     an existing cluster. Results are identical to the single-process run for the same seed."""
     params = params or default_parameters()
+    if design.titration != params.physiology.titration:
+        params = dataclasses.replace(
+            params, physiology=dataclasses.replace(params.physiology, titration=design.titration)
+        )
     rng = np.random.default_rng(design.seed)
     cohort = make_cohort(params.physiology, design.baseline(), 2 * design.patients_per_arm, rng)
     order = rng.permutation(cohort.n)  # randomization
@@ -375,6 +396,7 @@ def simulate_arm(
     values = {e: np.full((len(visits), n), np.nan) for e in ENDPOINTS}
     sensitivity = np.full((len(visits), n), np.nan)
     baseline_fpg = s.G.copy()
+    starting_dose = s.dose.copy()
     graft_efficiency = t.graft_encapsulated_efficiency if (regimen and regimen.encapsulated) else 1.0
     G, insulin = s.G, np.zeros(n)
     for day in range(weeks * 7 + 1):
@@ -389,7 +411,8 @@ def simulate_arm(
         if day > 0 and day % p.representative_day_every == 0:
             mean_G = daily_mean_glucose(
                 G,
-                insulin + p.exo_per_iu * dose_taken,
+                insulin,
+                p.exo_per_iu * dose_taken,
                 bfun,
                 sp,
                 sh,
@@ -402,12 +425,11 @@ def simulate_arm(
         if day in visit_days:
             _record(values, visit_days[day], s, G, insulin, cohort, dose_taken)
             sensitivity[visit_days[day]] = sp
-            _record_meal_test(
-                values, visit_days[day], G, insulin + p.exo_per_iu * dose_taken, bfun, sp, sh, cohort
-            )
+            exo = p.exo_per_iu * dose_taken
+            _record_meal_test(values, visit_days[day], G, insulin, exo, bfun, sp, sh, cohort)
         _advance(p, t, s, G, e_sys, e_islet)
-        if day % p.titration_days == p.titration_days - 1:
-            _titrate(s, G, baseline_fpg, p.deescalate_below)
+        if p.titration == "target" and day % p.titration_days == p.titration_days - 1:
+            _titrate(s, G, baseline_fpg, starting_dose, p)
         step_therapy(t, regimen, ther, day)
         if progress is not None:
             progress(1)  # one simulated day of this arm
@@ -429,13 +451,18 @@ def _advance(p: Physiology, t, s, G: np.ndarray, e_sys: np.ndarray, e_islet: np.
     s.Sh = relax(s.Sh, s.Sh_target, 1 / p.tau_S)
 
 
-def _titrate(s, G: np.ndarray, baseline_fpg: np.ndarray, deescalate_below: float) -> None:
-    """Weekly basal-insulin adjustment (ASSUMPTION modelled on trial practice and Treat-to-Target steps):
-    -4 IU below 72 mg/dL, -2 IU below ``deescalate_below`` (de-escalation as glucose improves), +2 IU when
-    fasting glucose rises 20 mg/dL above its baseline; background therapy otherwise kept stable."""
-    treated = s.insulin_treated & (s.dose > 0)
-    rises = baseline_fpg + 20 < G
-    change = np.where(G < 72, -4.0, np.where(deescalate_below > G, -2.0, np.where(rises, 2.0, 0.0)))
+def _titrate(s, G: np.ndarray, baseline_fpg: np.ndarray, starting_dose: np.ndarray, p: Physiology) -> None:
+    """Weekly basal-insulin adjustment (ASSUMPTION modelled on trial practice and Treat-to-Target steps), in
+    both directions: -4 IU below 72 mg/dL; -2 IU below ``deescalate_below`` (de-escalation as glucose
+    improves); +2 IU when fasting glucose rises 20 mg/dL above its baseline (deterioration), and +2 IU above
+    ``fpg_target`` while the dose is below the starting dose (insulin removed during the trial is given back
+    when the effect fades; before, de-escalation was a one-way ratchet). Patients on insulin at the start
+    only; a dose stopped at 0 can be restarted."""
+    treated = s.insulin_treated
+    deteriorates = baseline_fpg + 20 < G
+    gives_back = (p.fpg_target < G) & (s.dose < starting_dose)
+    up = np.where(deteriorates | gives_back, 2.0, 0.0)
+    change = np.where(G < 72, -4.0, np.where(p.deescalate_below > G, -2.0, up))
     s.dose = np.where(treated, np.maximum(s.dose + change, 0.0), s.dose)
 
 
@@ -449,10 +476,12 @@ def _record(values, i: int, s, G: np.ndarray, insulin: np.ndarray, cohort: Cohor
     values["cpep_fasting"][i] = fasting_c_peptide(insulin, cohort.weight, cohort.age, cohort.bsa, cohort.male)
 
 
-def _record_meal_test(values, i: int, G, total_insulin, bfun, sp, sh, cohort: Cohort) -> None:
-    """75 g oral glucose test from today's fasting state: 2-h glucose and 90-min C-peptide (``meal.py``)."""
+def _record_meal_test(values, i: int, G, insulin, exo, bfun, sp, sh, cohort: Cohort) -> None:
+    """75 g oral glucose test from today's fasting state: 2-h glucose and 90-min C-peptide (``meal.py``;
+    C-peptide from endogenous secretion only)."""
     k10, k12, k21 = van_cauter_rates(cohort.age)
-    test = meal_test(G, total_insulin, bfun, sp, sh, cohort.weight, values["cpep_fasting"][i], k10, k12, k21)
+    cpep = values["cpep_fasting"][i]
+    test = meal_test(G, insulin, bfun, sp, sh, cohort.weight, cpep, k10, k12, k21, I_exo=exo)
     values["ppbg"][i] = test.glucose_120
     values["cpep_stimulated"][i] = test.c_peptide_90
 
