@@ -15,6 +15,7 @@ from rich.table import Table
 
 from stemdm import NOT_MEDICAL_ADVICE
 from stemdm.cli_checks import UsageError, number, output_path
+from stemdm.meta.report import json_safe
 from stemdm.sanitize import term
 from stemdm.sim.parameters import default_parameters
 from stemdm.sim.trial import ENDPOINTS, MAX_PATIENTS_PER_ARM, TrialDesign, run_trial
@@ -83,6 +84,15 @@ def simulate(
     titration: Annotated[
         str, typer.Option(help="Background insulin: target (titrated both ways) or fixed")
     ] = "target",
+    trial_size: Annotated[
+        str | None,
+        typer.Option(
+            help="N_THERAPY,N_PLACEBO: add 95 % predictive intervals of what such a trial would observe"
+        ),
+    ] = None,
+    posterior_draws: Annotated[
+        int, typer.Option(help="with --trial-size: posterior draws simulated (parameter uncertainty)")
+    ] = 40,
     encapsulated: Annotated[
         bool, typer.Option("--encapsulated/--not-encapsulated", help="PSC grafts")
     ] = True,
@@ -113,6 +123,8 @@ def simulate(
     except ValueError:
         _fail(f"--visits must be comma-separated whole weeks, got {visits!r}")
     try:
+        size = _trial_size(trial_size)
+        number(posterior_draws, "--posterior-draws", low=2, high=400, integer=True)
         dose = _dose_in_millions_per_kg(dose, dose_unit, pathway)
         if workers is not None:
             number(workers, "--workers", low=1, high=MAX_WORKERS, integer=True)
@@ -160,30 +172,89 @@ def simulate(
     except (OSError, TimeoutError) as error:  # dask: scheduler unreachable, cluster failed to start
         _fail(f"--scheduler/--workers: cannot run on the Dask cluster: {type(error).__name__}: {error}")
     _figures(design, result, plot, responders)
+    payload = result.to_dict()
+    prediction = _predict(design, size, posterior_draws) if size is not None else None
+    if prediction is not None:
+        _merge_prediction(payload, prediction)
     if as_json:
-        typer.echo(json.dumps(result.to_dict(), indent=1))
+        typer.echo(json.dumps(json_safe(payload), indent=1))
         return
     table = Table(title=f"{pathway} vs placebo: change from baseline at week {design.visits[-1]}")
-    for column in ("outcome", "therapy mean (SD)", "placebo mean (SD)", "MD of change (95% CI)"):
+    columns = ["outcome", "therapy mean (SD)", "placebo mean (SD)", "MD of change (95% CI, Monte Carlo)"]
+    if prediction is not None:
+        n1, n2 = size
+        columns.append(f"a {n1} + {n2} trial would see (95% PI)")
+    for column in columns:
         table.add_column(column)
     arms = result.arm_summary()
-    last = {e["outcome"]: e for e in result.effects() if e["week"] == design.visits[-1]}
+    last = {e["outcome"]: e for e in payload["effects"] if e["week"] == design.visits[-1]}
     for endpoint in ENDPOINTS:
         t, p = arms["therapy"][endpoint][-1], arms["placebo"][endpoint][-1]
         e = last[endpoint]
-        table.add_row(
+        cells = [
             endpoint,
             f"{t['mean']:.3g} ({t['sd']:.2g})",
             f"{p['mean']:.3g} ({p['sd']:.2g})",
             f"{e['md']:+.3g} ({e['ci_lb']:.3g} to {e['ci_ub']:.3g})",
-        )
+        ]
+        if prediction is not None:
+            cells.append("—" if e.get("pred_lb") is None else f"{e['pred_lb']:.3g} to {e['pred_ub']:.3g}")
+        table.add_row(*cells)
     console.print(table)
+    if prediction is not None:
+        console.print(
+            f"Predictive intervals: {prediction['posterior_draws']} posterior draws (parameter uncertainty), "
+            "the trial's sampling error, and between-trial heterogeneity where the evidence has it:"
+        )
+        for note in prediction["heterogeneity"].values():
+            console.print(term(f"  {note}"))
     responders = result.responders()
     console.print(
         f"Responders ({responders['definition']}): therapy {responders['therapy']:.1%}, placebo "
         f"{responders['placebo']:.1%}. Parameters: {result.parameters_version}."
     )
     console.print(f"[italic]{NOT_MEDICAL_ADVICE}[/]")
+
+
+def _trial_size(text: str | None) -> tuple[int, int] | None:
+    """--trial-size N_THERAPY,N_PLACEBO as two whole numbers of patients."""
+    if text is None:
+        return None
+    parts = [part.strip() for part in text.split(",")]
+    if len(parts) != 2 or not all(part.isdigit() for part in parts):
+        raise UsageError(f"--trial-size: give N_THERAPY,N_PLACEBO as two whole numbers, got {text!r}")
+    n1, n2 = (int(part) for part in parts)
+    for n in (n1, n2):
+        number(n, "--trial-size", low=2, high=MAX_PATIENTS_PER_ARM, integer=True)
+    return n1, n2
+
+
+def _predict(design: TrialDesign, size: tuple[int, int], draws: int) -> dict:
+    from rich.progress import Progress
+
+    from stemdm.sim.predict import predictive
+
+    try:
+        with Progress(console=errors, transient=True) as bar:
+            task = bar.add_task("simulating posterior draws", total=draws)
+            return predictive(design, size, draws, progress=lambda done: bar.advance(task, done))
+    except FileNotFoundError as error:
+        _fail(str(error))
+
+
+def _merge_prediction(payload: dict, prediction: dict) -> None:
+    """Each effects row gains pred_lb/pred_ub (what a trial of the given size would observe) and
+    param_lb/param_ub (the true MD across posterior draws); responders gain their predictive intervals."""
+    by_key = {(row["outcome"], row["week"]): row for row in prediction["effects"]}
+    for row in payload["effects"]:
+        extra = by_key.get((row["outcome"], row["week"]), {})
+        row.update({key: extra.get(key) for key in ("pred_lb", "pred_ub", "param_lb", "param_ub")})
+    payload["responders"] |= {
+        key: value for key, value in prediction["responders"].items() if key != "definition"
+    }
+    payload["prediction"] = {
+        key: value for key, value in prediction.items() if key not in ("effects", "responders")
+    }
 
 
 def _run_with_progress(design: TrialDesign, workers: int | None, scheduler: str | None):
@@ -218,6 +289,54 @@ def _figures(design: TrialDesign, result, plot: Path | None, responders: Path | 
         _fail(f"cannot write the figure: {error}")
 
 
+def _calibrate_bayes(patients: int, seed: int, design_runs: int, out: Path | None, as_json: bool) -> None:
+    from rich.progress import Progress
+
+    from stemdm.sim.posterior import calibrate_bayes, save_posterior
+
+    try:
+        number(patients, "--patients", low=10, high=MAX_PATIENTS_PER_ARM, integer=True)
+        number(design_runs, "--design-runs", low=30, high=5000, integer=True)
+        if out is not None:
+            output_path(out, "--out", suffixes=(".json",))
+    except UsageError as error:
+        _fail(str(error))
+    with Progress(console=errors, transient=True) as bar:
+        task = bar.add_task("simulator runs for the emulator", total=design_runs)
+        record = calibrate_bayes(design_runs, patients, seed, progress=lambda done: bar.advance(task, done))
+    try:
+        path = save_posterior(record, out)
+    except OSError as error:
+        _fail(f"--out: cannot write the posterior file: {error.strerror or error}")
+    if as_json:
+        typer.echo(json.dumps({k: v for k, v in record.items() if k != "draws"} | {"file": str(path)},
+                              indent=1, default=float))  # fmt: skip
+        return
+    table = Table(
+        title=f"Bayesian calibration: prior -> posterior (95 % intervals), {design_runs} design runs"
+    )
+    for column in ("parameter", "prior", "posterior", "what the data say"):
+        table.add_column(column)
+    for p in record["parameters"]:
+        table.add_row(
+            f"{p['block']}.{p['name']}",
+            f"{p['prior_2.5']:.3g} to {p['prior_97.5']:.3g}",
+            f"{p['post_50']:.3g} ({p['post_2.5']:.3g} to {p['post_97.5']:.3g})",
+            term(p["verdict"]),
+        )
+    console.print(table)
+    for t in record["targets"]:
+        lo, mid, hi = t["posterior_predictive"]
+        role = "fitted" if t["in_likelihood"] else "HELD OUT"
+        line = (
+            f"{role}: {t['name']}: target {t['target']:.3g}, posterior predictive {mid:.3g} "
+            f"({lo:.3g} to {hi:.3g}), emulator LOO R2 {t['emulator_loo_r2']:.2f}"
+        )
+        console.print(term(line))
+    console.print(f"Wrote {path}")
+    console.print(NOT_MEDICAL_ADVICE)
+
+
 def calibrate_command(
     patients: Annotated[int, typer.Option(help="Patients per arm of the simulated Zang 2022 trial")] = 200,
     max_evals: Annotated[int, typer.Option(help="Most model evaluations")] = 150,
@@ -226,13 +345,21 @@ def calibrate_command(
         Path | None, typer.Option(help="Parameter file to write (default: the package's own)")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the calibration record as JSON")] = False,
+    bayes: Annotated[
+        bool, typer.Option("--bayes", help="Bayesian calibration: emulator + MCMC, posterior draws file")
+    ] = False,
+    design_runs: Annotated[int, typer.Option(help="with --bayes: simulator runs for the emulator")] = 150,
 ) -> None:
     """Fit the placebo and mechanism parameters to Zang 2022 and Kashbour 2025 (stemdm.sim.calibrate) and
-    write a versioned parameter file with the calibration record (targets vs simulated, with CIs)."""
+    write a versioned parameter file with the calibration record (targets vs simulated, with CIs). With
+    --bayes: priors, an emulator and MCMC (stemdm.sim.posterior); writes the posterior draws file."""
     from rich.progress import Progress
 
     from stemdm.sim.calibrate import calibrate, parameter_file, save
 
+    if bayes:
+        _calibrate_bayes(patients, seed, design_runs, out, as_json)
+        return
     try:
         number(patients, "--patients", low=10, high=MAX_PATIENTS_PER_ARM, integer=True)
         number(max_evals, "--max-evals", low=1, high=10_000, integer=True)
