@@ -29,7 +29,13 @@ def test_predictive_interval_holds_the_parameter_interval_and_shrinks_with_trial
         assert row["pred_lb"] <= row["param_lb"] and row["param_ub"] <= row["pred_ub"], outcome
         width_small = row["pred_ub"] - row["pred_lb"]
         width_large = rows_large[outcome]["pred_ub"] - rows_large[outcome]["pred_lb"]
-        assert width_large < width_small, outcome
+        if (
+            "left out" in small["heterogeneity"][outcome]
+            or "not an outcome" in small["heterogeneity"][outcome]
+        ):
+            assert width_large < width_small, outcome  # sampling error shrinks with the trial's size
+        else:  # heterogeneity does not shrink: a large trial still varies from setting to setting
+            assert width_large > 0.5 * width_small, outcome
     assert "between-trial heterogeneity from the bundled review" in small["heterogeneity"]["hba1c"]
     assert "left out" in small["heterogeneity"]["fbg"]
     low, high = small["responders"]["difference_pred"]

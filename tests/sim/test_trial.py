@@ -172,3 +172,28 @@ def test_inclusion_window_and_responder_definition_for_patients_not_on_insulin()
     assert rates["therapy"] > 0 and "for patients on insulin at baseline" in rates["definition"]
     with pytest.raises(ValidationError, match="outside the inclusion window"):
         run_trial(TrialDesign(patients_per_arm=5, hba1c=6.5, hba1c_min=7.0, weeks=12, visits=[0, 12]))
+
+
+def test_glucose_matched_c_peptide_index_and_response_variability():
+    """The C-peptide index (Funakoshi 2008) is 100 x fasting C-peptide / fasting glucose for every patient;
+    patients differ in their response to cells (mean-one multipliers from their own random stream): the
+    placebo arm and the baseline are untouched by them, the therapy arm is not."""
+    from stemdm.sim.parameters import default_parameters
+
+    design = TrialDesign(patients_per_arm=40, weeks=12, visits=[0, 12], seed=6)
+    base = default_parameters()
+    result = run_trial(design, base)
+    for arm in result.arms.values():
+        v = arm.values
+        np.testing.assert_allclose(v["cpep_index"], 100 * v["cpep_fasting"] / v["fbg"])
+    uniform = dataclasses.replace(base, therapy=dataclasses.replace(base.therapy, response_sd_log=0.0))
+    same = run_trial(design, uniform)
+    np.testing.assert_array_equal(
+        same.arms["placebo"].values["hba1c"], result.arms["placebo"].values["hba1c"]
+    )
+    np.testing.assert_array_equal(
+        same.arms["therapy"].values["hba1c"][0], result.arms["therapy"].values["hba1c"][0]
+    )
+    assert not np.array_equal(
+        same.arms["therapy"].values["hba1c"][1], result.arms["therapy"].values["hba1c"][1]
+    )

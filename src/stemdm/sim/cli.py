@@ -329,8 +329,21 @@ def _calibrate_bayes(patients: int, seed: int, design_runs: int, out: Path | Non
         lo, mid, hi = t["posterior_predictive"]
         role = "fitted" if t["in_likelihood"] else "HELD OUT"
         line = (
-            f"{role}: {t['name']}: target {t['target']:.3g}, posterior predictive {mid:.3g} "
+            f"{role}: {t['trial']}: {t['name']}: target {t['target']:.3g}, posterior predictive {mid:.3g} "
             f"({lo:.3g} to {hi:.3g}), emulator LOO R2 {t['emulator_loo_r2']:.2f}"
+        )
+        console.print(term(line))
+    loto = record["leave_one_trial_out"]
+    console.print(
+        f"Leave one trial out: {loto['covered']} of {loto['total']} reported numbers inside their 95 % "
+        "predictive intervals (recalibrated without the trial, then predicted):"
+    )
+    for row in loto["rows"]:
+        lo, mid, hi = row["posterior_predictive"]
+        mark = "inside" if row["covered"] else "OUTSIDE"
+        line = (
+            f"  {row['trial']}: {row['name']}: reported {row['target']:.3g}, predicted {mid:.3g} "
+            f"({lo:.3g} to {hi:.3g}) {mark}"
         )
         console.print(term(line))
     console.print(f"Wrote {path}")

@@ -94,6 +94,8 @@ class Cohort:
     male: np.ndarray
     duration: np.ndarray
     acceptance_rate: float
+    #: each patient's multiplier of the therapy's effect signals (None: 1 for everyone)
+    response: np.ndarray | None = None
 
     @property
     def n(self) -> int:

@@ -129,6 +129,12 @@ class Therapy:
     e_regen: float = _p(0.1, "ASSUMPTION: fractional rise of beta replication (small prior)", "")
     e_micro: float = _p(0.1, "ASSUMPTION: rise of native beta-cell function (islet microenvironment)", "")
     e_sens: float = _p(0.3, "ASSUMPTION: rise of peripheral and hepatic insulin sensitivity", "")
+    response_sd_log: float = _p(
+        0.5,
+        "ASSUMPTION: between-patient variability of the response to cells (mean-one log-normal multiplier of "
+        "the effect signals; a patient 1 SD above responds 1.65x, 1 SD below 0.61x); no trial reports it",
+        "log scale",
+    )
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ LABELS = {
     "insulin_dose": "Insulin (IU/day)",
     "homa_b": "HOMA-B",
     "homa_ir": "HOMA-IR",
+    "cpep_index": "C-peptide index (100 x CPR / FPG)",
 }
 COLOURS = {"therapy": "#1f5fa8", "placebo": "#888888"}
 

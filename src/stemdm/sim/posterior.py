@@ -10,7 +10,8 @@ matrix) is added to each target's variance, so an imperfect emulator widens the 
 it. emcee's affine-invariant ensemble sampler (Foreman-Mackey et al. 2013) then samples the posterior on the
 unit cube of prior CDFs (the prior is uniform there).
 
-Targets: ``calibrate.targets()`` without Kashbour 2025's pooled MD, which is held out: it pools Zang 2022
+Trials and targets: ``stemdm.sim.evidence_trials`` (Zang 2022, the liraglutide + UC-MSC trial, Bhansali
+2017). Kashbour 2025's pooled MD is held out: it pools Zang 2022
 itself (counted twice otherwise) with T1DM trials the Zang-like design does not represent. Its posterior
 predictive is reported as an out-of-sample check. Every target SE that was assumed stays assumed
 (``calibrate.py`` says which).
@@ -34,11 +35,8 @@ import numpy as np
 from scipy import stats
 from scipy.stats import qmc
 
-from stemdm.sim.calibrate import simulated, targets, zang_design
+from stemdm.sim.evidence_trials import HELD_OUT, CalibrationTrial, TrialTarget, calibration_trials
 from stemdm.sim.parameters import Parameters, default_parameters
-
-#: Targets kept out of the likelihood (see the module docstring).
-HELD_OUT = ("HbA1c 12-month MD, pooled (%)",)
 
 
 @dataclass(frozen=True)
@@ -158,19 +156,25 @@ class Emulator:
 
 
 def design_runs(
-    n_design: int, patients: int, seed: int, progress: Callable[[int], None] | None = None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Latin-hypercube points on the unit cube and the simulated targets at each (all targets, held-out ones
-    included, in ``targets()`` order)."""
+    trials: tuple[CalibrationTrial, ...], n_design: int, patients: int, seed: int,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Latin-hypercube points on the unit cube and, at each, every trial's simulated targets (in the order of
+    ``all_targets(trials)``, held-out ones included)."""
     u = qmc.LatinHypercube(d=len(PRIORS), seed=seed).random(n_design)
     base = default_parameters()
-    design = zang_design(patients, seed)
+    designs = [trial.design(patients, seed) for trial in trials]
     y = []
     for point in u:
-        y.append(simulated(unit_to_params(base, point), design))
+        params = unit_to_params(base, point)
+        y.append(np.concatenate([t.simulate(params, d) for t, d in zip(trials, designs, strict=True)]))
         if progress is not None:
             progress(1)
     return u, np.array(y)
+
+
+def all_targets(trials: tuple[CalibrationTrial, ...]) -> list[TrialTarget]:
+    return [target for trial in trials for target in trial.targets]
 
 
 def sample_posterior(
@@ -218,42 +222,83 @@ def parameter_summary(chain_u: np.ndarray) -> list[dict[str, Any]]:
     return out
 
 
+def _predictive_checks(
+    emulator: Emulator,
+    chain: np.ndarray,
+    goal: list[TrialTarget],
+    used: np.ndarray,
+    rng,
+    observation_noise: bool,
+) -> list[dict[str, Any]]:
+    """Posterior predictive of every target: emulator + its LOO error (+ the trial's own sampling error, SE of
+    the target, when ``observation_noise``: what that trial would report)."""
+    pick = chain[rng.choice(len(chain), size=min(2000, len(chain)), replace=False)]
+    predicted = emulator(pick)
+    out = []
+    for k, target in enumerate(goal):
+        noise = rng.normal(0, emulator.loo_sd[k], len(pick))
+        if observation_noise:
+            noise += rng.normal(0, target.se, len(pick))
+        lo, mid, hi = np.quantile(predicted[:, k] + noise, [0.025, 0.5, 0.975])
+        out.append({
+            "trial": target.trial, "name": target.name, "target": target.value, "se": target.se,
+            "source": target.source, "in_likelihood": bool(used[k]), "posterior_predictive": [lo, mid, hi],
+            "emulator_loo_sd": emulator.loo_sd[k], "emulator_loo_r2": emulator.r2[k],
+            "covered": bool(lo <= target.value <= hi), "error": mid - target.value,
+        })  # fmt: skip
+    return out
+
+
+def leave_one_trial_out(
+    emulator: Emulator, trials: tuple[CalibrationTrial, ...], seed: int, steps: int
+) -> list[dict[str, Any]]:
+    """Recalibrate without each trial in turn (its targets out of the likelihood) and predict what that trial
+    reported: 95 % predictive intervals (parameters, emulator error, the trial's sampling error)."""
+    goal = all_targets(trials)
+    observed = np.array([t.value for t in goal])
+    se = np.array([t.se for t in goal])
+    rows = []
+    for trial in trials:
+        used = np.array([not t.held_out and t.trial != trial.trial for t in goal])
+        chain = sample_posterior(emulator, observed, se, used, seed, steps=steps, burn=steps // 3)
+        checks = _predictive_checks(emulator, chain, goal, used, np.random.default_rng(seed), True)
+        left_out = [c for c in checks if c["trial"] == trial.trial and c["name"] not in HELD_OUT]
+        rows += [c | {"left_out": trial.trial} for c in left_out]
+    return rows
+
+
 def calibrate_bayes(
     n_design: int = 150, patients: int = 200, seed: int = 20221, draws: int = 400,
     progress: Callable[[int], None] | None = None, steps: int = 3000,
 ) -> dict[str, Any]:  # fmt: skip
-    """The whole Bayesian calibration; returns the record with the posterior draws (parameter values)."""
-    goal = targets()
-    names = [t.name for t in goal]
+    """The whole Bayesian calibration on every calibration trial, with leave-one-trial-out validation;
+    returns the record with the posterior draws (parameter values)."""
+    trials = calibration_trials()
+    goal = all_targets(trials)
     observed = np.array([t.value for t in goal])
     se = np.array([t.se for t in goal])
-    used = np.array([name not in HELD_OUT for name in names])
-    u, y = design_runs(n_design, patients, seed, progress)
+    used = np.array([not t.held_out for t in goal])
+    u, y = design_runs(trials, n_design, patients, seed, progress)
     emulator = Emulator.fit(u, y)
     chain = sample_posterior(emulator, observed, se, used, seed, steps=steps, burn=steps // 3)
     rng = np.random.default_rng(seed)
     pick = chain[rng.choice(len(chain), size=min(draws, len(chain)), replace=False)]
     values = np.column_stack([prior.from_unit(pick[:, j]) for j, prior in enumerate(PRIORS)])
-    predicted = emulator(pick)
-    checks = []
-    for k, target in enumerate(goal):
-        lo, mid, hi = np.quantile(
-            predicted[:, k] + rng.normal(0, emulator.loo_sd[k], len(pick)), [0.025, 0.5, 0.975]
-        )
-        checks.append({
-            "name": target.name, "target": target.value, "se": target.se, "source": target.source,
-            "in_likelihood": bool(used[k]), "posterior_predictive": [lo, mid, hi],
-            "emulator_loo_sd": emulator.loo_sd[k], "emulator_loo_r2": emulator.r2[k],
-            "covered": bool(lo <= target.value <= hi),
-        })  # fmt: skip
+    loto = leave_one_trial_out(emulator, trials, seed, steps)
+    covered = sum(row["covered"] for row in loto)
     return {
         "date": datetime.now(UTC).isoformat()[:19],
         "method": "Latin-hypercube design over the priors, quadratic emulator per target (LOO error added to "
         "the likelihood variance), emcee on the unit cube of prior CDFs",
+        "trials": [{"trial": t.trial, "assumptions": t.assumptions} for t in trials],
         "design_runs": n_design, "patients_per_arm": patients, "seed": seed,
         "mcmc": {"walkers": 32, "steps": steps, "burn_in": steps // 3, "kept_draws": len(pick)},
         "parameters": parameter_summary(chain),
-        "targets": checks,
+        "targets": _predictive_checks(emulator, chain, goal, used, rng, False),
+        "leave_one_trial_out": {
+            "rows": loto, "covered": covered, "total": len(loto),
+            "coverage": covered / len(loto) if loto else None,
+        },
         "draws": {"names": [f"{p.block}.{p.name}" for p in PRIORS], "values": values.tolist()},
     }  # fmt: skip
 

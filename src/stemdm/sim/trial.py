@@ -44,7 +44,10 @@ from stemdm.sim.physiology import (
 )
 from stemdm.sim.therapy import Pathway, Regimen, Route, Source, TherapyState, step_therapy
 
-ENDPOINTS = ("hba1c", "fbg", "ppbg", "cpep_fasting", "cpep_stimulated", "insulin_dose", "homa_b", "homa_ir")
+ENDPOINTS = (
+    "hba1c", "fbg", "ppbg", "cpep_fasting", "cpep_stimulated", "insulin_dose", "homa_b", "homa_ir",
+    "cpep_index",
+)  # fmt: skip
 MAX_GRAFT = 3.0  # ASSUMPTION: grafts above 3 x a healthy beta-cell mass are outside the model's validity
 #: Largest MSC / exosome dose per administration, in 1e6 cells/kg (trials gave 0.5-10; 100 = 1e8 cells/kg).
 MAX_DOSE = 100.0
@@ -299,6 +302,7 @@ def run_trial(
     rng = np.random.default_rng(design.seed)
     cohort = make_cohort(params.physiology, design.baseline(), 2 * design.patients_per_arm, rng)
     order = rng.permutation(cohort.n)  # randomization
+    cohort = with_response(cohort, params.therapy.response_sd_log, design.seed)
     plan = (
         ("therapy", order[: design.patients_per_arm], design.regimen()),
         ("placebo", order[design.patients_per_arm :], None),
@@ -365,6 +369,13 @@ def _run_distributed(
             cluster.close()
 
 
+def with_response(cohort: Cohort, sd_log: float, seed: int) -> Cohort:
+    """The cohort with each patient's response multiplier, a mean-one log-normal with SD ``sd_log`` on the log
+    scale, drawn from its own stream (seed, 7) so the cohort and the randomization stay as they were."""
+    z = np.random.default_rng([seed, 7]).standard_normal(cohort.n)
+    return dataclasses.replace(cohort, response=np.clip(np.exp(sd_log * z - sd_log**2 / 2), 0.0, 3.0))
+
+
 def _subset(cohort: Cohort, index: np.ndarray) -> Cohort:
     state = type(cohort.state)(**{k: v[index] for k, v in vars(cohort.state).items()})
     return Cohort(
@@ -375,6 +386,7 @@ def _subset(cohort: Cohort, index: np.ndarray) -> Cohort:
         cohort.male[index],
         cohort.duration[index],
         cohort.acceptance_rate,
+        None if cohort.response is None else cohort.response[index],
     )
 
 
@@ -399,9 +411,10 @@ def simulate_arm(
     starting_dose = s.dose.copy()
     graft_efficiency = t.graft_encapsulated_efficiency if (regimen and regimen.encapsulated) else 1.0
     G, insulin = s.G, np.zeros(n)
+    response = 1.0 if cohort.response is None else cohort.response
     for day in range(weeks * 7 + 1):
-        e_sys = np.clip(ther.e_sys, 0, 1)
-        e_islet = np.clip(ther.e_islet, 0, 1)
+        e_sys = np.clip(ther.e_sys, 0, 1) * response
+        e_islet = np.clip(ther.e_islet, 0, 1) * response
         trial_effect = placebo.e_sens * (1 - math.exp(-day / placebo.onset))
         sp, sh = effective_sensitivity(p, s.Sp, s.Sh, s.Z, t.e_sens * e_sys + trial_effect)
         bfun = s.B * s.F * s.Q + graft_efficiency * ther.graft_mature
@@ -474,6 +487,9 @@ def _record(values, i: int, s, G: np.ndarray, insulin: np.ndarray, cohort: Cohor
     values["homa_ir"][i] = ir
     values["homa_b"][i] = b
     values["cpep_fasting"][i] = fasting_c_peptide(insulin, cohort.weight, cohort.age, cohort.bsa, cohort.male)
+    # glucose-matched beta-cell index beside HOMA: C-peptide index = 100 x fasting C-peptide (ng/mL) / fasting
+    # glucose (mg/dL) (Funakoshi et al. 2008, Diabetes Res Clin Pract 82:353)
+    values["cpep_index"][i] = 100 * values["cpep_fasting"][i] / G
 
 
 def _record_meal_test(values, i: int, G, insulin, exo, bfun, sp, sh, cohort: Cohort) -> None:
