@@ -197,3 +197,16 @@ def test_glucose_matched_c_peptide_index_and_response_variability():
     assert not np.array_equal(
         same.arms["therapy"].values["hba1c"][1], result.arms["therapy"].values["hba1c"][1]
     )
+
+
+def test_a_large_graft_cannot_hold_glucose_low():
+    """Issue 10: a PSC graft of 3 healthy beta-cell masses drove HbA1c to about 4.5 % with many fasting values
+    below 70 mg/dL (here, before the fix: 4.6 % and 19 % at week 48). With Topp 2000's glucose-dependent
+    beta-cell loss below 100 mg/dL applied to the graft, glucose settles near normal instead."""
+    design = TrialDesign(
+        pathway="psc-islet", dose=3.0, infusions=1, patients_per_arm=100, weeks=48, visits=[0, 24, 48],
+        insulin_treated=False, hba1c=7.5, hba1c_sd=0.8, seed=2,
+    )  # fmt: skip
+    values = run_trial(design).arms["therapy"].values
+    assert np.mean(values["fbg"][-1] < 70) <= 0.05
+    assert np.nanmean(values["hba1c"][-1]) >= 5.0

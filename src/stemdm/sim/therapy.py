@@ -78,8 +78,29 @@ class TherapyState:
         return cls(zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy())
 
 
-def step_therapy(t: Therapy, regimen: Regimen | None, state: TherapyState, day: int, dt: float = 1.0) -> None:
-    """Advance the pharmacology one day (dose events at the start of their day)."""
+#: Topp, Promislow, deVries, Miura & Finegood 2000 (J Theor Biol 206:605), beta-cell mass dynamics
+#: d(beta)/dt = (-d0 + r1 G - r2 G^2) beta, per day, G in mg/dL: net loss below 100 mg/dL.
+TOPP_D0, TOPP_R1, TOPP_R2 = 0.06, 0.84e-3, 0.24e-5
+
+
+def topp_net_rate(glucose: np.ndarray) -> np.ndarray:
+    """Topp 2000's net beta-cell growth rate (per day) at fasting glucose ``glucose`` (mg/dL); zero at 100."""
+    return -TOPP_D0 + TOPP_R1 * glucose - TOPP_R2 * glucose**2
+
+
+def step_therapy(
+    t: Therapy,
+    regimen: Regimen | None,
+    state: TherapyState,
+    day: int,
+    dt: float = 1.0,
+    glucose: np.ndarray | None = None,
+) -> None:
+    """Advance the pharmacology one day (dose events at the start of their day). A mature PSC graft also
+    follows Topp 2000's glucose-dependent beta-cell homeostasis on its loss side: below a fasting glucose
+    of 100 mg/dL it shrinks (at 70 mg/dL by about 1.3 %/day), so a graft larger than the patient needs cannot
+    hold glucose low for long. Its growth side (above 100 mg/dL) is not applied: grafted cells are taken not to
+    replicate (ASSUMPTION)."""
     if regimen is None:
         return
     given = day in regimen.days
@@ -90,6 +111,8 @@ def step_therapy(t: Therapy, regimen: Regimen | None, state: TherapyState, day: 
         matured = state.graft_immature * (1 - math.exp(-mature_rate * dt))
         state.graft_immature -= matured
         loss = t.graft_loss * (1 - t.e_micro * np.clip(state.e_islet, 0, 1))
+        if glucose is not None:
+            loss = loss - np.minimum(topp_net_rate(glucose), 0.0)
         state.graft_mature = (state.graft_mature + matured) * np.exp(-loss * dt)
         return
     if given:

@@ -443,7 +443,7 @@ def simulate_arm(
         _advance(p, t, s, G, e_sys, e_islet)
         if p.titration == "target" and day % p.titration_days == p.titration_days - 1:
             _titrate(s, G, baseline_fpg, starting_dose, p)
-        step_therapy(t, regimen, ther, day)
+        step_therapy(t, regimen, ther, day, glucose=G)
         if progress is not None:
             progress(1)  # one simulated day of this arm
     return ArmRun(name, values, sensitivity)
