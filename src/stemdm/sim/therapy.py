@@ -99,8 +99,8 @@ def step_therapy(
     """Advance the pharmacology one day (dose events at the start of their day). A mature PSC graft also
     follows Topp 2000's glucose-dependent beta-cell homeostasis on its loss side: below a fasting glucose
     of 100 mg/dL it shrinks (at 70 mg/dL by about 1.3 %/day), so a graft larger than the patient needs cannot
-    hold glucose low for long. Its growth side (above 100 mg/dL) is not applied: grafted cells are taken not to
-    replicate (ASSUMPTION)."""
+    hold glucose low for long. Its growth side (above 100 mg/dL) is not applied: grafted cells are taken
+    not to replicate (ASSUMPTION)."""
     if regimen is None:
         return
     given = day in regimen.days
