@@ -109,6 +109,9 @@ CASES = [
     ("10 traceback", ["simulate", "--visits", "0"], 2, "visit"),
     ("10 traceback", ["simulate", "--visits", ""], 2, "visit"),
     ("10 traceback", ["evidence", "history", "--limit", "100000000000000000000"], 2, "--limit"),
+    # '~user' for a user that does not exist (found by the fuzz test): a message, not a RuntimeError
+    ("10 traceback", ["evidence", "template", "--out", "~nosuchuser0"], 2, "home directory"),
+    ("10 traceback", ["evidence", "list", "--db", "~nosuchuser0/x.sqlite"], 2, "home directory"),
     # metafor's rma.mh returns estimate 0, SE 0, z undefined here (issue 9); stemdm the same, without a CI
     (
         "10 traceback",

@@ -46,6 +46,8 @@ def input_file(path: Path, option: str = "file", *, allow_dir: bool = False) -> 
         return _input_file(path, option, allow_dir)
     except OSError as error:  # e.g. a name too long for the file system
         raise UsageError(f"{option}: {path}: {error.strerror or error}") from None
+    except RuntimeError as error:  # '~name' for a user that does not exist: no home folder to expand to
+        raise UsageError(f"{option}: {path}: {error}") from None
 
 
 def _input_file(path: Path, option: str, allow_dir: bool) -> Path:
@@ -67,6 +69,8 @@ def output_path(path: Path, option: str, *, folder: bool = False, suffixes: tupl
         return _output_path(path, option, folder, suffixes)
     except OSError as error:  # e.g. a name too long for the file system
         raise UsageError(f"{option}: {path}: {error.strerror or error}") from None
+    except RuntimeError as error:  # '~name' for a user that does not exist: no home folder to expand to
+        raise UsageError(f"{option}: {path}: {error}") from None
 
 
 def _output_path(path: Path, option: str, folder: bool, suffixes: tuple[str, ...]) -> Path:

@@ -85,3 +85,16 @@ def test_calibration_pipeline_end_to_end_small():
         "LIRA_hUCMSC2016",
         "Bhansali2017",
     }
+
+
+def test_default_parameters_are_a_central_posterior_draw_not_on_a_bound():
+    """Issue 10: version 1 ran every simulation with the MSC sensitivity effect on its bound (1.0) and the
+    signal half-life at 399.7 of 400 days. The default parameter set is now the posterior draw nearest the
+    median, and none of its calibrated values sits at an edge of its prior's support."""
+    from stemdm.sim.parameters import default_parameters
+
+    params = default_parameters()
+    assert params.version.startswith("2-posterior-central")
+    for prior in PRIORS:
+        value = getattr(getattr(params, prior.block), prior.name)
+        assert 0.02 < prior.to_unit(np.array([value]))[0] < 0.98, prior.name

@@ -175,7 +175,10 @@ def normalize_url(url: str | os.PathLike | None) -> str:
     """A SQLAlchemy URL from a URL or a file path (SQLite); the PostgreSQL driver defaults to psycopg 3."""
     text = str(url) if url is not None else default_url()
     if "://" not in text:
-        path = Path(text).expanduser().resolve()
+        try:
+            path = Path(text).expanduser().resolve()
+        except RuntimeError as error:  # '~name' for a user that does not exist
+            raise ValueError(f"{text}: {error}") from None
         path.parent.mkdir(parents=True, exist_ok=True)
         if path.is_dir():
             raise IsADirectoryError(f"{path} is a folder; give a file for the SQLite store")

@@ -306,6 +306,11 @@ def _calibrate_bayes(patients: int, seed: int, design_runs: int, out: Path | Non
         record = calibrate_bayes(design_runs, patients, seed, progress=lambda done: bar.advance(task, done))
     try:
         path = save_posterior(record, out)
+        if out is None:  # the package's own files: the central draw becomes the default parameter set
+            from stemdm.sim.calibrate import parameter_file
+            from stemdm.sim.posterior import install_central_draw
+
+            install_central_draw(record, parameter_file())
     except OSError as error:
         _fail(f"--out: cannot write the posterior file: {error.strerror or error}")
     if as_json:
