@@ -249,14 +249,13 @@ class TrialResult:
             f"In-silico trial: {self.design.pathway} ({self.design.source}, {self.design.route}, "
             f"{self.design.dose:g} x {self.design.infusions}) vs placebo, {self.design.patients_per_arm} "
             f"per arm, "
-            f"{self.design.weeks} weeks; parameters {self.parameters_version}"
+            f"{self.design.weeks} weeks; parameters {self.parameters_version}",
+            "  MD of change (95 % Monte Carlo interval of this virtual cohort only, not what a trial",
+            "  would see: stemdm simulate --trial-size N1,N2 gives that):",
         ]
         for e in self.effects():
             if e["week"] == self.design.visits[-1]:
-                lines.append(
-                    f"  {e['outcome']:>13}: MD of change {e['md']:+.3g} ({e['ci_lb']:.3g} to "
-                    f"{e['ci_ub']:.3g})"
-                )
+                lines.append(f"  {e['outcome']:>15}: {e['md']:+.3g} ({e['ci_lb']:.3g} to {e['ci_ub']:.3g})")
         rates = self.responders()
         lines.append(
             f"  responders ({rates['definition']}): therapy {rates['therapy']:.1%}, "
