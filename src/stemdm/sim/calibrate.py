@@ -172,7 +172,11 @@ def zang_design(patients: int, seed: int) -> TrialDesign:
 
 def simulated(params: Parameters, design: TrialDesign) -> np.ndarray:
     """The simulated counterparts of ``targets()`` (same order)."""
-    result = run_trial(design, params)
+    return simulated_from(run_trial(design, params))
+
+
+def simulated_from(result) -> np.ndarray:
+    """``simulated`` on a trial already run (a ``TrialResult`` of a Zang-like design)."""
 
     def change(arm: str, endpoint: str) -> float:
         v = result.arms[arm].values[endpoint]
