@@ -64,3 +64,12 @@ def test_injected_insulin_is_never_counted_as_secreted():
     without, with_insulin = results
     assert np.all(with_insulin.glucose_120 < without.glucose_120)
     assert np.all(with_insulin.c_peptide_90 <= without.c_peptide_90 + 1e-9)
+
+
+def test_insulinogenic_index_separates_healthy_from_diabetic_secretion():
+    """Seltzer 1967's insulinogenic index (dI30/dG30) of the test: a healthy subject at least 0.4 uU/mL per
+    mg/dL (the Japan Diabetes Society's threshold for normal early-phase secretion, Seino et al. 2010), a
+    diabetic one below it."""
+    result = run([100.0, 180.0], [10.0, 12.0], [1.0, 0.35], [1.0, 0.4], [1.0, 0.6])
+    healthy, diabetic = result.insulinogenic_index
+    assert healthy >= 0.4 > diabetic

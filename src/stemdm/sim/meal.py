@@ -34,6 +34,8 @@ class MealResult:
     glucose_120: np.ndarray  # mg/dL
     c_peptide_90: np.ndarray  # ng/mL
     mean_glucose: np.ndarray  # mg/dL over the test
+    #: Seltzer 1967 insulinogenic index: (I30 - I0) / (G30 - G0), endogenous insulin uU/mL per mg/dL glucose
+    insulinogenic_index: np.ndarray | None = None
 
 
 def _m3(secretion: np.ndarray) -> np.ndarray:
@@ -111,6 +113,7 @@ def meal_test(
     total = np.zeros(n)
     out_120 = G_fast.copy()
     out_cp90 = cpep_fast.copy()
+    index_30 = np.full(n, np.nan)
     for minute in range(1, minutes + 1):
         G = gp / VG
         insulin = ip / VI + exo
@@ -142,7 +145,12 @@ def meal_test(
             out_120 = gp / VG
         if minute == 90:
             out_cp90 = cp1 / 331.0
-    return MealResult(out_120, out_cp90, total / minutes)
+        if minute == 30:
+            rise_g = gp / VG - G_fast
+            rise_i = (ip / VI - I_fast * PMOL_PER_UU) / PMOL_PER_UU  # endogenous insulin rise, uU/mL
+            with np.errstate(divide="ignore", invalid="ignore"):
+                index_30 = np.where(rise_g > 1.0, rise_i / rise_g, np.nan)  # undefined without a glucose rise
+    return MealResult(out_120, out_cp90, total / minutes, index_30)
 
 
 def van_cauter_rates(age: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -25,6 +25,7 @@ LABELS = {
     "homa_b": "HOMA-B",
     "homa_ir": "HOMA-IR",
     "cpep_index": "C-peptide index (100 x CPR / FPG)",
+    "insulinogenic_index": "Insulinogenic index (dI30/dG30)",
 }
 COLOURS = {"therapy": "#1f5fa8", "placebo": "#888888"}
 

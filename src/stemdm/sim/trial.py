@@ -46,7 +46,7 @@ from stemdm.sim.therapy import Pathway, Regimen, Route, Source, TherapyState, st
 
 ENDPOINTS = (
     "hba1c", "fbg", "ppbg", "cpep_fasting", "cpep_stimulated", "insulin_dose", "homa_b", "homa_ir",
-    "cpep_index",
+    "cpep_index", "insulinogenic_index",
 )  # fmt: skip
 MAX_GRAFT = 3.0  # ASSUMPTION: grafts above 3 x a healthy beta-cell mass are outside the model's validity
 #: Largest MSC / exosome dose per administration, in 1e6 cells/kg (trials gave 0.5-10; 100 = 1e8 cells/kg).
@@ -499,6 +499,7 @@ def _record_meal_test(values, i: int, G, insulin, exo, bfun, sp, sh, cohort: Coh
     test = meal_test(G, insulin, bfun, sp, sh, cohort.weight, cpep, k10, k12, k21, I_exo=exo)
     values["ppbg"][i] = test.glucose_120
     values["cpep_stimulated"][i] = test.c_peptide_90
+    values["insulinogenic_index"][i] = test.insulinogenic_index
 
 
 def _copy_state(state):
