@@ -210,3 +210,13 @@ def test_a_large_graft_cannot_hold_glucose_low():
     values = run_trial(design).arms["therapy"].values
     assert np.mean(values["fbg"][-1] < 70) <= 0.05
     assert np.nanmean(values["hba1c"][-1]) >= 5.0
+
+
+def test_results_say_what_no_data_inform():
+    """Issue 10: all cell sources gave bit-identical results and the exosome dose has no physical unit, with no
+    word said. Every result now names what it rests on that no data inform."""
+    short = dict(patients_per_arm=5, weeks=12, visits=[0, 12])
+    msc = run_trial(TrialDesign(source="adipose", **short)).to_dict()["not_informed_by_data"]
+    assert any("adipose" in note and "same potency" in note for note in msc)
+    exosome = run_trial(TrialDesign(pathway="exosome", **short)).to_dict()["not_informed_by_data"]
+    assert any("no physical unit" in note for note in exosome)

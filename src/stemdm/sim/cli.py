@@ -208,6 +208,8 @@ def simulate(
         )
         for note in prediction["heterogeneity"].values():
             console.print(term(f"  {note}"))
+    for note in result.not_informed():
+        console.print(term(f"Not informed by data: {note}"))
     responders = result.responders()
     console.print(
         f"Responders ({responders['definition']}): therapy {responders['therapy']:.1%}, placebo "

@@ -240,9 +240,35 @@ class TrialResult:
                 "effects": self.effects(),
                 "responders": self.responders(),
                 "cohort_acceptance_rate": self.acceptance_rate,
+                "not_informed_by_data": self.not_informed(),
                 "disclaimer": NOT_MEDICAL_ADVICE,
             }
         )
+
+    def not_informed(self) -> list[str]:
+        """What this design's result rests on that no data inform (said with every result)."""
+        pathway = self.design.pathway
+        notes = []
+        if pathway == "msc":
+            notes.append(
+                f"cell source ({self.design.source}): all sources have the same potency in the model, "
+                "because no data tell them apart; results do not depend on the source"
+            )
+        if pathway == "exosome":
+            notes.append(
+                "exosome dose and effect: the dose has no physical unit (particles or protein) and the "
+                "effect size is an assumption with no human data; the result is not informed by data"
+            )
+        if pathway == "psc-islet":
+            notes.append(
+                "PSC-islet graft maturation, loss and secretion efficiency are assumptions (no trial data in "
+                "the evidence base)"
+            )
+        notes.append(
+            "beta-cell protection, regeneration, islet microenvironment and immunomodulation keep their "
+            "prior effect sizes: no bundled trial separates them (docs/MODEL.md)"
+        )
+        return notes
 
     def summary(self) -> str:
         lines = [
@@ -261,6 +287,7 @@ class TrialResult:
             f"  responders ({rates['definition']}): therapy {rates['therapy']:.1%}, "
             f"placebo {rates['placebo']:.1%}"
         )
+        lines += [f"  not informed by data: {note}" for note in self.not_informed()]
         lines.append(NOT_MEDICAL_ADVICE)
         return "\n".join(lines)
 
