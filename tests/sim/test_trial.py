@@ -213,8 +213,8 @@ def test_a_large_graft_cannot_hold_glucose_low():
 
 
 def test_results_say_what_no_data_inform():
-    """Issue 10: all cell sources gave bit-identical results and the exosome dose has no physical unit, with no
-    word said. Every result now names what it rests on that no data inform."""
+    """Issue 10: all cell sources gave bit-identical results and the exosome dose has no physical unit, with
+    no word said. Every result now names what it rests on that no data inform."""
     short = dict(patients_per_arm=5, weeks=12, visits=[0, 12])
     msc = run_trial(TrialDesign(source="adipose", **short)).to_dict()["not_informed_by_data"]
     assert any("adipose" in note and "same potency" in note for note in msc)
