@@ -9,13 +9,29 @@ import math
 import pytest
 
 from stemdm.evidence.formats import EvidenceBundle
-from stemdm.evidence.records import Arm, Contrast, Correction, Measurement, Trial
+from stemdm.evidence.records import Contrast, Correction, Measurement
 from stemdm.evidence.store import load_bundled
 from stemdm.review.protocol import OutcomeRule, load_protocol
 from stemdm.review.report import write_report
 from stemdm.review.run import run_review
-from tests.review.conftest import CASES, normand_bundle
+from tests.review.conftest import (
+    CASES,
+    SYNTHETIC_URL,
+    add_arms,
+    normand_bundle,
+    synthetic_measurement,
+    synthetic_trial,
+)
 from tests.review.test_end_to_end import KEYS, overall, protocol_for
+
+
+def fbg_contrast(trial_id: str, estimate: float, se: float) -> Contrast:
+    """A reported MD of final fasting glucose (mg/dL) at 52 weeks, cells vs control, with its SE."""
+    return Contrast(
+        trial_id=trial_id, outcome_id="fbg", timepoint_weeks=52, timepoint_label="1 year", arm_id="msc",
+        comparator_arm_id="control", measure="MD", value_type="final", statistic="estimate_se",
+        estimate=estimate, se=se, unit="mg/dL", as_reported="synthetic", source_url=SYNTHETIC_URL,
+    )  # fmt: skip
 
 
 def as_contrasts(bundle: EvidenceBundle, every: int = 1) -> EvidenceBundle:
@@ -27,24 +43,7 @@ def as_contrasts(bundle: EvidenceBundle, every: int = 1) -> EvidenceBundle:
         if i % every == 0:
             replaced.add(f"Syn{i + 1}")
             row = data["data"][i]
-            out.add(
-                Contrast(
-                    trial_id=f"Syn{i + 1}",
-                    outcome_id="fbg",
-                    timepoint_weeks=52,
-                    timepoint_label="1 year",
-                    arm_id="msc",
-                    comparator_arm_id="control",
-                    measure="MD",
-                    value_type="final",
-                    statistic="estimate_se",
-                    estimate=row["m1i"] - row["m2i"],
-                    se=math.sqrt(vi),
-                    unit="mg/dL",
-                    as_reported="synthetic",
-                    source_url="https://example.org/synthetic",
-                )
-            )
+            out.add(fbg_contrast(f"Syn{i + 1}", estimate=row["m1i"] - row["m2i"], se=math.sqrt(vi)))
     for record in bundle.all():
         if not (isinstance(record, Measurement) and record.trial_id in replaced):
             out.add(record)
@@ -67,23 +66,7 @@ def test_contrast_rows_pool_to_metafor(every):
 
 def test_arm_level_numbers_take_precedence_over_a_contrast():
     bundle = normand_bundle()
-    bundle.add(
-        Contrast(
-            trial_id="Syn1",
-            outcome_id="fbg",
-            timepoint_weeks=52,
-            timepoint_label="1 year",
-            arm_id="msc",
-            comparator_arm_id="control",
-            measure="MD",
-            statistic="estimate_se",
-            estimate=-99.0,
-            se=1.0,
-            unit="mg/dL",
-            as_reported="x",
-            source_url="https://example.org/x",
-        )
-    )
+    bundle.add(fbg_contrast("Syn1", estimate=-99.0, se=1.0))
     review = run_review(bundle, protocol_for())
     result = overall(review)
     assert result["estimate"] == pytest.approx(
@@ -107,45 +90,16 @@ def bcg_bundle() -> tuple[EvidenceBundle, list[dict]]:
     bundle = EvidenceBundle()
     for i, row in enumerate(rows):
         trial_id = f"Bcg{i + 1}"
-        bundle.add(
-            Trial(
-                trial_id=trial_id,
-                year=1950 + i,
-                citation=row["study"],
-                country="none",
-                randomized="yes",
-                design_as_reported="synthetic",
-                diabetes_type="T2DM",
-                cell_source="umbilical_cord",
-                cell_type="msc",
-                product_as_reported="synthetic",
-                control_type="placebo",
-                follow_up_weeks=52,
-                inclusion_status="included",
-                inclusion_reason="synthetic",
-                source_url="https://example.org/s",
-            )
-        )
-        for arm, role, events, n in (
-            ("msc", "experimental", row["ai"], row["ai"] + row["bi"]),
-            ("control", "control", row["ci"], row["ci"] + row["di"]),
-        ):
-            bundle.add(Arm(trial_id=trial_id, arm_id=arm, role=role, label=arm, n_randomized=n))
+        bundle.add(synthetic_trial(trial_id, 1950 + i, row["study"]))
+        n1, n2 = row["ai"] + row["bi"], row["ci"] + row["di"]
+        add_arms(bundle, trial_id, n1, n2)
+        for arm, events, n in (("msc", row["ai"], n1), ("control", row["ci"], n2)):
             bundle.add(
-                Measurement(
-                    trial_id=trial_id,
-                    outcome_id="responder_hba1c7_insulin50",
-                    timepoint_weeks=52,
-                    timepoint_label="1 year",
-                    arm_id=arm,
-                    n=n,
-                    value_type="final",
-                    statistic="count",
-                    events=events,
+                synthetic_measurement(
+                    trial_id, arm, "responder_hba1c7_insulin50", n, statistic="count", events=events,
                     unit="patients",
-                    source_url="https://example.org/s",
                 )
-            )
+            )  # fmt: skip
     return bundle, rows
 
 

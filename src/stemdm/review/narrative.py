@@ -172,25 +172,27 @@ def _bayes_en(result: dict) -> str:
         f" Bayesian analysis (prior on heterogeneity: {result['tau_prior']}): median "
         f"{fmt(result['post_median'], digits)}, {level_label(result)}% credible interval "
         f"{fmt(result['post_ci_lb'], digits)} to {fmt(result['post_ci_ub'], digits)}; probability that cell "
-        f"therapy {verb} {label} at all: {_percent(result['p_benefit'])}; by at least {_mid_en(result)}: "
-        f"{_percent(result['p_mid'])}."
+        f"therapy {verb} {label} at all: {_percent(result['p_benefit'])}; by at least "
+        f"{_mid_text(result, 'en')}: {_percent(result['p_mid'])}."
     )
 
 
-def _mid_en(result: dict) -> str:
-    if is_ratio(result):
-        return f"a {result['measure']} of {result['mid']:g}"
-    if result.get("measure") == "RD":
-        return f"{result['mid'] * 100:g} percentage points"
-    return f"{result['mid']:g}{_unit_en(result)}"
+#: How the MID is worded for a ratio and for a risk difference, by language.
+MID_WORDS = {
+    "en": ("a {measure} of {mid:g}", "{points:g} percentage points"),
+    "zh": ("{measure} {mid:g}", "{points:g}个百分点"),
+}
 
 
-def _mid_zh(result: dict) -> str:
+def _mid_text(result: dict, language: str) -> str:
+    """The MID in words: a ratio, percentage points of a risk difference, or the outcome's own unit."""
+    ratio, points = MID_WORDS[language]
     if is_ratio(result):
-        return f"{result['measure']} {result['mid']:g}"
+        return ratio.format(measure=result["measure"], mid=result["mid"])
     if result.get("measure") == "RD":
-        return f"{result['mid'] * 100:g}个百分点"
-    return f"{result['mid']:g}{UNIT_ZH.get(result['unit'], ' ' + result['unit'])}"
+        return points.format(points=result["mid"] * 100)
+    unit = _unit_en(result) if language == "en" else UNIT_ZH.get(result["unit"], " " + result["unit"])
+    return f"{result['mid']:g}{unit}"
 
 
 def _bayes_zh(result: dict) -> str:
@@ -206,7 +208,7 @@ def _bayes_zh(result: dict) -> str:
         f"{level_label(result)}%可信区间 {fmt(result['post_ci_lb'], digits)} 至 "
         f"{fmt(result['post_ci_ub'], digits)}；"
         f"细胞治疗使{label}{verb}的概率为{_percent(result['p_benefit'])}，"
-        f"{verb}至少{_mid_zh(result)}的概率为{_percent(result['p_mid'])}。"
+        f"{verb}至少{_mid_text(result, 'zh')}的概率为{_percent(result['p_mid'])}。"
     )
 
 
