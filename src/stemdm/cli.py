@@ -33,6 +33,8 @@ from stemdm.review.cli import app as review_app
 from stemdm.sanitize import term
 from stemdm.sim.cli import calibrate_command
 from stemdm.sim.cli import simulate as simulate_command
+from stemdm.web.cli import db_app, users_app
+from stemdm.web.cli import serve as serve_command
 
 app = typer.Typer(
     help="stemdm: evidence and mechanisms of stem-cell therapy for diabetes. Not medical advice.",
@@ -44,6 +46,9 @@ app.add_typer(evidence_app, name="evidence")
 app.add_typer(review_app, name="review")
 app.command("simulate")(simulate_command)
 app.command("calibrate")(calibrate_command)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.command("serve")(serve_command)
 console = Console()
 errors = Console(stderr=True)
 

@@ -19,6 +19,7 @@ from stemdm.evidence.formats import EvidenceBundle, read_any, write_any
 from stemdm.evidence.records import Arm, Contrast, Correction, Trial
 from stemdm.evidence.store import Store, load_bundled
 from stemdm.evidence.validate import check_bundle
+from stemdm.web import tables as web_tables
 
 R_QT_975_38 = 2.02439416391197  # qt(0.975, 38)
 R_QT_P0081_89 = 2.70873651330383  # qt(1 - 0.0081/2, 89)
@@ -219,7 +220,8 @@ def test_contrasts_and_corrections_round_trip_through_files_and_stores(store_url
 
 
 def test_an_older_store_gains_the_new_columns(tmp_path):
-    """A store made before arms had cell_type/part_of opens, gains the columns, and reads them as empty."""
+    """A store made before arms had cell_type/part_of (and before migrations: no alembic_version) opens, gains
+    the columns, is stamped at the migration baseline, and reads them as empty."""
     path = tmp_path / "old.sqlite"
     Store.open(path, bootstrap=False).import_bundle(bundle_with(), "old")
     engine = create_engine(f"sqlite:///{path}")
@@ -227,6 +229,8 @@ def test_an_older_store_gains_the_new_columns(tmp_path):
         connection.execute(text("ALTER TABLE arms DROP COLUMN cell_type"))
         connection.execute(text("ALTER TABLE arms DROP COLUMN part_of"))
         connection.execute(text("DROP TABLE contrasts"))
+        for table in ("alembic_version", *reversed(list(web_tables.metadata.tables))):
+            connection.execute(text(f"DROP TABLE {table}"))  # 0.1.0 had neither
     engine.dispose()
     store = Store.open(path, bootstrap=False)
     columns = {c["name"] for c in inspect(store.engine).get_columns("arms")}

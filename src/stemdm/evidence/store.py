@@ -78,7 +78,7 @@ metadata = MetaData()
 def _column_type(annotation: Any):
     """SQL column type of a pydantic field annotation (Optional and Literal unwrapped). An optional number
     declared through an Annotated alias (``Finite | None``) falls through to Text, as in every store made so
-    far; typed numeric columns need a migration (Alembic, issue 11), so this stays as it is for now."""
+    far (the migration baseline keeps it; ``_as_stored`` types the values on reading)."""
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
         inner = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
@@ -138,8 +138,7 @@ audit_table = Table(
 
 
 def _missing_columns(connection: Connection) -> dict[str, list[Column]]:
-    """Columns the record models have that an existing store's tables lack (fields added in a later
-    version), by table."""
+    """Columns the record models have that an existing store's tables lack, by table."""
     inspector = inspect(connection)
     tables = set(inspector.get_table_names())
     missing = {}
@@ -152,11 +151,19 @@ def _missing_columns(connection: Connection) -> dict[str, list[Column]]:
     return missing
 
 
-def _add_columns(connection: Connection, missing: dict[str, list[Column]]) -> None:
-    """Add nullable columns for fields added to the models since the store was made (additive changes only;
-    versioned migrations with Alembic are issue 11). Existing rows read the new fields as not reported."""
+def evidence_tables_missing_parts(connection: Connection) -> bool:
+    """Whether a store made before migrations lacks a table or column of the migration baseline."""
+    existing = set(inspect(connection).get_table_names())
+    return not existing >= set(metadata.tables) or bool(_missing_columns(connection))
+
+
+def repair_legacy(connection: Connection) -> None:
+    """Bring a store made by stemdm 0.1.0 before migrations (tables, no ``alembic_version``) to the
+    migration baseline: the tables and nullable columns that version added on open (additive only). Existing
+    rows read the new fields as not reported. Later changes are Alembic migrations (``stemdm.db``)."""
+    metadata.create_all(connection)
     quote = connection.dialect.identifier_preparer.quote
-    for table, columns in missing.items():
+    for table, columns in _missing_columns(connection).items():
         for column in columns:
             kind = column.type.compile(dialect=connection.dialect)
             connection.exec_driver_sql(f"ALTER TABLE {quote(table)} ADD COLUMN {quote(column.name)} {kind}")
@@ -302,16 +309,17 @@ class Store:
             return connection.execute(select(func.count()).select_from(imports_table)).scalar_one() == 0
 
     def _create_schema(self) -> None:
-        """Create missing tables under the write lock (once, however many processes race); a store that has
-        them all is opened without taking the lock, so opening never waits for a writer."""
+        """Migrate the store to the newest schema version under the write lock (once, however many processes
+        race; ``stemdm.db.migrate``); a store already at the newest version is opened without taking the
+        lock, so opening never waits for a writer."""
+        from stemdm.db.migrate import is_current, upgrade
+
         with self.engine.connect() as connection:
-            existing = set(inspect(connection).get_table_names())
-            missing_columns = _missing_columns(connection)
-        if existing >= set(metadata.tables) and not missing_columns:
-            return
+            if is_current(connection):
+                return
         with self._writing() as connection:
-            metadata.create_all(connection)
-            _add_columns(connection, _missing_columns(connection))
+            if not is_current(connection):  # another process may have migrated it meanwhile
+                upgrade(connection)
 
     @contextmanager
     def _writing(self) -> Iterator[Connection]:

@@ -1,0 +1,173 @@
+"""The web workbench (FastAPI, server-rendered Jinja2 pages, no JavaScript needed): sign-in, the evidence
+browser and coverage matrix, trial pages, double extraction and reconciliation, and a JSON API.
+
+Security (issue 11): sessions in signed, HttpOnly, SameSite=Lax cookies (Starlette's SessionMiddleware, key
+from ``accounts.secret_key``); every form carries ``csrf_token``, checked on POST (403 otherwise); API calls
+authenticate with ``Authorization: Bearer <token>`` (or a session plus the ``X-CSRF-Token`` header);
+failed sign-ins throttled per account and per client (429); Content-Security-Policy without inline scripts,
+``X-Content-Type-Options: nosniff`` and ``frame-ancestors 'none'`` on every response; Jinja autoescaping
+everywhere and links only for http(s) URLs.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.middleware.sessions import SessionMiddleware
+
+from stemdm import NOT_MEDICAL_ADVICE, __version__
+from stemdm.db.migrate import head_revision
+from stemdm.evidence.coverage import coverage
+from stemdm.evidence.errors import EvidenceError
+from stemdm.evidence.store import Store
+from stemdm.evidence.vocab import OUTCOMES
+from stemdm.sanitize import safe_url
+from stemdm.web import accounts
+from stemdm.web import extraction as ex
+from stemdm.web.accounts import User
+
+SESSION_HOURS = 8
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+MEASUREMENT_FIELDS = (
+    "arm_id", "outcome_id", "timepoint_weeks", "timepoint_label", "n", "value_type", "statistic", "mean",
+    "sd",
+    "se", "ci_lb", "ci_ub", "ci_level", "pm", "median", "q1", "q3", "minimum", "maximum", "events",
+    "proportion", "unit", "unit_as_reported", "as_reported", "source_url", "locator", "notes",
+)  # fmt: skip
+
+
+@dataclass
+class Settings:
+    db_url: str | None = None
+    data_dir: Path | None = None
+    secure_cookies: bool = False
+
+
+def _templates() -> Environment:
+    folder = Path(str(resources.files("stemdm.web") / "templates"))
+    env = Environment(
+        loader=FileSystemLoader(folder), autoescape=select_autoescape(default=True, default_for_string=True)
+    )
+    env.globals.update(disclaimer=NOT_MEDICAL_ADVICE, version=__version__)
+    env.filters["link"] = safe_url
+    env.filters["q"] = lambda text: quote(str(text), safe="")
+    return env
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The workbench on the store at ``settings.db_url`` (migrated on open; an empty store gets the bundled
+    evidence)."""
+    settings = settings or Settings()
+    store = Store.open(settings.db_url)
+    key = accounts.secret_key(settings.data_dir)
+    app = FastAPI(title="stemdm workbench", version=__version__, docs_url="/docs", redoc_url=None)
+    app.state.store, app.state.engine, app.state.templates = store, store.engine, _templates()
+    app.add_middleware(
+        SessionMiddleware, secret_key=key, session_cookie="stemdm_session", max_age=SESSION_HOURS * 3600,
+        same_site="lax", https_only=settings.secure_cookies,
+    )  # fmt: skip
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):
+        response = await call_next(request)
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    static = Path(str(resources.files("stemdm.web") / "static"))
+    app.mount("/static", StaticFiles(directory=static), name="static")
+    from stemdm.web import api, pages
+
+    app.include_router(pages.router)
+    app.include_router(api.router)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, Any]:
+        return {"status": "ok", "version": __version__, "schema": head_revision()}
+
+    return app
+
+
+# -- shared by pages and api ------------------------------------------------------------------------
+
+
+def csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        token = secrets.token_urlsafe(32)
+        request.session["csrf"] = token
+    return token
+
+
+def csrf_ok(request: Request, supplied: str | None) -> bool:
+    expected = request.session.get("csrf")
+    return bool(expected and supplied and secrets.compare_digest(str(expected), str(supplied)))
+
+
+def session_user(request: Request) -> User | None:
+    user_id = request.session.get("uid")
+    return None if user_id is None else accounts.user_by_id(request.app.state.engine, int(user_id))
+
+
+def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
+    env: Environment = request.app.state.templates
+    html = env.get_template(template).render(
+        request=request, user=session_user(request), csrf=csrf_token(request), **context
+    )
+    return HTMLResponse(html, status_code=status)
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)
+
+
+def client_of(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def evidence(request: Request):
+    return request.app.state.store.load(strict=False)
+
+
+def problems_json(error: ex.ExtractionError | EvidenceError) -> JSONResponse:
+    return JSONResponse(
+        {
+            "detail": [
+                {"field": p.field, "record": p.key, "why": p.why, "value": p.value} for p in error.problems
+            ]
+        },
+        status_code=422,
+    )
+
+
+def coverage_matrix(bundle, trial_ids: list[str]) -> dict[str, Any]:
+    """Trial x outcome x review window (3, 6, 12 months): the cells reported, for the browser."""
+    cells = [c for c in coverage(bundle) if c.trial_id in set(trial_ids)]
+    outcomes = [o for o in OUTCOMES if any(c.outcome_id == o for c in cells)]
+    windows = (3.0, 6.0, 12.0)
+    grid: dict[tuple[str, str, float], list[Any]] = {}
+    for cell in cells:
+        if cell.review_months in windows:
+            grid.setdefault((cell.trial_id, cell.outcome_id, cell.review_months), []).append(cell)
+    return {"outcomes": outcomes, "windows": windows, "grid": grid}
+
+
+def forbidden(request: Request, why: str) -> Response:
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"detail": why}, status_code=403)
+    return render(request, "error.html.j2", status=403, message=why)

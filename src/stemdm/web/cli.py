@@ -1,0 +1,116 @@
+"""``stemdm serve``, ``stemdm db upgrade`` and ``stemdm users add|token``.
+
+The store is ``--db URL`` (or a SQLite path), else ``STEMDM_DB``, else the per-user SQLite file; the server's
+secret key lives in the data directory (``STEMDM_DATA_DIR``, default ``~/.local/share/stemdm``). Passwords
+come from ``STEMDM_PASSWORD`` or a hidden prompt and are never printed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from stemdm.evidence.errors import EvidenceError
+from stemdm.evidence.store import Store, redact
+from stemdm.sanitize import term
+from stemdm.web import accounts
+from stemdm.web.tables import ROLES
+
+console = Console()
+errors = Console(stderr=True)
+DbOption = Annotated[
+    str | None, typer.Option("--db", help="Database URL or SQLite path (default: STEMDM_DB)")
+]
+
+db_app = typer.Typer(help="The database's schema version.", no_args_is_help=True)
+users_app = typer.Typer(help="Accounts of the web workbench.", no_args_is_help=True)
+
+
+def _fail(message: str) -> None:
+    errors.print(f"[bold red]error:[/] {term(message)}", highlight=False)
+    raise typer.Exit(code=2)
+
+
+def _store(db: str | None) -> Store:
+    try:
+        return Store.open(db)
+    except EvidenceError as error:
+        _fail(str(error.problems[0]) if error.problems else str(error))
+    raise AssertionError("unreachable")
+
+
+@db_app.command("upgrade")
+def upgrade(db: DbOption = None) -> None:
+    """Migrate the store to the newest schema (a new store is created and loaded with the bundled evidence;
+    a store made before migrations is completed and stamped first; nothing is lost)."""
+    from stemdm.db.migrate import current_revision
+
+    store = _store(db)
+    with store.engine.connect() as connection:
+        console.print(f"{term(redact(store.url))}: schema {current_revision(connection)}")
+
+
+@users_app.command("add")
+def add(
+    name: str,
+    role: Annotated[str, typer.Option(help=f"one of {', '.join(ROLES)}")] = "reviewer",
+    db: DbOption = None,
+) -> None:
+    """Add an account; the password comes from STEMDM_PASSWORD or a prompt (at least 10 characters)."""
+    store = _store(db)
+    password = os.environ.get("STEMDM_PASSWORD")
+    if password is None:
+        if not sys.stdin.isatty():
+            _fail("password: set STEMDM_PASSWORD or run in a terminal to be asked")
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = accounts.add_user(store.engine, name, role, password)
+    except accounts.AccountError as error:
+        _fail(str(error))
+    console.print(f"added {term(user.name)} ({user.role})")
+
+
+@users_app.command("token")
+def token(name: str, db: DbOption = None) -> None:
+    """Print a new API token for NAME (last line; shown once, only its hash is kept)."""
+    store = _store(db)
+    try:
+        value = accounts.new_token(store.engine, name)
+    except accounts.AccountError as error:
+        _fail(str(error))
+    console.print(f"API token for {term(name)} (send as 'Authorization: Bearer <token>'; shown once):")
+    typer.echo(value)
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on (loopback by default)")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port")] = 8000,
+    db: DbOption = None,
+    workers: Annotated[
+        int, typer.Option(help="uvicorn worker processes (a team: several, behind a proxy)")
+    ] = 1,
+    secure_cookies: Annotated[
+        bool,
+        typer.Option("--secure-cookies/--no-secure-cookies", help="Cookies only over HTTPS (behind TLS)"),
+    ] = False,
+) -> None:
+    """Serve the web workbench (migrating the store first; an empty store gets the bundled evidence)."""
+    import uvicorn
+
+    from stemdm.cli_checks import UsageError, number
+
+    try:
+        number(port, "--port", low=1, high=65535, integer=True)
+        number(workers, "--workers", low=1, high=64, integer=True)
+    except UsageError as error:
+        _fail(str(error))
+    store = _store(db)  # migrate once here, before any worker starts
+    os.environ["STEMDM_DB"] = store.url
+    os.environ["STEMDM_SECURE_COOKIES"] = "1" if secure_cookies else "0"
+    accounts.secret_key()  # created once here, shared by the workers
+    console.print(f"stemdm workbench on http://{host}:{port} (store {term(redact(store.url))})")
+    uvicorn.run("stemdm.web.main:app", host=host, port=port, workers=workers, log_level="warning")
