@@ -145,7 +145,8 @@ def test_blinding_double_extraction_and_reconciliation(app):
     slot = next(line for line in listing.text.splitlines() if 'data-slot="' in line).split('"')[3]
     form = {"csrf_token": csrf_of(listing.text), "slot": slot, "choice": "third", "mean": "7.7"}
     hidden = {"timepoint_weeks": "24.0", "timepoint_label": "24 weeks", "arm_id": "msc",
-              "outcome_id": "hba1c", "value_type": "final", "statistic": "mean_sd", "sd": "1.1", "n": "40", "unit": "%",
+              "outcome_id": "hba1c", "value_type": "final", "statistic": "mean_sd", "sd": "1.1", "n": "40",
+              "unit": "%",
               "source_url": "https://example.org/fulltext", "locator": "Table 2"}  # fmt: skip
     done = ada.post("/reconcile", data=form | hidden, follow_redirects=False)
     assert done.status_code == 303, done.text
