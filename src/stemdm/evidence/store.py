@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import types
 import typing
 from collections.abc import Iterator
@@ -222,6 +223,20 @@ def _make_engine(url: str) -> Engine:
     return engine
 
 
+@contextmanager
+def write_transaction(engine: Engine) -> Iterator[Connection]:
+    """A transaction that holds the database's write lock from its first statement (PostgreSQL: advisory
+    lock; SQLite: BEGIN IMMEDIATE). Every writer (imports, the workbench) uses it: a SQLite transaction that
+    read first and then tried to write would fail at once with "database is locked" when another writer is
+    active, instead of waiting its turn."""
+    with engine.connect() as connection:
+        connection.execution_options(stemdm_write=True)
+        with connection.begin():
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_WRITE_LOCK})
+            yield connection
+
+
 @dataclass
 class ImportReport:
     """What an import did: counts per action, the warnings found, the import id (None: nothing to do)."""
@@ -282,6 +297,8 @@ class Store:
 
     def __init__(self, url: str | os.PathLike | None = None) -> None:
         shown = redact_url(url if url is not None else default_url())
+        self._snapshot: tuple[int | None, EvidenceBundle] | None = None
+        self._snapshot_lock = threading.Lock()
         try:
             self.url = normalize_url(url)
             self.engine: Engine = _make_engine(self.url)
@@ -321,15 +338,9 @@ class Store:
             if not is_current(connection):  # another process may have migrated it meanwhile
                 upgrade(connection)
 
-    @contextmanager
-    def _writing(self) -> Iterator[Connection]:
+    def _writing(self):
         """A transaction holding the store's write lock (advisory lock / BEGIN IMMEDIATE)."""
-        with self.engine.connect() as connection:
-            connection.execution_options(stemdm_write=True)
-            with connection.begin():
-                if connection.dialect.name == "postgresql":
-                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": PG_WRITE_LOCK})
-                yield connection
+        return write_transaction(self.engine)
 
     def _short(self, error: BaseException) -> str:
         """The first line of a driver's message, without any fragment of the URL's password."""
@@ -352,6 +363,21 @@ class Store:
             raise EvidenceError(
                 problems, "stored records fail the current rules (export them, correct, re-import)"
             )
+        return bundle
+
+    def snapshot(self) -> EvidenceBundle:
+        """``load(strict=False)``, reused while the store is unchanged: every write adds audit rows, so the
+        newest audit id is the store's version (one cheap query instead of re-validating every record; a
+        server answering many reads at once needs it). The bundle is shared: do not modify it."""
+        with self.engine.connect() as connection:
+            version = connection.execute(select(func.max(audit_table.c.id))).scalar()
+        with self._snapshot_lock:
+            cached = self._snapshot
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        bundle = self.load(strict=False)
+        with self._snapshot_lock:
+            self._snapshot = (version, bundle)
         return bundle
 
     def history(self, limit: int | None = None, since_import: int | None = None) -> list[dict[str, Any]]:

@@ -25,6 +25,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
+from stemdm.evidence.store import write_transaction
 from stemdm.web.tables import ROLES, api_tokens, login_failures, users, web_audit
 
 MAX_FAILURES = 10
@@ -66,7 +67,7 @@ def add_user(engine: Engine, name: str, role: str, password: str, by: str = "cli
         raise AccountError(f"password: at least {MIN_PASSWORD} characters")
     now = datetime.now(UTC)
     try:
-        with engine.begin() as connection:
+        with write_transaction(engine) as connection:
             user_id = connection.execute(
                 insert(users).values(
                     name=name, role=role, password_hash=_hasher.hash(password), active=True, created_at=now
@@ -120,7 +121,7 @@ def new_token(engine: Engine, name: str) -> str:
         raise AccountError(f"name: no active account named {name!r}")
     token = secrets.token_urlsafe(32)
     now = datetime.now(UTC)
-    with engine.begin() as connection:
+    with write_transaction(engine) as connection:
         connection.execute(
             insert(api_tokens).values(user_id=user.id, token_sha256=_sha256(token), created_at=now)
         )
@@ -169,14 +170,14 @@ def throttled(engine: Engine, account: str, client: str) -> bool:
 
 def record_failure(engine: Engine, account: str, client: str) -> None:
     now = datetime.now(UTC)
-    with engine.begin() as connection:
+    with write_transaction(engine) as connection:
         connection.execute(insert(login_failures).values(account=account[:64], client=client[:64], at=now))
         # failures older than a day say nothing any more
         connection.execute(delete(login_failures).where(login_failures.c.at < now - timedelta(days=1)))
 
 
 def deactivate(engine: Engine, name: str, by: str = "cli") -> None:
-    with engine.begin() as connection:
+    with write_transaction(engine) as connection:
         done = connection.execute(update(users).where(users.c.name == name).values(active=False)).rowcount
         if not done:
             raise AccountError(f"name: no account named {name!r}")

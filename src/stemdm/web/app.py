@@ -96,6 +96,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(pages.router)
     app.include_router(api.router)
 
+    @app.get("/favicon.ico", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(status_code=204)  # no icon shipped; a 404 would be a console error in every browser
+
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, Any]:
         return {"status": "ok", "version": __version__, "schema": head_revision()}
@@ -141,7 +145,7 @@ def client_of(request: Request) -> str:
 
 
 def evidence(request: Request):
-    return request.app.state.store.load(strict=False)
+    return request.app.state.store.snapshot()
 
 
 def problems_json(error: ex.ExtractionError | EvidenceError) -> JSONResponse:

@@ -28,7 +28,7 @@ from stemdm.evidence.derive import in_unit, to_mean_sd
 from stemdm.evidence.errors import ConversionError, EvidenceError, Problem, validation_problems
 from stemdm.evidence.formats import EvidenceBundle
 from stemdm.evidence.records import Measurement
-from stemdm.evidence.store import Store
+from stemdm.evidence.store import Store, write_transaction
 from stemdm.evidence.validate import check_bundle
 from stemdm.web.accounts import User
 from stemdm.web.tables import extractions, reconciliations, users, web_audit
@@ -80,7 +80,7 @@ def validate(store: Store, data: dict[str, Any]) -> Measurement:
         raise ExtractionError(validation_problems("measurements", None, key, error)) from None
     bundle = EvidenceBundle()
     bundle.add(record)
-    problems = [p for p in check_bundle(bundle, store.load(strict=False)) if p.severity == "error"]
+    problems = [p for p in check_bundle(bundle, store.snapshot()) if p.severity == "error"]
     if problems:
         raise ExtractionError(problems)
     return record
@@ -119,7 +119,7 @@ def save(
     converted = conversions(record, convert_to, n_fallback)
     now = datetime.now(UTC)
     payload = json.dumps(record.model_dump(mode="json"), sort_keys=True)
-    with engine.begin() as connection:
+    with write_transaction(engine) as connection:
         if _reconciled(connection, slot):
             raise StaleError(f"{slot}: already reconciled; the accepted value is in the evidence base")
         row = connection.execute(
@@ -243,7 +243,8 @@ def reconcile(
             )  # fmt: skip
     now = datetime.now(UTC)
     payload = json.dumps(record.model_dump(mode="json"), sort_keys=True)
-    with engine.begin() as connection:  # claim the slot first: a second reconciler is refused, not merged
+    # claim the slot first: a second reconciler is refused, not merged
+    with write_transaction(engine) as connection:
         try:
             reconciliation_id = connection.execute(
                 insert(reconciliations).values(
@@ -261,7 +262,8 @@ def reconcile(
     try:
         report = store.import_bundle(bundle, source)
     except EvidenceError:
-        with engine.begin() as connection:  # nothing entered the evidence base: free the slot again
+        # nothing entered the evidence base: free the slot again
+        with write_transaction(engine) as connection:
             connection.execute(reconciliations.delete().where(reconciliations.c.id == reconciliation_id))
             _audit(
                 connection,
@@ -275,7 +277,7 @@ def reconcile(
                 None,
             )
         raise
-    with engine.begin() as connection:
+    with write_transaction(engine) as connection:
         connection.execute(
             update(reconciliations)
             .where(reconciliations.c.id == reconciliation_id)
@@ -298,7 +300,7 @@ def audit_rows(engine: Engine, limit: int = 200) -> list[dict[str, Any]]:
 
 
 def _randomized_n(store: Store, record: Measurement) -> int | None:
-    arm = next((a for a in store.load(strict=False)["arms"]
+    arm = next((a for a in store.snapshot()["arms"]
                 if (a.trial_id, a.arm_id) == (record.trial_id, record.arm_id)), None)  # fmt: skip
     return None if arm is None else arm.n_randomized
 
