@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from stemdm.sim.calibrate import parameter_file, simulated, targets, with_values, zang_design
-from stemdm.sim.parameters import default_parameters
+from stemdm.sim.parameters import Parameters, default_parameters
 
 HBA1C_TARGETS = (
     "placebo HbA1c change (%)",
@@ -23,8 +23,9 @@ def test_shipped_parameters_reproduce_their_record():
     saved = json.loads(parameter_file().read_text())
     record = saved["calibration"]
     # the least-squares (version 1) estimates, kept in the record; the file's values are the posterior's
-    # central draw (version 2), so the record is rebuilt from its own estimates
-    params = with_values(default_parameters(), np.array([p["estimate"] for p in record["parameters"]]))
+    # central draw (version 2), so the record is rebuilt from its own estimates on the coded defaults it
+    # started from (calibrate(start=None))
+    params = with_values(Parameters(), np.array([p["estimate"] for p in record["parameters"]]))
     assert default_parameters().version == saved["version"] and saved["version"].startswith("2-posterior")
     values = simulated(params, zang_design(record["patients_per_arm"], record["seed"]))
     assert values == pytest.approx(np.array([t["simulated"] for t in record["targets"]]), rel=1e-9, abs=1e-9)

@@ -31,10 +31,26 @@ def test_simulate_bad_input_exits_2():
         ["--patients", "0"],
         ["--visits", "0,60", "--weeks", "48"],
         ["--visits", "zero"],
+        ["--diabetes-type", "t3"],
+        ["--diabetes-type", "t1", "--no-insulin-treated"],
     ):
         result = runner.invoke(app, ["simulate", *args])
         assert result.exit_code == 2, args
         assert "Traceback" not in result.output
+
+
+def test_simulate_an_insulin_deficient_cohort():
+    """Issue 10: C-peptide-negative (T1DM-like) cohorts, any spelling of the type."""
+    result = runner.invoke(
+        app,
+        ["simulate", "--diabetes-type", "Type-1", "--hba1c", "8.5", "--hba1c-sd", "1.0", "--patients", "30",
+         "--weeks", "4", "--visits", "0,4", "--infusions", "1", "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["design"]["diabetes_type"] == "t1"
+    cpep = payload["arms"]["placebo"]["cpep_fasting"][0]
+    assert cpep["mean"] < 0.3
 
 
 def test_calibrate_writes_a_parameter_file(tmp_path):

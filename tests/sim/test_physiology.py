@@ -97,3 +97,51 @@ def test_fasting_root_accuracy_over_a_wide_random_grid():
     assert np.abs(flux).max() <= 1e-6 * P.R0
     single, _ = fasting_state(P, bfun[:7], sp[:7], sh[:7], i_exo[:7], start[:7])
     np.testing.assert_array_equal(single, G[:7])  # independent of the other patients in the array
+
+
+def test_secretion_stops_in_hypoglycaemia_so_extra_beta_cells_cannot_drive_fasting_glucose_low():
+    """Issue 10: secretion had no glucose threshold, so a graft of several healthy beta-cell masses pushed
+    fasting glucose toward 55 mg/dL (6 masses: 56.7 before the fix). Endogenous secretion now falls below
+    80 mg/dL and stops at 50 (Mitrakou et al. 1991 thresholds), with counter-regulation below 70."""
+    masses = np.array([1.0, 2.0, 3.0, 6.0])
+    ones = np.ones(4)
+    G, insulin = fasting_state(P, masses, ones, ones, np.zeros(4), np.full(4, 100.0))
+    assert G[0] == pytest.approx(100.0)
+    assert np.all(np.diff(G) < 0) and np.all(G > 63.0)  # above hypoglycaemia level 1 minus a margin
+    low = np.array([50.0, 49.0])
+    _, _, at_50 = glucose_balance(P, low, np.full(2, 6.0), np.ones(2), np.ones(2), np.zeros(2))
+    assert np.all(at_50 == 0.0)
+    # above the threshold Topp 2000's curve is untouched: the healthy fixed point keeps its insulin
+    assert insulin[0] == pytest.approx(10.0)
+
+
+def test_peripheral_sensitivity_falls_with_bmi_at_the_egir_rate():
+    """Issue 10: BMI had no physiological effect. Candidates' peripheral sensitivity now falls with BMI at
+    Ferrannini et al. 1997's 1.2 umol/min/kg FFM per kg/m2 (relative to the lean value, 45 assumed): the
+    slope of log sensitivity on BMI across a large candidate pool matches the relative slope at BMI 27."""
+    from stemdm.sim.cohort import _candidates
+    from stemdm.sim.physiology import bmi_sensitivity
+
+    c = _candidates(P, Baseline(bmi=30.0), 200_000, np.random.default_rng(3))
+    slope = np.polyfit(c["bmi"], np.log(c["Sp_target"]), 1)[0]
+    expected = -1.2 / (45.0 - 1.2 * (30.0 - 25.0))  # d log M / d BMI near the cohort's mean BMI
+    assert slope == pytest.approx(expected, rel=0.1)
+    assert bmi_sensitivity(P, np.array([27.0]))[0] == pytest.approx(1.0)
+    assert bmi_sensitivity(P, np.array([45.0]))[0] == pytest.approx((45 - 24) / (45 - 2.4))
+
+
+def test_insulin_deficient_cohorts_reach_c_peptide_near_zero():
+    """Issue 10: cohorts with fasting C-peptide 0.1-0.3 ng/mL (the T1DM patients, 199 of Kashbour 2025's
+    507) could not be generated. A type 1 cohort matched to a Cai 2016-like baseline does, insulin-treated."""
+    from stemdm.sim.meal import fasting_c_peptide
+
+    base = Baseline(hba1c=8.5, hba1c_sd=1.0, bmi=22.0, duration_years=8, diabetes_type="t1")
+    cohort = make_cohort(P, base, 400, np.random.default_rng(5))
+    s = cohort.state
+    _, endogenous = fasting_state(P, s.B * s.F * s.Q, s.Sp, s.Sh, P.exo_per_iu * s.dose, s.G)
+    cpep = fasting_c_peptide(endogenous, cohort.weight, cohort.age, cohort.bsa, cohort.male)
+    assert np.median(cpep) < 0.3 and np.quantile(cpep, 0.1) < 0.05
+    assert np.all(s.dose > 0)
+    assert np.mean(hba1c_percent(s.rbc, s.a1c)) == pytest.approx(8.5, abs=0.15)
+    with pytest.raises(ValueError, match="insulin-treated"):
+        Baseline(insulin_treated=False, diabetes_type="t1")

@@ -11,6 +11,9 @@ import pytest
 
 from stemdm.sim.posterior import PRIORS, Emulator, load_draws, posterior_file, sample_posterior
 
+#: the trials whose numbers enter the likelihood (each is left out once in the validation)
+FITTED_TRIALS = {"Zang2022", "LIRA_hUCMSC2016", "Bhansali2017"}
+
 
 def test_priors_map_the_unit_cube_onto_their_support_monotonically():
     u = np.linspace(0, 1, 101)
@@ -65,7 +68,7 @@ def test_shipped_posterior_is_consistent_with_its_record():
 def test_shipped_record_has_leave_one_trial_out_validation():
     record = json.loads(posterior_file().read_text())
     loto = record["leave_one_trial_out"]
-    assert {row["left_out"] for row in loto["rows"]} == {t["trial"] for t in record["trials"]}
+    assert {row["left_out"] for row in loto["rows"]} == FITTED_TRIALS
     assert loto["covered"] == sum(row["covered"] for row in loto["rows"])
     assert loto["total"] == len(loto["rows"])
     for row in loto["rows"]:
@@ -75,16 +78,38 @@ def test_shipped_record_has_leave_one_trial_out_validation():
 
 def test_calibration_pipeline_end_to_end_small():
     """A small run of the whole pipeline (design runs, emulator, MCMC, leave one trial out): every parameter
-    summarised, every trial left out once (bounded: 30 design runs of 10 patients per arm)."""
+    summarised and profiled, every fitted trial left out once, every held-out source checked (bounded: 50
+    design runs of 10 patients per arm, one more than the quadratic emulator's 45 coefficients)."""
     from stemdm.sim.posterior import calibrate_bayes
 
-    record = calibrate_bayes(n_design=30, patients=10, steps=300, draws=50)
-    assert len(record["parameters"]) == len(PRIORS) and len(record["draws"]["values"]) == 50
-    assert {row["left_out"] for row in record["leave_one_trial_out"]["rows"]} == {
-        "Zang2022",
-        "LIRA_hUCMSC2016",
-        "Bhansali2017",
-    }
+    record = calibrate_bayes(n_design=50, patients=10, steps=300, draws=50)
+    assert len(record["parameters"]) == len(PRIORS) == len(record["profile_likelihood"])
+    assert len(record["draws"]["values"]) == 50
+    assert {row["left_out"] for row in record["leave_one_trial_out"]["rows"]} == FITTED_TRIALS
+    held = {row["trial"] for row in record["held_out"]["rows"]}
+    assert held == {"Cai2016", "Zang2023_SCTM", "Bhansali2014", "pooled reviews"}
+    assert not any(row["in_likelihood"] for row in record["held_out"]["rows"])
+
+
+def test_profile_likelihood_matches_a_closed_form():
+    """Target = u_1 observed 0.4 with SE 0.05 (the other parameters free): the profile deviance of u_1 is
+    ((u - 0.4) / 0.05)^2, so its 95 % interval is 0.4 +- 1.96 x 0.05 on the unit scale (to the grid's
+    resolution), and every other parameter's profile is flat: its interval spans the whole support."""
+    from stemdm.sim.posterior import profile_likelihood
+
+    d = len(PRIORS)
+    coef = np.zeros((1 + d + d * (d + 1) // 2, 1))
+    coef[0, 0], coef[1, 0] = 0.5, 0.5
+    emulator = Emulator(coef, np.zeros(1), np.ones(1))
+    profiles = profile_likelihood(emulator, np.array([0.4]), np.array([0.05]), np.array([True]), points=199)
+    first = PRIORS[0]
+    low, high = first.to_unit(np.array(profiles[0]["interval_95"]))
+    step = 0.99 / 198
+    assert low == pytest.approx(0.4 - 1.96 * 0.05, abs=step)
+    assert high == pytest.approx(0.4 + 1.96 * 0.05, abs=step)
+    assert not profiles[0]["reaches_lower_edge"] and not profiles[0]["reaches_upper_edge"]
+    for profile in profiles[1:]:
+        assert profile["reaches_lower_edge"] and profile["reaches_upper_edge"]
 
 
 def test_default_parameters_are_a_central_posterior_draw_not_on_a_bound():

@@ -220,3 +220,32 @@ def test_results_say_what_no_data_inform():
     assert any("adipose" in note and "same potency" in note for note in msc)
     exosome = run_trial(TrialDesign(pathway="exosome", **short)).to_dict()["not_informed_by_data"]
     assert any("no physical unit" in note for note in exosome)
+
+
+def test_diabetes_type_and_titration_accept_any_spelling():
+    """Issue 10 (inputs): choices accept hyphen or underscore and any case."""
+    for spelling in ("t1", "T1", "type-1", "Type_1"):
+        assert TrialDesign(diabetes_type=spelling).diabetes_type == "t1"
+    assert TrialDesign(titration="Fixed").titration == "fixed"
+    with pytest.raises(ValidationError, match="diabetes_type"):
+        TrialDesign(diabetes_type="t3")
+    with pytest.raises(ValidationError, match="insulin-treated"):
+        TrialDesign(diabetes_type="t1", insulin_treated=False)
+
+
+def test_chunks_and_parallel_arms_give_identical_results(monkeypatch):
+    """Issue 10 (speed): large trials run in cache-sized chunks with the therapy arm in a child process; the
+    result must not depend on either, and the progress bar must still count every simulated day once."""
+    import stemdm.sim.trial as trial
+
+    design = TrialDesign(patients_per_arm=600, weeks=8, visits=[0, 8], seed=4)
+    whole = run_trial(design, chunk=100_000)
+    monkeypatch.setattr(trial, "PARALLEL_ARMS_FROM", 1)
+    days: list[float] = []
+    split = run_trial(design, chunk=250, progress=days.append)
+    for arm in ("therapy", "placebo"):
+        for endpoint in ENDPOINTS:
+            assert np.array_equal(
+                whole.arms[arm].values[endpoint], split.arms[arm].values[endpoint], equal_nan=True
+            ), (arm, endpoint)
+    assert sum(days) == pytest.approx(2 * (8 * 7 + 1))

@@ -161,7 +161,7 @@ def zang_design(patients: int, seed: int) -> TrialDesign:
         infusions=3,
         interval_weeks=4,
         weeks=48,
-        visits=[0, 48],
+        visits=[0, 12, 24, 48],  # Zhang HC 2025's pooled time course is read at 3, 6 and 12 months
         patients_per_arm=patients,
         hba1c=8.95,
         hba1c_sd=1.2,

@@ -81,6 +81,9 @@ def simulate(
     cpep_min: Annotated[
         float | None, typer.Option(help="Inclusion: lowest fasting C-peptide (ng/mL)")
     ] = None,
+    diabetes_type: Annotated[
+        str, typer.Option(help="t2, or t1: insulin-deficient (C-peptide near zero), insulin-treated cohort")
+    ] = "t2",
     titration: Annotated[
         str, typer.Option(help="Background insulin: target (titrated both ways) or fixed")
     ] = "target",
@@ -154,7 +157,8 @@ def simulate(
             hba1c_min=hba1c_min,
             hba1c_max=hba1c_max,
             cpep_min=cpep_min,
-            titration=titration.strip().lower(),
+            titration=titration,
+            diabetes_type=diabetes_type,
             encapsulated=encapsulated,
             seed=seed,
         )
@@ -322,13 +326,15 @@ def _calibrate_bayes(patients: int, seed: int, design_runs: int, out: Path | Non
     table = Table(
         title=f"Bayesian calibration: prior -> posterior (95 % intervals), {design_runs} design runs"
     )
-    for column in ("parameter", "prior", "posterior", "what the data say"):
+    for column in ("parameter", "prior", "posterior", "profile likelihood 95 %", "what the data say"):
         table.add_column(column)
+    profiles = {(q["block"], q["name"]): q for q in record.get("profile_likelihood", [])}
     for p in record["parameters"]:
         table.add_row(
             f"{p['block']}.{p['name']}",
             f"{p['prior_2.5']:.3g} to {p['prior_97.5']:.3g}",
             f"{p['post_50']:.3g} ({p['post_2.5']:.3g} to {p['post_97.5']:.3g})",
+            _profile_text(profiles.get((p["block"], p["name"]))),
             term(p["verdict"]),
         )
     console.print(table)
@@ -353,8 +359,28 @@ def _calibrate_bayes(patients: int, seed: int, design_runs: int, out: Path | Non
             f"({lo:.3g} to {hi:.3g}) {mark}"
         )
         console.print(term(line))
+    held = record.get("held_out", {"rows": [], "covered": 0, "total": 0})
+    console.print(
+        f"Held out (overlapping or non-MSC sources, never fitted): {held['covered']} of {held['total']} "
+        "inside their 95 % posterior predictive intervals"
+    )
+    for row in held["rows"]:
+        lo, mid, hi = row["posterior_predictive"]
+        mark = "inside" if row["covered"] else "OUTSIDE"
+        console.print(term(f"  {row['name']}: reported {row['target']:.3g}, predicted {mid:.3g} "
+                           f"({lo:.3g} to {hi:.3g}) {mark}"))  # fmt: skip
     console.print(f"Wrote {path}")
     console.print(NOT_MEDICAL_ADVICE)
+
+
+def _profile_text(profile: dict | None) -> str:
+    """The profile-likelihood interval, saying when it runs into an edge of the prior's support."""
+    if profile is None:
+        return "—"
+    low, high = profile["interval_95"]
+    edges = [side for side, hit in (("lower", profile["reaches_lower_edge"]),
+                                    ("upper", profile["reaches_upper_edge"])) if hit]  # fmt: skip
+    return f"{low:.3g} to {high:.3g}" + (f" (reaches the {' and '.join(edges)} edge)" if edges else "")
 
 
 def calibrate_command(

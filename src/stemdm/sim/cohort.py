@@ -20,6 +20,7 @@ from stemdm.sim.parameters import Physiology
 from stemdm.sim.physiology import (
     MG_DL_PER_MMOL_L,
     State,
+    bmi_sensitivity,
     capacity,
     effective_sensitivity,
     fasting_state,
@@ -48,8 +49,14 @@ class Baseline:
     hba1c_min: float | None = None
     hba1c_max: float | None = None
     cpep_min: float | None = None  # ng/mL
+    #: "t2" (type 2) or "t1" (insulin-deficient, C-peptide near zero, always insulin-treated)
+    diabetes_type: str = "t2"
 
     def __post_init__(self) -> None:
+        if self.diabetes_type not in ("t1", "t2"):
+            raise ValueError(f"diabetes type {self.diabetes_type!r}: use t1 or t2")
+        if self.diabetes_type == "t1" and not self.insulin_treated:
+            raise ValueError("type 1 (insulin-deficient) cohorts are insulin-treated")
         if not 5.0 <= self.hba1c <= 14.0:
             raise ValueError(f"baseline HbA1c {self.hba1c} % is outside 5-14 %")
         if not self.hba1c_sd > 0:
@@ -96,6 +103,8 @@ class Cohort:
     acceptance_rate: float
     #: each patient's multiplier of the therapy's effect signals (None: 1 for everyone)
     response: np.ndarray | None = None
+    #: each patient's shift of the titration thresholds, mg/dL (None: 0 for everyone)
+    titration_offset: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -104,24 +113,34 @@ class Cohort:
 
 def _candidates(p: Physiology, base: Baseline, m: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     duration = np.clip(rng.normal(base.duration_years, max(2.0, 0.4 * base.duration_years), m), 0.5, 40)
-    # ASSUMPTION: patients not needing insulin keep more beta-cell mass and insulin sensitivity (wide priors)
-    b_low, sp_median = (0.4, 0.5) if base.insulin_treated else (0.7, 0.65)
+    bmi = np.clip(rng.normal(base.bmi, 4.0, m), 18, 55)
+    if base.diabetes_type == "t1":
+        # ASSUMPTION: autoimmune loss leaves 0-15 % of the beta-cell mass (fasting C-peptide from about 0 to
+        # 0.4 ng/mL) in patients of near-normal insulin sensitivity
+        mass, sp_median, sh_median = rng.uniform(0.0, 0.15, m), 0.9, 0.9
+    else:
+        # ASSUMPTION: patients not needing insulin keep more beta-cell mass and insulin sensitivity
+        b_low, sp_median = (0.4, 0.5) if base.insulin_treated else (0.7, 0.65)
+        mass, sh_median = np.clip(np.exp(-0.04 * duration) * rng.uniform(b_low, 1.4, m), 0.05, 1.2), 0.7
     c = {
         "duration": duration,
-        "B": np.clip(np.exp(-0.04 * duration) * rng.uniform(b_low, 1.4, m), 0.05, 1.2),
+        "B": mass,
         "F_intrinsic": rng.uniform(0.4, 1.0, m),
-        "Sp_target": np.exp(rng.normal(np.log(sp_median), 0.55, m)),
-        "Sh_target": np.exp(rng.normal(np.log(0.7), 0.4, m)),
+        # peripheral sensitivity falls with BMI (Ferrannini 1997) around the wide prior
+        "Sp_target": np.exp(rng.normal(np.log(sp_median), 0.55, m)) * bmi_sensitivity(p, bmi),
+        "Sh_target": np.exp(rng.normal(np.log(sh_median), 0.4, m)),
         # median tone 0.019: with its glucose drive about Palmér's disease occupancy, net beta loss ~7 %/year
         "Z_base": np.exp(rng.normal(np.log(0.019), 0.25, m)),
         "age": np.clip(rng.normal(55, 9, m), 25, 80),
-        "bmi": np.clip(rng.normal(base.bmi, 4.0, m), 18, 55),
+        "bmi": bmi,
         "male": rng.random(m) < 0.55,
     }
     c["Sp_target"] = np.minimum(c["Sp_target"], 1.2)
     c["Sh_target"] = np.minimum(c["Sh_target"], 1.2)
     c["weight"] = c["bmi"] * (HEIGHT_CM / 100) ** 2
-    if base.insulin_treated:
+    if base.diabetes_type == "t1":  # ~0.6 IU/kg/day in all, held as a steady level (no boluses; ASSUMPTION)
+        c["dose"] = np.clip(rng.normal(0.6, 0.15, m), 0.2, 1.2) * c["weight"]
+    elif base.insulin_treated:
         c["dose"] = np.clip(rng.normal(0.5, 0.15, m), 0.1, 1.2) * c["weight"]  # IU/day (0.5 IU/kg/day)
     else:
         c["dose"] = np.zeros(m)

@@ -9,6 +9,11 @@ Sources (keys used below):
   tau_sigma = 249.9 d; insulin-sensitivity relaxation ~250 d.
 - Palmer2014: Palmér et al. 2014 CPT Pharmacometrics Syst Pharmacol 3:e118 (BIOMD0000000620): IL-1 receptor
   occupancy -> apoptosis / replication / secretory-capacity functions; 12-compartment red-cell HbA1c chain.
+- Mitrakou1991: Mitrakou et al. 1991 Am J Physiol 260:E67, glycaemic thresholds of the responses to falling
+  glucose (insulin secretion ~80 mg/dL, glucagon and adrenaline 65-70 mg/dL, symptoms ~55 mg/dL);
+  Schwartz1987: Schwartz et al. 1987 J Clin Invest 79:777 (the same hierarchy).
+- Ferrannini1997: Ferrannini et al. (EGIR) 1997 J Clin Invest 100:1166: clamp insulin sensitivity falls
+  linearly with BMI, 1.2 (95 % CI 1.0-1.4) umol/min/kg FFM per kg/m2, age- and sex-adjusted.
 - Matthews1985: HOMA1 formulas. VanCauter1992: C-peptide kinetics. Riddle2003: Treat-to-Target titration.
 - ASSUMPTION: chosen by us, stated with its reasoning; to be calibrated (issue 5) or defended.
 """
@@ -37,6 +42,17 @@ class Physiology:
     k_clear: float = _p(432.0, "Topp2000", "1/d")  # insulin clearance
     hgp_floor: float = _p(0.3, "ASSUMPTION: insulin cannot suppress ~30% of hepatic output", "")
     hgp_c: float = _p(10.0, "ASSUMPTION: half-suppression near basal insulin (Ha 2020 HGP shape)", "uU/mL")
+    secretion_on: float = _p(
+        80.0,
+        "Mitrakou1991: endogenous insulin secretion starts to fall below ~80 mg/dL (4.4 mmol/L)",
+        "mg/dL",
+    )
+    secretion_off: float = _p(
+        50.0,
+        "ASSUMPTION after Mitrakou1991/Schwartz1987: secretion essentially off at the symptomatic "
+        "threshold (~50-55 mg/dL)",
+        "mg/dL",
+    )
     counter_reg: float = _p(3.0, "ASSUMPTION: counter-regulatory output below 70 mg/dL (x R0 at G = 0)", "")
     # inflammation (Z stands in for Palmér's IL-1 receptor occupancy)
     ka: float = _p(5.52e-4, "Palmer2014", "1/d")
@@ -64,6 +80,15 @@ class Physiology:
     tau_S: float = _p(250.0, "Ha2016/Ha2020 insulin-sensitivity relaxation", "d")
     c_p: float = _p(2.0, "ASSUMPTION: inflammation lowers peripheral sensitivity (1 - c_p (Z - Z_h))", "")
     c_h: float = _p(1.0, "ASSUMPTION: inflammation lowers hepatic sensitivity", "")
+    bmi_si_slope: float = _p(
+        1.2, "Ferrannini1997: clamp sensitivity falls 1.2 (1.0-1.4) per kg/m2", "umol/min/kg FFM per kg/m2"
+    )
+    bmi_si_lean: float = _p(
+        45.0,
+        "ASSUMPTION: clamp sensitivity of a lean (BMI 25) adult at EGIR's insulin dose, the denominator that "
+        "turns Ferrannini1997's slope into a relative one (2.7 %/kg/m2); the abstract does not give it",
+        "umol/min/kg FFM",
+    )
     # HbA1c chain (Palmér 2014, glucose in mmol/L, time in days)
     ktr: float = _p(0.12, "Palmer2014 RBC chain", "1/d")
     kin: float = _p(1.05, "Palmer2014 RBC chain", "1/d")
@@ -92,6 +117,13 @@ class Physiology:
     deescalate_below: float = _p(
         110.0,
         "ASSUMPTION: insulin lowered 2 IU/week below this fasting glucose (trial practice; calibrated)",
+        "mg/dL",
+    )
+    titration_sd: float = _p(
+        15.0,
+        "ASSUMPTION: each patient's fasting glucose thresholds for titration differ from the protocol's by "
+        "N(0, SD) (many physicians and patients applying one algorithm); without it the therapy arm's HbA1c "
+        "SD collapsed toward the threshold (0.65 vs 1.01 on placebo; Zang 2022 observed 1.07 vs 1.02)",
         "mg/dL",
     )
     fpg_target: float = _p(130.0, "ADA/EASD fasting target < 130 mg/dL (Riddle2003 table for steps)", "mg/dL")

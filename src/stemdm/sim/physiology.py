@@ -66,7 +66,17 @@ def capacity(p: Physiology, z: np.ndarray) -> np.ndarray:
 
 
 def secretion_curve(p: Physiology, G: np.ndarray) -> np.ndarray:
-    return G**2 / (p.alpha + G**2)
+    """Relative glucose-stimulated secretion: Topp 2000's Hill curve times the low-glucose threshold."""
+    return G**2 / (p.alpha + G**2) * secretion_threshold(p, G)[0]
+
+
+def secretion_threshold(p: Physiology, G: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Factor (0-1) on endogenous insulin secretion as glucose falls and its derivative in G: 1 above
+    ``secretion_on`` (80 mg/dL, Mitrakou 1991), 0 below ``secretion_off``, a smoothstep between (so Newton
+    iterations see a continuous slope). Beta cells, native or grafted, stop secreting in hypoglycaemia."""
+    width = p.secretion_on - p.secretion_off
+    x = np.clip((G - p.secretion_off) / width, 0.0, 1.0)
+    return x * x * (3 - 2 * x), 6 * x * (1 - x) / width
 
 
 def glucose_balance(
@@ -79,12 +89,14 @@ def glucose_balance(
     R0 at healthy basal insulin; ASSUMPTION shape after Ha 2020) + counter-regulation R0 x cr x (70 - G)/70
     below
     70 mg/dL (ASSUMPTION: glucagon/adrenaline keep fasting glucose out of severe hypoglycaemia). Uptake:
-    (EG0 + SI0 Sp I) G (Topp 2000)."""
+    (EG0 + SI0 Sp I) G (Topp 2000). Endogenous insulin: Topp's Hill curve x the low-glucose secretion
+    threshold (Mitrakou 1991)."""
     gain = p.secretion * bfun / p.k_clear
-    shape = G**2 / (p.alpha + G**2)
-    endogenous = gain * shape
+    hill = G**2 / (p.alpha + G**2)
+    threshold, dthreshold = secretion_threshold(p, G)
+    endogenous = gain * hill * threshold
     insulin = endogenous + i_exo
-    dI = gain * 2 * p.alpha * G / (p.alpha + G**2) ** 2
+    dI = gain * (2 * p.alpha * G / (p.alpha + G**2) ** 2 * threshold + hill * dthreshold)
     c = p.hgp_c + 10.0
     hgp = p.R0 * (p.hgp_floor + (1 - p.hgp_floor) * c / (p.hgp_c + sh * insulin))
     dhgp = -p.R0 * (1 - p.hgp_floor) * c * sh * dI / (p.hgp_c + sh * insulin) ** 2
@@ -170,6 +182,18 @@ def effective_sensitivity(
     sp_eff = sp * (1 - p.c_p * excess) * (1 + boost)
     sh_eff = sh * (1 - p.c_h * excess) * (1 + boost)
     return np.maximum(sp_eff, 0.02), np.maximum(sh_eff, 0.02)
+
+
+def bmi_sensitivity(p: Physiology, bmi: np.ndarray, reference_bmi: float = 27.0) -> np.ndarray:
+    """Peripheral insulin sensitivity at ``bmi`` relative to ``reference_bmi`` (kg/m2): clamp sensitivity
+    falls linearly with BMI (Ferrannini et al. 1997, EGIR, 1.2 umol/min/kg FFM per kg/m2 from a lean value
+    ``bmi_si_lean`` at BMI 25), floored at a fifth of the lean value."""
+
+    def clamp_m(b: np.ndarray | float) -> np.ndarray:
+        m = p.bmi_si_lean - p.bmi_si_slope * (np.asarray(b, dtype=float) - 25.0)
+        return np.maximum(m, 0.2 * p.bmi_si_lean)
+
+    return clamp_m(bmi) / clamp_m(reference_bmi)
 
 
 def glucotoxicity(p: Physiology, G: np.ndarray) -> np.ndarray:
