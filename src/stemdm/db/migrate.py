@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import resources
 
 from alembic import command
@@ -48,16 +49,14 @@ def is_current(connection: Connection) -> bool:
     return current_revision(connection) == head_revision()
 
 
-def upgrade(connection: Connection) -> str:
+def upgrade(connection: Connection, repair_legacy: Callable[[Connection], None]) -> str:
     """Migrate the store on ``connection`` (inside the caller's locked transaction) to the newest version;
-    returns the version it is at."""
-    from stemdm.evidence.store import evidence_tables_missing_parts, repair_legacy
-
+    ``repair_legacy`` completes a store made before migrations to the baseline (the evidence store passes
+    its own, so this module does not depend on it). Returns the version it is at."""
     tables = set(inspect(connection).get_table_names())
     if current_revision(connection) is None and "imports" in tables:
         # made by stemdm 0.1.0 before migrations: complete it to the baseline, then stamp it there
-        if evidence_tables_missing_parts(connection):
-            repair_legacy(connection)
+        repair_legacy(connection)
         command.stamp(_config(connection), BASELINE)
     command.upgrade(_config(connection), "head")
     return head_revision()

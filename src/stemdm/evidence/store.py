@@ -162,6 +162,8 @@ def repair_legacy(connection: Connection) -> None:
     """Bring a store made by stemdm 0.1.0 before migrations (tables, no ``alembic_version``) to the
     migration baseline: the tables and nullable columns that version added on open (additive only). Existing
     rows read the new fields as not reported. Later changes are Alembic migrations (``stemdm.db``)."""
+    if not evidence_tables_missing_parts(connection):
+        return
     metadata.create_all(connection)
     quote = connection.dialect.identifier_preparer.quote
     for table, columns in _missing_columns(connection).items():
@@ -336,7 +338,7 @@ class Store:
                 return
         with self._writing() as connection:
             if not is_current(connection):  # another process may have migrated it meanwhile
-                upgrade(connection)
+                upgrade(connection, repair_legacy)
 
     def _writing(self):
         """A transaction holding the store's write lock (advisory lock / BEGIN IMMEDIATE)."""
