@@ -141,7 +141,7 @@ def test_blinding_double_extraction_and_reconciliation(app):
     assert second.status_code == 303
     assert bob.get(f"/extractions/{first_id}").status_code == 200  # both entered: now visible
     listing = ada.get("/disagreements")
-    assert "Zang2022/hba1c/24/msc" in listing.text and 'class="differs"><th>mean' in listing.text
+    assert "Zang2022/hba1c/24/msc" in listing.text and 'data-field="mean"' in listing.text
     slot = next(line for line in listing.text.splitlines() if 'data-slot="' in line).split('"')[3]
     form = {"csrf_token": csrf_of(listing.text), "slot": slot, "choice": "third", "mean": "7.7"}
     hidden = {"timepoint_weeks": "24.0", "timepoint_label": "24 weeks", "arm_id": "msc",

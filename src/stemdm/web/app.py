@@ -24,12 +24,13 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.middleware.sessions import SessionMiddleware
 
-from stemdm import NOT_MEDICAL_ADVICE, __version__
+from stemdm import NOT_MEDICAL_ADVICE_BY_LANGUAGE, __version__
 from stemdm.db.migrate import head_revision
 from stemdm.evidence.coverage import coverage
 from stemdm.evidence.errors import EvidenceError
 from stemdm.evidence.store import Store
 from stemdm.evidence.vocab import OUTCOMES
+from stemdm.i18n import LANGUAGE_NAMES, LANGUAGES, negotiate, translations
 from stemdm.sanitize import safe_url
 from stemdm.web import accounts
 from stemdm.web import extraction as ex
@@ -55,13 +56,21 @@ class Settings:
     secure_cookies: bool = False
 
 
-def _templates() -> Environment:
+def _templates(lang: str) -> Environment:
+    """The page templates in one language (gettext from the Babel catalogs; autoescape on)."""
     folder = Path(str(resources.files("stemdm.web") / "templates"))
     env = Environment(
-        loader=FileSystemLoader(folder), autoescape=select_autoescape(default=True, default_for_string=True)
+        loader=FileSystemLoader(folder),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        extensions=["jinja2.ext.i18n"],
     )
-    env.globals.update(disclaimer=NOT_MEDICAL_ADVICE, version=__version__)
+    env.install_gettext_translations(translations(lang), newstyle=True)  # type: ignore[attr-defined]
+    env.globals.update(
+        disclaimer=NOT_MEDICAL_ADVICE_BY_LANGUAGE[lang], version=__version__, lang=lang,
+        languages=LANGUAGE_NAMES, html_lang={"en": "en", "zh": "zh-Hans"}[lang],
+    )  # fmt: skip
     env.filters["link"] = safe_url
+    env.filters["term"] = lambda value: translations(lang).gettext(str(value))  # data values: no % formatting
     env.filters["q"] = lambda text: quote(str(text), safe="")
     return env
 
@@ -73,7 +82,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     store = Store.open(settings.db_url)
     key = accounts.secret_key(settings.data_dir)
     app = FastAPI(title="stemdm workbench", version=__version__, docs_url="/docs", redoc_url=None)
-    app.state.store, app.state.engine, app.state.templates = store, store.engine, _templates()
+    app.state.store, app.state.engine = store, store.engine
+    app.state.templates = {lang: _templates(lang) for lang in LANGUAGES}
     app.add_middleware(
         SessionMiddleware, secret_key=key, session_cookie="stemdm_session", max_age=SESSION_HOURS * 3600,
         same_site="lax", https_only=settings.secure_cookies,
@@ -128,8 +138,24 @@ def session_user(request: Request) -> User | None:
     return None if user_id is None else accounts.user_by_id(request.app.state.engine, int(user_id))
 
 
+def language(request: Request) -> str:
+    """The page language: ``?lang=`` (remembered in the session), else the session's, else Accept-Language."""
+    asked = request.query_params.get("lang")
+    if asked in LANGUAGES:
+        request.session["lang"] = asked
+        return asked
+    kept = request.session.get("lang")
+    return kept if kept in LANGUAGES else negotiate(request.headers.get("accept-language"))
+
+
+def tr(request: Request, message: str, **values: Any) -> str:
+    """``message`` in the request's language (for messages built in Python)."""
+    text = translations(language(request)).gettext(message)
+    return text % values if values else text
+
+
 def render(request: Request, template: str, status: int = 200, **context: Any) -> HTMLResponse:
-    env: Environment = request.app.state.templates
+    env: Environment = request.app.state.templates[language(request)]
     html = env.get_template(template).render(
         request=request, user=session_user(request), csrf=csrf_token(request), **context
     )

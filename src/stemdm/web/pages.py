@@ -23,6 +23,7 @@ from stemdm.web.app import (
     redirect,
     render,
     session_user,
+    tr,
 )
 
 router = APIRouter(include_in_schema=False)
@@ -44,7 +45,7 @@ def _signed_in(request: Request, writing: bool = False):
     if user is None:
         return None, redirect(f"/login?next={request.url.path}")
     if writing and not user.can_write():
-        return user, forbidden(request, f"{user.name} is a {user.role}: viewers cannot change anything")
+        return user, forbidden(request, tr(request, "Viewers cannot change anything."))
     return user, None
 
 
@@ -66,13 +67,13 @@ async def login(request: Request) -> Response:
     engine = request.app.state.engine
     name, client = form.get("name", "")[:64], client_of(request)
     if accounts.throttled(engine, name, client):
-        return render(request, "login.html.j2", status=429, next=_local(form.get("next")),
-                      message=f"too many failed sign-ins; wait {accounts.WINDOW_S} seconds")  # fmt: skip
+        message = tr(request, "Too many failed sign-ins; wait %(s)s seconds.", s=accounts.WINDOW_S)
+        return render(request, "login.html.j2", status=429, next=_local(form.get("next")), message=message)
     user = accounts.verify_password(engine, name, form.get("password", ""))
     if user is None:
         accounts.record_failure(engine, name, client)
         return render(request, "login.html.j2", status=401, next=_local(form.get("next")),
-                      message="wrong name or password")  # fmt: skip
+                      message=tr(request, "Wrong name or password."))  # fmt: skip
     request.session.clear()  # a new session on sign-in (no fixation)
     request.session["uid"] = user.id
     return redirect(_local(form.get("next")))
@@ -120,7 +121,7 @@ def trial_page(request: Request, trial_id: str) -> Response:
     bundle = evidence(request)
     trial = next((t for t in bundle["trials"] if t.trial_id == trial_id), None)
     if trial is None:
-        return render(request, "error.html.j2", status=404, message=f"no trial {trial_id!r}")
+        return render(request, "error.html.j2", status=404, message=tr(request, "No such trial."))
     rows = {kind: [r for r in bundle[kind] if r.trial_id == trial_id]
             for kind in ("arms", "measurements", "contrasts", "adverse_events", "corrections")}  # fmt: skip
     keys = {r.natural_key() for kind in rows for r in rows[kind]}
@@ -163,7 +164,7 @@ def _extract_page(request: Request, trial_id: str, values: dict[str, str], error
     bundle = evidence(request)
     trial = next((t for t in bundle["trials"] if t.trial_id == trial_id), None)
     if trial is None:
-        return render(request, "error.html.j2", status=404, message=f"no trial {trial_id!r}")
+        return render(request, "error.html.j2", status=404, message=tr(request, "No such trial."))
     arms = [a for a in bundle["arms"] if a.trial_id == trial_id]
     return render(request, "extract.html.j2", status=status, trial=trial, arms=arms, values=values,
                   errors=errors,
@@ -178,9 +179,9 @@ def extraction_page(request: Request, extraction_id: int) -> Response:
     try:
         found = ex.get(request.app.state.engine, extraction_id, user)
     except LookupError:
-        return render(request, "error.html.j2", status=404, message=f"no extraction {extraction_id}")
-    except ex.BlindedError as error:
-        return forbidden(request, str(error))
+        return render(request, "error.html.j2", status=404, message=tr(request, "No such extraction."))
+    except ex.BlindedError:
+        return forbidden(request, tr(request, "Blinded until a second reviewer has entered this number."))
     return render(request, "extraction.html.j2", extraction=found)
 
 
