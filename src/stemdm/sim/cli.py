@@ -351,26 +351,24 @@ def _calibrate_bayes(patients: int, seed: int, design_runs: int, out: Path | Non
         f"Leave one trial out: {loto['covered']} of {loto['total']} reported numbers inside their 95 % "
         "predictive intervals (recalibrated without the trial, then predicted):"
     )
-    for row in loto["rows"]:
-        lo, mid, hi = row["posterior_predictive"]
-        mark = "inside" if row["covered"] else "OUTSIDE"
-        line = (
-            f"  {row['trial']}: {row['name']}: reported {row['target']:.3g}, predicted {mid:.3g} "
-            f"({lo:.3g} to {hi:.3g}) {mark}"
-        )
-        console.print(term(line))
+    _print_checks(loto["rows"])
     held = record.get("held_out", {"rows": [], "covered": 0, "total": 0})
     console.print(
         f"Held out (overlapping or non-MSC sources, never fitted): {held['covered']} of {held['total']} "
         "inside their 95 % posterior predictive intervals"
     )
-    for row in held["rows"]:
-        lo, mid, hi = row["posterior_predictive"]
-        mark = "inside" if row["covered"] else "OUTSIDE"
-        console.print(term(f"  {row['name']}: reported {row['target']:.3g}, predicted {mid:.3g} "
-                           f"({lo:.3g} to {hi:.3g}) {mark}"))  # fmt: skip
+    _print_checks(held["rows"])
     console.print(f"Wrote {path}")
     console.print(NOT_MEDICAL_ADVICE)
+
+
+def _print_checks(rows: list[dict]) -> None:
+    """One line per reported number: what was reported, what was predicted (95 % interval), inside or not."""
+    for row in rows:
+        lo, mid, hi = row["posterior_predictive"]
+        mark = "inside" if row["covered"] else "OUTSIDE"
+        console.print(term(f"  {row['trial']}: {row['name']}: reported {row['target']:.3g}, predicted "
+                           f"{mid:.3g} ({lo:.3g} to {hi:.3g}) {mark}"))  # fmt: skip
 
 
 def _profile_text(profile: dict | None) -> str:

@@ -138,12 +138,18 @@ def extract_form(request: Request, trial_id: str) -> Response:
     return _extract_page(request, trial_id, {}, [])
 
 
-@router.post("/trials/{trial_id}/extract")
-async def extract(request: Request, trial_id: str) -> Response:
+async def _writer_form(request: Request):
+    """The signed-in writer and the posted form, or the response refusing them (sign-in, role, CSRF)."""
     user, refused = _signed_in(request, writing=True)
     if refused:
-        return refused
+        return user, {}, refused
     form, refused = await _form(request)
+    return user, form, refused
+
+
+@router.post("/trials/{trial_id}/extract")
+async def extract(request: Request, trial_id: str) -> Response:
+    user, form, refused = await _writer_form(request)
     if refused:
         return refused
     data: dict[str, Any] = {k: form.get(k, "") for k in MEASUREMENT_FIELDS} | {"trial_id": trial_id}
@@ -195,10 +201,7 @@ def disagreements(request: Request) -> Response:
 
 @router.post("/reconcile")
 async def reconcile(request: Request) -> Response:
-    user, refused = _signed_in(request, writing=True)
-    if refused:
-        return refused
-    form, refused = await _form(request)
+    user, form, refused = await _writer_form(request)
     if refused:
         return refused
     slot = form.get("slot", "")
