@@ -6,6 +6,7 @@ from __future__ import annotations
 from typer.testing import CliRunner
 
 from stemdm.cli import app
+from stemdm.db.migrate import head_revision
 from stemdm.evidence.store import Store
 from stemdm.web import accounts
 
@@ -16,7 +17,7 @@ def test_users_and_tokens(tmp_path, monkeypatch):
     db = str(tmp_path / "team.sqlite")
     monkeypatch.setenv("STEMDM_DATA_DIR", str(tmp_path / "data"))
     upgraded = runner.invoke(app, ["db", "upgrade", "--db", db])
-    assert upgraded.exit_code == 0 and "0002_web" in upgraded.output
+    assert upgraded.exit_code == 0 and head_revision() in upgraded.output
     monkeypatch.setenv("STEMDM_PASSWORD", "a-long-password")
     added = runner.invoke(app, ["users", "add", "mei", "--role", "admin", "--db", db])
     assert added.exit_code == 0 and "a-long-password" not in added.output

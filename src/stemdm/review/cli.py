@@ -85,18 +85,7 @@ def run(
     except OSError as error:
         _fail(f"--out: cannot write the report to {out}: {error.strerror or error}")
     if as_json:
-        payload = review.to_dict()
-        typer.echo(
-            json.dumps(
-                {
-                    "results": [{key: r[key] for key in JSON_KEYS} for r in payload["results"]],
-                    "skipped": payload["skipped"],
-                    "disclaimer": NOT_MEDICAL_ADVICE,
-                },
-                indent=1,
-                ensure_ascii=False,
-            )
-        )
+        typer.echo(json.dumps(review_json(review), indent=1, ensure_ascii=False))
         return
     _print(review)
     if paths:
@@ -104,6 +93,16 @@ def run(
             term(f"Report: {paths['report']}  (results: {paths['results']}, figures: {paths['figures']})")
         )
     console.print(f"[italic]{NOT_MEDICAL_ADVICE}[/]")
+
+
+def review_json(review: Review) -> dict:
+    """What ``stemdm review run --json`` prints (and the web API's result of a review run)."""
+    payload = review.to_dict()
+    return {
+        "results": [{key: r[key] for key in JSON_KEYS} for r in payload["results"]],
+        "skipped": payload["skipped"],
+        "disclaimer": NOT_MEDICAL_ADVICE,
+    }
 
 
 def _percent(p: float | None) -> str:

@@ -282,7 +282,25 @@ def _read_toml(path: Path) -> dict:
 def load_protocol(path: Path | None = None) -> Protocol:
     """Read and check a protocol (the bundled default when ``path`` is None)."""
     path = path or default_protocol_path()
-    raw = _read_toml(path)
+    return protocol_from_dict(_read_toml(path), str(path))
+
+
+def protocol_from_text(text: str, where: str = "protocol") -> Protocol:
+    """A protocol from TOML text (an upload), with the messages ``load_protocol`` gives for a file."""
+    if len(text.encode("utf-8")) > MAX_PROTOCOL_BYTES:
+        raise ProtocolError(f"{where}: larger than {MAX_PROTOCOL_BYTES:,} bytes; not a protocol")
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ProtocolError(f"{where}: not valid TOML: {error}") from None
+    except RecursionError:
+        raise ProtocolError(f"{where}: nested too deeply to be a protocol") from None
+    return protocol_from_dict(raw, where)
+
+
+def protocol_from_dict(raw: object, where: str = "protocol") -> Protocol:
+    """A protocol from parsed TOML or JSON, checked; every problem named by its field."""
+    path = where
     try:
         protocol = Protocol.model_validate(raw)
     except RecursionError:

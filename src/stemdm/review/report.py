@@ -115,8 +115,9 @@ def template_environment() -> Environment:
     return env
 
 
-def write_report(review: Review, out: Path) -> dict[str, Path]:
-    """Write report.html, results.json and figures/ under ``out``; returns their paths."""
+def write_report(review: Review, out: Path, lang: str = "both") -> dict[str, Path]:
+    """Write report.html, results.json and figures/ under ``out``; returns their paths. ``lang``: en, zh
+    or both (the bilingual report)."""
     out.mkdir(parents=True, exist_ok=True)
     payload = review.to_dict()
     results_path = out / "results.json"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -141,10 +142,14 @@ def _add_prior_sentences(review: Review) -> None:
             sentence["zh"] += words["zh"]
 
 
-def run_review(bundle: EvidenceBundle, protocol: Protocol) -> Review:
+def run_review(
+    bundle: EvidenceBundle, protocol: Protocol, progress: Callable[[float], None] | None = None
+) -> Review:
     """Run every analysis of ``protocol`` on ``bundle`` (see the module docstrings of resolve and
-    analysis)."""
+    analysis); ``progress`` hears the share of outcome x window analyses done (0-1)."""
     protocol.check_subgroups()
+    total = max(1, len(protocol.outcomes) * len(list(protocol.windows())))
+    done = 0
     eligibility = eligible_trials(bundle, protocol)
     review = Review(
         protocol, eligibility, caveats=bundled_caveats(), ran_at=datetime.now(UTC).isoformat()[:19]
@@ -181,6 +186,9 @@ def run_review(bundle: EvidenceBundle, protocol: Protocol) -> Review:
             review.extras[(rule.id, window.months)] = extras
             for row in rows:
                 review.sources.update({key: records[key] for key in row.sources})
+            done += 1
+            if progress is not None:
+                progress(done / total)
             overall = [r for r in results if r.subgroup == "overall"]
             # sample sizes are computed for differences in means with a known SD only (nexttrial's formula)
             if overall and overall[0].measure == "MD" and grade.pooled_sd(overall[0]) is not None:

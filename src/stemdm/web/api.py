@@ -94,3 +94,102 @@ def post_extraction(request: Request, record: dict[str, Any] = Body(...)) -> Any
     except (TypeError, ValueError) as error:
         return JSONResponse({"detail": [{"field": "version", "why": str(error)}]}, status_code=422)
     return {"id": saved.id, "slot": saved.slot, "version": saved.version}
+
+
+def _runner_user(request: Request) -> User | Response:
+    user = _user(request, writing=True)
+    if isinstance(user, Response):
+        return user
+    if not user.can_write():
+        return forbidden(request, f"{user.name} is a {user.role}: viewers cannot start runs")
+    return user
+
+
+def _problems(message: str) -> JSONResponse:
+    """A ProtocolError's or design error's "where: why; where: why" as 422 detail items naming each field."""
+    detail = []
+    for part in message.split("; "):
+        where, _, why = part.rpartition(": ")
+        field = where.split(": ")[-1] if where else ""
+        detail.append({"field": field, "why": why or part})
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
+@router.post("/reviews", status_code=202)
+def post_review(request: Request, body: dict[str, Any] | None = Body(None)) -> Any:  # noqa: B008
+    """Run a review in the background: ``{"protocol": {...}}`` (the TOML's structure as JSON) or nothing for
+    the bundled protocol; ``"lang"``: en, zh or both (the report). Returns 202 with the run's id."""
+    from stemdm.review.protocol import ProtocolError, protocol_from_dict
+
+    user = _runner_user(request)
+    if isinstance(user, Response):
+        return user
+    body = body or {}
+    lang = body.get("lang", "both")
+    if lang not in ("en", "zh", "both"):
+        return JSONResponse({"detail": [{"field": "lang", "why": "use en, zh or both"}]}, status_code=422)
+    raw = body.get("protocol")
+    if raw is not None:
+        try:
+            protocol_from_dict(raw, "protocol")
+        except ProtocolError as error:
+            return _problems(str(error))
+    return _submit(request, user, "review", {"protocol": raw}, lang)
+
+
+@router.post("/simulations", status_code=202)
+def post_simulation(request: Request, body: dict[str, Any] = Body(...)) -> Any:  # noqa: B008
+    """Run an in-silico trial in the background; the body is the ``design`` object that ``stemdm simulate
+    --json`` prints (same field names; or ``{"design": {...}}``). Returns 202 with the run's id."""
+    from pydantic import ValidationError
+
+    from stemdm.sim.trial import TrialDesign
+
+    user = _runner_user(request)
+    if isinstance(user, Response):
+        return user
+    raw = body.get("design", body) if isinstance(body.get("design"), dict) else body
+    try:
+        design = TrialDesign.model_validate(raw)
+    except ValidationError as error:
+        detail = [
+            {"field": ".".join(map(str, e["loc"])) or "design", "why": e["msg"].removeprefix("Value error, ")}
+            for e in error.errors()
+        ]
+        return JSONResponse({"detail": detail}, status_code=422)
+    return _submit(request, user, "simulation", {"design": design.model_dump(mode="json")}, "en")
+
+
+def _submit(request: Request, user: User, kind: str, params: dict[str, Any], lang: str) -> Any:
+    from stemdm.web.jobs import JobError
+
+    try:
+        job_id = request.app.state.runner.submit(request.app.state.engine, user, kind, params, lang)
+    except JobError as error:
+        return JSONResponse({"detail": str(error)}, status_code=429)
+    return JSONResponse({"id": job_id, "status": "queued"}, status_code=202)
+
+
+@router.get("/reviews/{job_id}")
+def get_review(request: Request, job_id: int) -> Any:
+    """A review run: status (queued, running, done, failed), progress 0-1, and when done the JSON that
+    ``stemdm review run --json`` prints, under ``result``."""
+    return _job(request, job_id, "review")
+
+
+@router.get("/simulations/{job_id}")
+def get_simulation(request: Request, job_id: int) -> Any:
+    """A simulation: status, progress 0-1, and when done the JSON that ``stemdm simulate --json`` prints."""
+    return _job(request, job_id, "simulation")
+
+
+def _job(request: Request, job_id: int, kind: str) -> Any:
+    from stemdm.web import jobs
+
+    user = _user(request, writing=False)
+    if isinstance(user, Response):
+        return user
+    job = jobs.get(request.app.state.engine, job_id)
+    if job is None or job["kind"] != kind:
+        return JSONResponse({"detail": f"no {kind} {job_id}"}, status_code=404)
+    return jobs.api_view(job)

@@ -11,6 +11,7 @@ everywhere and links only for http(s) URLs.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from dataclasses import dataclass
 from importlib import resources
@@ -35,6 +36,7 @@ from stemdm.sanitize import safe_url
 from stemdm.web import accounts
 from stemdm.web import extraction as ex
 from stemdm.web.accounts import User
+from stemdm.web.jobs import JobRunner
 
 SESSION_HOURS = 8
 CSP = (
@@ -54,6 +56,7 @@ class Settings:
     db_url: str | None = None
     data_dir: Path | None = None
     secure_cookies: bool = False
+    job_workers: int = 2
 
 
 def _templates(lang: str) -> Environment:
@@ -81,9 +84,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     store = Store.open(settings.db_url)
     key = accounts.secret_key(settings.data_dir)
-    app = FastAPI(title="stemdm workbench", version=__version__, docs_url="/docs", redoc_url=None)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(application: FastAPI):
+        yield
+        application.state.runner.shutdown()
+
+    app = FastAPI(
+        title="stemdm workbench", version=__version__, docs_url="/docs", redoc_url=None, lifespan=lifespan
+    )
     app.state.store, app.state.engine = store, store.engine
     app.state.templates = {lang: _templates(lang) for lang in LANGUAGES}
+    app.state.data_dir = settings.data_dir or accounts.data_dir()
+    app.state.runner = JobRunner(store.url, app.state.data_dir, workers=settings.job_workers)
     app.add_middleware(
         SessionMiddleware, secret_key=key, session_cookie="stemdm_session", max_age=SESSION_HOURS * 3600,
         same_site="lax", https_only=settings.secure_cookies,

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -103,4 +104,24 @@ web_audit = Table(
     Column("field", String(64)),
     Column("before", Text),
     Column("after", Text),
+)
+
+#: background runs started from the workbench or the API: reviews and in-silico trials (migration 0003_jobs)
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),  # review | simulation
+    Column("status", String(16), nullable=False),  # queued | running | done | failed
+    Column("progress", Float, nullable=False),  # 0-1
+    Column("params", Text, nullable=False),  # the protocol or design, as JSON
+    Column("lang", String(8), nullable=False),
+    Column("data_version", Integer),  # the evidence store's newest audit id when the run started
+    Column("result", Text),  # the JSON the CLI's --json prints
+    Column("error", Text),
+    Column("created_by", Integer, ForeignKey("users.id"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+    Index("ix_jobs_kind_created", "kind", "created_at"),
 )

@@ -1,0 +1,206 @@
+"""Background runs of reviews and in-silico trials (issue 12).
+
+- A run is validated in the request (a protocol with the CLI's messages; a ``TrialDesign`` with its field
+  names), stored as a ``jobs`` row (queued), and handed to a process pool on this machine (``spawn``: a clean
+  interpreter per worker, no inherited database connections). A simulation uses the Dask scheduler at
+  ``STEMDM_DASK_SCHEDULER`` when one is configured (the CLI's ``--scheduler`` path).
+- The worker opens the store itself, marks the job running, reports progress (0-1, at most twice a second),
+  writes its files under ``<data dir>/jobs/<id>/`` and stores the JSON the CLI's ``--json`` prints; a failure
+  is stored as a one-line reason (never a traceback) and shown in the page.
+- A review run keeps its protocol, the evidence store's version (newest audit id) and its time, so two runs
+  can be compared: rows added, removed or changed, with the protocol differences and the evidence records
+  changed between the two versions as the reasons.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import multiprocessing
+import os
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.engine import Engine
+
+from stemdm.evidence.store import Store, audit_table, write_transaction
+from stemdm.meta.report import json_safe
+from stemdm.web.accounts import User
+from stemdm.web.tables import jobs, users
+
+KINDS = ("review", "simulation")
+#: most runs waiting or running at once per server process (absurd loads are refused, not queued forever)
+MAX_PENDING = 20
+PROGRESS_EVERY_S = 0.5
+
+
+class JobError(ValueError):
+    """A run that cannot be started (too many waiting)."""
+
+
+def job_dir(data_dir: Path, job_id: int) -> Path:
+    return data_dir / "jobs" / str(int(job_id))
+
+
+class JobRunner:
+    """The process pool that runs jobs for one server process."""
+
+    def __init__(self, db_url: str, data_dir: Path, workers: int = 2) -> None:
+        self.db_url, self.data_dir = db_url, data_dir
+        self.pool = concurrent.futures.ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+        )
+
+    def submit(self, engine: Engine, user: User, kind: str, params: dict[str, Any], lang: str) -> int:
+        """Queue a validated run; returns its id."""
+        if kind not in KINDS:
+            raise JobError(f"kind: {kind!r}")
+        with write_transaction(engine) as connection:
+            pending = connection.execute(
+                select(func.count()).where(jobs.c.status.in_(("queued", "running")))
+            ).scalar_one()
+            if pending >= MAX_PENDING:
+                raise JobError(f"{pending} runs are waiting or running; try again when some have finished")
+            version = connection.execute(select(func.max(audit_table.c.id))).scalar()
+            job_id = connection.execute(
+                insert(jobs).values(
+                    kind=kind, status="queued", progress=0.0, params=json.dumps(params, ensure_ascii=False),
+                    lang=lang, data_version=version, created_by=user.id, created_at=datetime.now(UTC),
+                )
+            ).inserted_primary_key[0]  # fmt: skip
+        target = _run_review if kind == "review" else _run_simulation
+        self.pool.submit(target, self.db_url, job_id, str(job_dir(self.data_dir, job_id)))
+        return job_id
+
+    def shutdown(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def get(engine: Engine, job_id: int) -> dict[str, Any] | None:
+    with engine.connect() as connection:
+        row = connection.execute(
+            select(jobs, users.c.name.label("user")).join(users, users.c.id == jobs.c.created_by)
+            .where(jobs.c.id == job_id)
+        ).mappings().first()  # fmt: skip
+    return None if row is None else _as_dict(row)
+
+
+def listing(engine: Engine, kind: str, limit: int = 50) -> list[dict[str, Any]]:
+    with engine.connect() as connection:
+        rows = connection.execute(
+            select(jobs, users.c.name.label("user")).join(users, users.c.id == jobs.c.created_by)
+            .where(jobs.c.kind == kind).order_by(jobs.c.id.desc()).limit(limit)
+        ).mappings().all()  # fmt: skip
+    return [_as_dict(r) for r in rows]
+
+
+def api_view(job: dict[str, Any]) -> dict[str, Any]:
+    """What ``GET /api/<kind>s/{id}`` returns: status, progress and, when done, the CLI's JSON."""
+    out = {"id": job["id"], "kind": job["kind"], "status": job["status"], "progress": job["progress"]}
+    if job["status"] == "done":
+        out["result"] = job["result"]
+    if job["status"] == "failed":
+        out["error"] = job["error"]
+    return out
+
+
+def _as_dict(row) -> dict[str, Any]:
+    data = dict(row)
+    data["params"] = json.loads(data["params"])
+    data["result"] = json.loads(data["result"]) if data["result"] else None
+    return data
+
+
+# -- the workers (run in pool processes) ------------------------------------------------------
+
+
+class _Progress:
+    """Writes a job's progress at most every PROGRESS_EVERY_S seconds."""
+
+    def __init__(self, engine: Engine, job_id: int) -> None:
+        self.engine, self.job_id, self.last = engine, job_id, 0.0
+
+    def __call__(self, share: float) -> None:
+        now = time.monotonic()
+        if now - self.last >= PROGRESS_EVERY_S:
+            self.last = now
+            _set(self.engine, self.job_id, progress=min(max(float(share), 0.0), 0.99))
+
+
+def _set(engine: Engine, job_id: int, **values: Any) -> None:
+    with write_transaction(engine) as connection:
+        connection.execute(update(jobs).where(jobs.c.id == job_id).values(**values))
+
+
+def _start(db_url: str, job_id: int) -> tuple[Store, dict[str, Any]]:
+    store = Store(db_url)
+    _set(store.engine, job_id, status="running", started_at=datetime.now(UTC), progress=0.0)
+    job = get(store.engine, job_id)
+    assert job is not None
+    return store, job
+
+
+def _finish(store: Store, job_id: int, result: dict[str, Any]) -> None:
+    payload = json.dumps(json_safe(result), ensure_ascii=False)
+    _set(store.engine, job_id, status="done", progress=1.0, result=payload, finished_at=datetime.now(UTC))
+
+
+def _fail(db_url: str, job_id: int, error: BaseException) -> None:
+    why = f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"[:500]
+    _set(Store(db_url).engine, job_id, status="failed", error=why, finished_at=datetime.now(UTC))
+
+
+def _run_review(db_url: str, job_id: int, out: str) -> None:
+    try:
+        from stemdm.review.cli import review_json
+        from stemdm.review.protocol import load_protocol, protocol_from_dict
+        from stemdm.review.report import write_report
+        from stemdm.review.run import run_review
+
+        store, job = _start(db_url, job_id)
+        raw = job["params"].get("protocol")
+        protocol = load_protocol() if raw is None else protocol_from_dict(raw, "protocol")
+        review = run_review(store.load(strict=False), protocol, progress=_Progress(store.engine, job_id))
+        write_report(review, Path(out), lang=job["lang"])
+        _finish(store, job_id, review_json(review))
+    except Exception as error:  # any failure becomes the job's stated reason
+        _fail(db_url, job_id, error)
+
+
+def _run_simulation(db_url: str, job_id: int, out: str) -> None:
+    try:
+        from stemdm.sim.parameters import default_parameters
+        from stemdm.sim.plots import responder_plot, trajectory_plot
+        from stemdm.sim.responders import responder_analysis
+        from stemdm.sim.trial import TrialDesign, run_trial
+
+        store, job = _start(db_url, job_id)
+        design = TrialDesign.model_validate(job["params"]["design"])
+        total = 2 * (design.weeks * 7 + 1)
+        tick = _Progress(store.engine, job_id)
+        done = [0.0]
+
+        def days(n: float) -> None:
+            done[0] += n
+            tick(0.8 * done[0] / total)  # the last fifth: figures
+
+        scheduler = os.environ.get("STEMDM_DASK_SCHEDULER") or None
+        result = run_trial(
+            design, default_parameters(), scheduler=scheduler, progress=None if scheduler else days
+        )
+        folder = Path(out)
+        folder.mkdir(parents=True, exist_ok=True)
+        trajectory_plot(result, folder / "trajectories.png")
+        table = responder_analysis(design, max(200, min(2 * design.patients_per_arm, 2000)))
+        table.to_csv(folder / "responders.csv", index=False)
+        responder_plot(table, folder / "responders.png")
+        payload = result.to_dict()
+        (folder / "result.json").write_text(
+            json.dumps(json_safe(payload), ensure_ascii=False), encoding="utf-8"
+        )
+        _finish(store, job_id, payload)
+    except Exception as error:  # any failure becomes the job's stated reason
+        _fail(db_url, job_id, error)
