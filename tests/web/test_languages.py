@@ -11,7 +11,8 @@ from tests.web.conftest import client_for, extraction_form
 #: Latin words allowed in Chinese pages: proper names, abbreviations used in Chinese clinical writing, units
 ALLOWED = {
     "stemdm", "HbA1c", "HbA", "HOMA", "IR", "TIR", "SD", "SE", "CI", "IQR", "Cochrane", "Luo", "Shi", "mmol",
-    "mol", "mg", "dL", "ng", "mL", "nmol", "pmol", "IU", "kg", "day", "uIU", "zh", "Hans", "en", "English",
+    "mol", "mg", "TOML", "BMI", "kg", "MSC", "PSC", "JSON", "html", "json", "csv", "png", "report", "results",
+    "responders", "result", "trajectories", "Julious", "trial", "size", "dL", "ng", "mL", "nmol", "pmol", "IU", "kg", "day", "uIU", "zh", "Hans", "en", "English",
 }  # fmt: skip
 WORD = re.compile(r"[A-Za-z]{2,}")
 
@@ -62,6 +63,7 @@ def test_every_page_in_chinese_has_no_english_left(app):
     pages = {
         "/login": anonymous, "/trials": ada, "/trials?outcome=hba1c&type=T2DM": ada, "/trials/Zang2022": ada,
         "/trials/Cai2016": ada, "/trials/Zang2022/extract": ada, "/disagreements": ada, "/audit": ada,
+        "/reviews": ada, "/simulations": ada, "/planner": ada, "/planner?outcome=hba1c": ada,
         first.headers["location"]: alice,
     }  # fmt: skip
     for path, client in pages.items():

@@ -20,6 +20,11 @@ ACTIONS = (
     "deactivate",
 )  # fmt: skip
 CONVERSIONS = ("mean and SD",)
+#: job states, comparison outcomes and next-trial targets shown in the run pages
+RUNS = (
+    "queued", "running", "done", "failed", "added", "removed", "changed", "certainty", "estimate", "k",
+    "pooled effect", "prediction-interval limit", "minimal important difference",
+)  # fmt: skip
 
 
 def all_terms() -> list[str]:
@@ -28,5 +33,5 @@ def all_terms() -> list[str]:
     for literal in _LITERALS:
         found += [str(v) for v in typing.get_args(literal)]
     found += list(Measurement.model_fields)
-    found += [*ROLES, *ACTIONS, *CONVERSIONS]
+    found += [*ROLES, *ACTIONS, *CONVERSIONS, *RUNS]
     return sorted(set(found))

@@ -15,6 +15,7 @@ import dataclasses
 import functools
 import math
 import os
+import re
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,7 +23,15 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from scipy import stats
 
 from stemdm import NOT_MEDICAL_ADVICE
@@ -168,6 +177,20 @@ class TrialDesign(BaseModel):
             self.cpep_min,
             self.diabetes_type,
         )
+
+
+def design_problems(error: ValidationError) -> list[dict[str, str]]:
+    """A design's validation errors as ``{"field", "why"}``, naming the field even for checks that span
+    several fields (the field a message starts with or names first, else "design")."""
+    out = []
+    for item in error.errors():
+        why = item["msg"].removeprefix("Value error, ")
+        field = ".".join(map(str, item["loc"]))
+        if not field:
+            words = re.findall(r"[a-z_]+", why)
+            field = next((w for w in words if w in TrialDesign.model_fields), "design")
+        out.append({"field": field, "why": why})
+    return out
 
 
 def _spelling_key(text: str) -> str:

@@ -143,7 +143,7 @@ def post_simulation(request: Request, body: dict[str, Any] = Body(...)) -> Any: 
     --json`` prints (same field names; or ``{"design": {...}}``). Returns 202 with the run's id."""
     from pydantic import ValidationError
 
-    from stemdm.sim.trial import TrialDesign
+    from stemdm.sim.trial import TrialDesign, design_problems
 
     user = _runner_user(request)
     if isinstance(user, Response):
@@ -152,11 +152,7 @@ def post_simulation(request: Request, body: dict[str, Any] = Body(...)) -> Any: 
     try:
         design = TrialDesign.model_validate(raw)
     except ValidationError as error:
-        detail = [
-            {"field": ".".join(map(str, e["loc"])) or "design", "why": e["msg"].removeprefix("Value error, ")}
-            for e in error.errors()
-        ]
-        return JSONResponse({"detail": detail}, status_code=422)
+        return JSONResponse({"detail": design_problems(error)}, status_code=422)
     return _submit(request, user, "simulation", {"design": design.model_dump(mode="json")}, "en")
 
 

@@ -105,18 +105,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.middleware("http")
     async def security_headers(request: Request, call_next):
         response = await call_next(request)
-        response.headers["Content-Security-Policy"] = CSP
+        # a response with its own policy keeps it (the report, framed by its run's page only)
+        response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["X-Frame-Options"] = "DENY"
+        response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers["Referrer-Policy"] = "same-origin"
         response.headers.setdefault("Cache-Control", "no-store")
         return response
 
     static = Path(str(resources.files("stemdm.web") / "static"))
     app.mount("/static", StaticFiles(directory=static), name="static")
-    from stemdm.web import api, pages
+    from stemdm.web import api, pages, runs
 
     app.include_router(pages.router)
+    app.include_router(runs.router)
     app.include_router(api.router)
 
     @app.get("/favicon.ico", include_in_schema=False)

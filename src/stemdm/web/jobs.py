@@ -107,6 +107,75 @@ def api_view(job: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: numbers compared between two review runs' result rows
+COMPARED = ("k", "n", "estimate", "ci_lb", "ci_ub", "certainty")
+
+
+def compare(engine: Engine, a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Two finished review runs side by side: result rows added, removed or changed (and which numbers),
+    with the reasons the data give: protocol settings that differ, and the evidence records changed between
+    the two runs' evidence versions (the store's audit trail)."""
+
+    def rows(job: dict[str, Any]) -> dict[tuple, dict[str, Any]]:
+        return {(r["outcome"], r["timepoint_months"], r["subgroup"]): r for r in job["result"]["results"]}
+
+    first, second = rows(a), rows(b)
+    changes = []
+    for key in sorted(set(first) | set(second), key=str):
+        old, new = first.get(key), second.get(key)
+        if old is None or new is None:
+            changes.append(
+                {"key": key, "change": "added" if old is None else "removed", "old": old, "new": new}
+            )
+            continue
+        fields = [f for f in COMPARED if not _same(old.get(f), new.get(f))]
+        if fields:
+            changes.append({"key": key, "change": "changed", "fields": fields, "old": old, "new": new})
+    low, high = sorted((a["data_version"] or 0, b["data_version"] or 0))
+    with engine.connect() as connection:
+        records = connection.execute(
+            select(audit_table.c.record_type, audit_table.c.natural_key, audit_table.c.action,
+                   audit_table.c.field, audit_table.c.source)
+            .where(audit_table.c.id > low, audit_table.c.id <= high).order_by(audit_table.c.id).limit(500)
+        ).mappings().all()  # fmt: skip
+    return {
+        "rows": changes,
+        "protocol": _flat_differences(a["params"].get("protocol"), b["params"].get("protocol")),
+        "evidence": [dict(r) for r in records],
+        "same_data": low == high,
+    }
+
+
+def _same(x: Any, y: Any) -> bool:
+    if isinstance(x, float) and isinstance(y, float):
+        return abs(x - y) <= 1e-9 * max(1.0, abs(x), abs(y))
+    return x == y
+
+
+def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, inner in value.items():
+            out |= _flat(inner, f"{prefix}.{key}" if prefix else str(key))
+        return out
+    if isinstance(value, list):
+        out = {}
+        for i, inner in enumerate(value):
+            out |= _flat(inner, f"{prefix}[{i}]")
+        return out
+    return {prefix: value}
+
+
+def _flat_differences(a: Any, b: Any) -> list[dict[str, Any]]:
+    """Protocol settings that differ (None: the bundled protocol)."""
+    from stemdm.review.protocol import load_protocol
+
+    bundled = load_protocol().model_dump(mode="json")
+    left, right = _flat(a if a is not None else bundled), _flat(b if b is not None else bundled)
+    return [{"setting": k, "a": left.get(k), "b": right.get(k)}
+            for k in sorted(set(left) | set(right)) if left.get(k) != right.get(k)]  # fmt: skip
+
+
 def _as_dict(row) -> dict[str, Any]:
     data = dict(row)
     data["params"] = json.loads(data["params"])

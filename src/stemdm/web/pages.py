@@ -30,9 +30,11 @@ router = APIRouter(include_in_schema=False)
 UNITS = ("%", "mmol/mol", "mg/dL", "mmol/L", "ng/mL", "nmol/L", "pmol/L", "IU/day", "IU/kg/day", "uIU/mL")
 
 
-async def _form(request: Request) -> tuple[dict[str, str], Response | None]:
-    """The posted form, or a 403 response when its csrf_token is missing or wrong."""
-    form = {k: str(v) for k, v in (await request.form()).items()}
+async def _form(request: Request, multipart: bool = False) -> tuple[dict[str, Any], Response | None]:
+    """The posted form (text fields as str; uploaded files kept as files when ``multipart``), or a 403
+    response when its csrf_token is missing or wrong."""
+    posted = await request.form()
+    form = {k: (v if multipart and hasattr(v, "read") else str(v)) for k, v in posted.items()}
     if not csrf_ok(request, form.get("csrf_token")):
         return form, forbidden(
             request, "the form's security token is missing or out of date; reload the page"
@@ -138,12 +140,12 @@ def extract_form(request: Request, trial_id: str) -> Response:
     return _extract_page(request, trial_id, {}, [])
 
 
-async def _writer_form(request: Request):
+async def _writer_form(request: Request, multipart: bool = False):
     """The signed-in writer and the posted form, or the response refusing them (sign-in, role, CSRF)."""
     user, refused = _signed_in(request, writing=True)
     if refused:
         return user, {}, refused
-    form, refused = await _form(request)
+    form, refused = await _form(request, multipart)
     return user, form, refused
 
 
