@@ -12,7 +12,7 @@ from tests.web.conftest import client_for, extraction_form
 ALLOWED = {
     "stemdm", "HbA1c", "HbA", "HOMA", "IR", "TIR", "SD", "SE", "CI", "IQR", "Cochrane", "Luo", "Shi", "mmol",
     "mol", "mg", "TOML", "BMI", "kg", "MSC", "PSC", "JSON", "html", "json", "csv", "png", "report", "results",
-    "responders", "result", "trajectories", "Julious", "trial", "size", "dL", "ng", "mL", "nmol", "pmol", "IU", "kg", "day", "uIU", "zh", "Hans", "en", "English",
+    "responders", "result", "trajectories", "Julious", "trial", "size", "dL", "ng", "mL", "nmol", "pmol", "IU", "day", "uIU", "zh", "Hans", "en", "English",
 }  # fmt: skip
 WORD = re.compile(r"[A-Za-z]{2,}")
 
