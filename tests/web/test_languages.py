@@ -10,9 +10,10 @@ from tests.web.conftest import client_for, extraction_form
 
 #: Latin words allowed in Chinese pages: proper names, abbreviations used in Chinese clinical writing, units
 ALLOWED = {
-    "stemdm", "HbA1c", "HbA", "HOMA", "IR", "TIR", "SD", "SE", "CI", "IQR", "Cochrane", "Luo", "Shi", "mmol",
-    "mol", "mg", "TOML", "BMI", "kg", "MSC", "PSC", "JSON", "html", "json", "csv", "png", "report", "results",
-    "responders", "result", "trajectories", "Julious", "trial", "size", "dL", "ng", "mL", "nmol", "pmol", "IU", "day", "uIU", "zh", "Hans", "en", "English",
+    "stemdm", "HbA1c", "HbA", "HOMA", "IR", "TIR", "SD", "SE", "CI", "IQR", "Cochrane", "Luo", "Shi",
+    "mmol", "mol", "mg", "TOML", "BMI", "kg", "MSC", "PSC", "JSON", "html", "json", "csv", "png", "report",
+    "results", "responders", "result", "trajectories", "Julious", "trial", "size", "dL", "ng", "mL", "nmol",
+    "pmol", "IU", "day", "uIU", "zh", "Hans", "en", "English",
 }  # fmt: skip
 WORD = re.compile(r"[A-Za-z]{2,}")
 
