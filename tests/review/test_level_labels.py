@@ -34,7 +34,7 @@ def test_level_80_is_printed_as_80(tmp_path):
     # quoted source text (e.g. "95% CI of difference" in a contrast's as-reported text) is data, not a label
     labels = re.findall(r"<th>[^<]*</th>|<p>[A-Z]+ [^<]*</p>", results_table)
     assert "<th>80% CI</th>" in labels and not any("95% CI" in label for label in labels)
-    assert "80% CIs" in html
+    assert "80% CI and prediction intervals" in html and "80% 置信区间" in html  # methods, both languages
 
 
 def test_cli_table_header_uses_level(tmp_path):

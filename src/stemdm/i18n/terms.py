@@ -27,11 +27,26 @@ RUNS = (
 )  # fmt: skip
 
 
+#: report vocabulary: certainty, subgroup variables, sensitivity analyses, GRADE domains, data kinds, safety
+#: events, protocol settings, and the constant reasons an analysis is not done
+REPORT = (
+    "high", "moderate", "low", "very low", "overall", "cell_source", "diabetes_type", "donor", "dose_band",
+    "dose meta-regression", "route", "excluding high risk of bias", "excluding unlabelled ±", "model DL",
+    "model FE", "leave-one-out", "imprecision", "inconsistency", "indirectness", "publication bias",
+    "risk of bias", "arm-level", "contrast", "counts", "death", "discontinuation_ae", "infusion_reaction",
+    "serious_adverse_event", "serious_hypoglycaemia", "treatment_related_sae", "treatment_related_ae",
+    "any_adverse_event", "lower", "higher", "either", "randomized", "largest", "yes", "included", "excluded",
+    "uncertain", "MD, between arm", "MD, pre post", "RD, between arm", "RR, between arm", "SMD, between arm",
+    "SMD, mixed", "SMD, pre post", "no eligible trial reports it in this window",
+    "no eligible trial reports usable numbers in this window", "1-2 million/kg",
+)  # fmt: skip
+
+
 def all_terms() -> list[str]:
     """Every data value that is translated where shown."""
     found: list[str] = list(vocab.OUTCOMES)
     for literal in _LITERALS:
         found += [str(v) for v in typing.get_args(literal)]
     found += list(Measurement.model_fields)
-    found += [*ROLES, *ACTIONS, *CONVERSIONS, *RUNS]
+    found += [*ROLES, *ACTIONS, *CONVERSIONS, *RUNS, *REPORT]
     return sorted(set(found))

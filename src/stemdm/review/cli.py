@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from stemdm import NOT_MEDICAL_ADVICE
-from stemdm.cli_checks import UsageError, output_path
+from stemdm.cli_checks import UsageError, choice, output_path
 from stemdm.evidence.errors import EvidenceError
 from stemdm.evidence.store import Store
 from stemdm.review.analysis import POSTERIOR_KEYS
@@ -70,10 +70,14 @@ def run(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the results and skipped analyses as JSON")
     ] = False,
+    lang: Annotated[
+        str, typer.Option(help="Report language: en, zh or both (the whole report in each, one file)")
+    ] = "both",
 ) -> None:
     """Run the review: pool every outcome x timepoint x subgroup with data, grade it, compare with published
     meta-analyses, size the next trial; report what could not be analysed and why."""
     try:
+        lang = choice(lang, ("en", "zh", "both"), "--lang")
         if out is not None:
             output_path(out, "--out", folder=True)
         chosen = load_protocol(protocol)
@@ -81,13 +85,13 @@ def run(
     except (ProtocolError, EvidenceError, UsageError) as error:
         _fail(str(error))
     try:
-        paths = write_report(review, out) if out is not None else None
+        paths = write_report(review, out, lang=lang) if out is not None else None
     except OSError as error:
         _fail(f"--out: cannot write the report to {out}: {error.strerror or error}")
     if as_json:
         typer.echo(json.dumps(review_json(review), indent=1, ensure_ascii=False))
         return
-    _print(review)
+    _print(review, "zh" if lang == "zh" else "en")
     if paths:
         console.print(
             term(f"Report: {paths['report']}  (results: {paths['results']}, figures: {paths['figures']})")
@@ -142,10 +146,10 @@ def results_table(review: Review, title: str, overall_only: bool = False) -> Tab
     return table
 
 
-def _print(review: Review) -> None:
+def _print(review: Review, lang: str = "en") -> None:
     console.print(results_table(review, review.protocol.title))
     for sentence in review.narrative:
-        console.print(term(sentence["en"]))
+        console.print(term(sentence[lang]))
     console.print(f"{len(review.skipped)} analyses not done (reasons in the report and in --json), e.g.:")
     for skipped in review.skipped[:5]:
         months = "" if skipped.timepoint_months is None else f"{skipped.timepoint_months:g} months "
