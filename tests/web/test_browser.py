@@ -118,3 +118,48 @@ def test_double_extraction_in_the_browser(server, tmp_path):
         if (m.trial_id, m.outcome_id, m.timepoint_weeks, m.arm_id) == ("Zang2022", "hba1c", 12.0, "control")
     ]
     assert [m.mean for m in accepted] == [8.2]  # fmt: skip
+
+
+@pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"), reason="no chromium (CI installs it)")
+def test_review_and_simulation_runs_in_chinese(server, tmp_path):
+    """Issue 12: sign in, switch to 中文, run the bundled review and an in-silico trial from the browser, and
+    read the results in Chinese; switch back to English."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    base, _ = server
+    shots = Path(os.environ.get("STEMDM_SCREENSHOT_DIR", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+    messages: list[str] = []
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+        page.on("console", lambda m: messages.append(f"{m.type}: {m.text}") if m.type == "error" else None)
+        page.on("pageerror", lambda e: messages.append(f"pageerror: {e}"))
+        _sign_in(page, base, "ada")
+        page.click("a.lang-switch")  # 中文
+        assert page.locator("html").get_attribute("lang") == "zh-Hans"
+        assert page.locator("h1").inner_text() == "证据库"
+        page.click("text=系统评价")
+        page.select_option("select[name=lang]", "zh")
+        page.click("#review-form button[type=submit]")
+        page.wait_for_url("**/reviews/*")
+        page.wait_for_selector("iframe.report", timeout=180_000)  # the page refreshes itself until done
+        frame = page.frame_locator("iframe.report")
+        assert frame.locator("h2", has_text="结果总结").count() == 1
+        page.screenshot(path=str(shots / "workbench-review-zh.png"))
+        page.goto(f"{base}/simulations")
+        page.fill("input[name=patients_per_arm]", "15")
+        page.fill("input[name=weeks]", "8")
+        page.fill("input[name=visits]", "0,8")
+        page.fill("input[name=infusions]", "1")
+        page.click("#simulation-form button[type=submit]")
+        page.wait_for_url("**/simulations/*")
+        page.wait_for_selector("table.effects", timeout=180_000)
+        assert "较基线的变化" in page.locator("h2").first.inner_text()
+        assert page.locator("table.effects td", has_text="糖化血红蛋白").count() == 1
+        assert page.evaluate("Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
+        page.screenshot(path=str(shots / "workbench-simulation-zh.png"), full_page=True)
+        page.click("a.lang-switch")  # English
+        assert page.locator("html").get_attribute("lang") == "en"
+        assert "therapy minus placebo" in page.locator("h2").first.inner_text()
+        browser.close()
+    assert messages == []
