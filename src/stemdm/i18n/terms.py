@@ -42,11 +42,15 @@ REPORT = (
 )  # fmt: skip
 
 
+#: simulator endpoints not in the evidence vocabulary
+SIMULATION = ("cpep_index", "insulinogenic_index")
+
+
 def all_terms() -> list[str]:
     """Every data value that is translated where shown."""
     found: list[str] = list(vocab.OUTCOMES)
     for literal in _LITERALS:
         found += [str(v) for v in typing.get_args(literal)]
     found += list(Measurement.model_fields)
-    found += [*ROLES, *ACTIONS, *CONVERSIONS, *RUNS, *REPORT]
+    found += [*ROLES, *ACTIONS, *CONVERSIONS, *RUNS, *REPORT, *SIMULATION]
     return sorted(set(found))

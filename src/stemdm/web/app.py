@@ -73,6 +73,9 @@ def _templates(lang: str) -> Environment:
         languages=LANGUAGE_NAMES, html_lang={"en": "en", "zh": "zh-Hans"}[lang],
     )  # fmt: skip
     env.filters["link"] = safe_url
+    env.filters["when"] = lambda moment: (
+        moment.strftime("%Y-%m-%d %H:%M") if hasattr(moment, "strftime") else moment
+    )
     env.filters["term"] = lambda value: translations(lang).gettext(str(value))  # data values: no % formatting
     env.filters["q"] = lambda text: quote(str(text), safe="")
     return env
