@@ -4,8 +4,6 @@ in English and marked lang="en", never passed off as Chinese; CJK figure labels 
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from typer.testing import CliRunner
 
@@ -42,10 +40,9 @@ def test_chinese_report(reports):
     assert "证据确定性（GRADE）" in html and "有利于细胞治疗" not in html or cjk_font() is not None
     assert "不构成医疗建议" in html and "Not medical advice" not in html
     assert "Summary of findings" not in html and "Methods as run" not in html
-    # English that remains is marked as such (data, and sentences built in Python without a translation)
-    body = html.split("<body>")[1]
-    unmarked = re.sub(r'<span lang="en" translate="no">.*?</span>', "", body, flags=re.S)
-    assert "no pooling (its own effect is shown)" not in unmarked
+    # every sentence the bundled review builds in Python has its Chinese (none left marked as English)
+    assert '<span lang="en" translate="no">' not in html
+    assert "不合并（显示其自身效应）" in html and "比较的将是试验之间的差异，故不检验" in html
     if cjk_font() is None:
         assert MISSING in html
     else:
@@ -59,6 +56,30 @@ def test_english_and_bilingual_reports(reports):
     assert 'id="summary"' in both and 'id="zh-summary"' in both  # both complete, no clashing anchors
     assert both.count("<h2") == 2 * english.count("<h2")
     assert "Summary of findings" in both and "结果总结" in both
+
+
+def test_sentences_built_with_numbers_are_translated_whole_or_not_at_all():
+    from stemdm.i18n.sentences import translate
+
+    assert translate("1 trial (Cai2016); no pooling (its own effect is shown)", "zh") == (
+        "1 项试验（Cai2016）；不合并（显示其自身效应）"
+    )
+    assert translate("cells: n analysed not reported; randomized n = 21 used", "zh") == (
+        "细胞治疗组：未报告分析例数；使用随机例数 n = 21"
+    )
+    assert translate("all 2 trials have diabetes_type = T2DM; no subgroup comparison", "zh") == (
+        "全部 2 项试验的糖尿病类型均为 2型糖尿病；不做亚组比较"
+    )
+    assert translate("I2 = 66% (> 50%); a sentence nobody wrote a pattern for", "zh") is None
+    assert translate("anything", "en") == "anything"
+
+
+def test_a_sentence_without_a_translation_is_marked_english(tmp_path):
+    from stemdm.review.report import template_environment
+
+    env = template_environment("zh")
+    rendered = env.from_string("{{ text|reason }}").render(text="<b>an unknown</b> sentence")
+    assert rendered == '<span lang="en" translate="no">&lt;b&gt;an unknown&lt;/b&gt; sentence</span>'
 
 
 def test_bad_language_is_refused():

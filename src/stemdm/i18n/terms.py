@@ -38,9 +38,20 @@ REPORT = (
     "any_adverse_event", "lower", "higher", "either", "randomized", "largest", "yes", "included", "excluded",
     "uncertain", "MD, between arm", "MD, pre post", "RD, between arm", "RR, between arm", "SMD, between arm",
     "SMD, mixed", "SMD, pre post", "no eligible trial reports it in this window",
-    "no eligible trial reports usable numbers in this window", "1-2 million/kg",
+    "no eligible trial reports usable numbers in this window", "1-2 million/kg", "inclusion status",
+    "cell type",
 )  # fmt: skip
 
+
+#: the bundled protocol's question (src/stemdm/review/data/default_protocol.toml): shown translated like data
+#: values; an uploaded protocol's own text is shown as written
+BUNDLED_QUESTION = (
+    "Adults and adolescents with type 1 or type 2 diabetes",
+    "Mesenchymal stem/stromal cells (any source, dose, route), alone or with other cells",
+    "Placebo, sham or standard care without cells",
+    "HbA1c, fasting and postprandial glucose, fasting and stimulated C-peptide, daily insulin dose, "
+    "HOMA-beta, HOMA-IR, adverse events",
+)
 
 #: simulator endpoints not in the evidence vocabulary
 SIMULATION = ("cpep_index", "insulinogenic_index")
@@ -52,5 +63,5 @@ def all_terms() -> list[str]:
     for literal in _LITERALS:
         found += [str(v) for v in typing.get_args(literal)]
     found += list(Measurement.model_fields)
-    found += [*ROLES, *ACTIONS, *CONVERSIONS, *RUNS, *REPORT, *SIMULATION]
+    found += [*ROLES, *ACTIONS, *CONVERSIONS, *RUNS, *REPORT, *SIMULATION, *BUNDLED_QUESTION]
     return sorted(set(found))

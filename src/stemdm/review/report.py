@@ -16,6 +16,7 @@ from stemdm import NOT_MEDICAL_ADVICE_BY_LANGUAGE, __version__
 from stemdm.evidence.vocab import OUTCOMES
 from stemdm.i18n import translations
 from stemdm.i18n.fonts import MISSING, chinese_font, cjk_font
+from stemdm.i18n.sentences import translate
 from stemdm.meta import forest_plot, funnel_plot
 from stemdm.review.narrative import fmt
 from stemdm.review.plots import umbrella_forest
@@ -139,6 +140,9 @@ def template_environment(lang: str = "en") -> Environment:
         translated = translation.gettext(str(text))
         if lang == "en" or translated != str(text):
             return escape(translated)
+        sentence = translate(str(text), lang)
+        if sentence is not None:
+            return escape(sentence)
         return Markup('<span lang="en" translate="no">') + escape(text) + Markup("</span>")
 
     def subgroup(value: object) -> Markup:
