@@ -13,9 +13,12 @@ message catalogs (gettext ``.po`` files in ``locale/<lang>/LC_MESSAGES/messages.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import gettext
 import io
+from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
@@ -68,3 +71,31 @@ def negotiate(header: str | None) -> str:
         if primary in LANGUAGES:
             return primary
     return "en"
+
+
+#: the language figures are labelled in (set by ``figure_language``; English by default)
+_FIGURE_LANGUAGE: contextvars.ContextVar[str] = contextvars.ContextVar("figure_language", default="en")
+
+
+def figure_text(message: str) -> str:
+    """``message`` in the current figure language (plots call it as ``_``)."""
+    return translations(_FIGURE_LANGUAGE.get()).gettext(message)
+
+
+def figure_lang() -> str:
+    return _FIGURE_LANGUAGE.get()
+
+
+@contextlib.contextmanager
+def figure_language(lang: str) -> Iterator[None]:
+    """Inside: figures are labelled in ``lang`` and drawn with a CJK font for Chinese; without one installed
+    they stay in English (``fonts.MISSING`` says so)."""
+    from stemdm.i18n.fonts import chinese_font, cjk_font
+
+    usable = lang if lang == "en" or cjk_font() is not None else "en"
+    token = _FIGURE_LANGUAGE.set(usable)
+    try:
+        with chinese_font(usable):
+            yield
+    finally:
+        _FIGURE_LANGUAGE.reset(token)

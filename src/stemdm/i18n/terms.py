@@ -53,8 +53,16 @@ BUNDLED_QUESTION = (
     "HOMA-beta, HOMA-IR, adverse events",
 )
 
-#: simulator endpoints not in the evidence vocabulary
-SIMULATION = ("cpep_index", "insulinogenic_index")
+#: simulator endpoints not in the evidence vocabulary, arms, pathways and phenotypes drawn in its figures
+SIMULATION = (
+    "cpep_index", "insulinogenic_index", "therapy", "MSC IV", "MSC intra-arterial", "exosome",
+    "PSC-islet (encapsulated)", "fasting C-peptide", "HOMA-IR", "inflammatory tone", "duration (years)",
+)  # fmt: skip
+#: names drawn in forest plots (meta.plots.MEASURE_NAMES, the model)
+FIGURES = (
+    "Mean Difference", "Std. Mean Difference", "Ratio of Means", "Risk Ratio", "Odds Ratio",
+    "Risk Difference", "Effect", "Fixed", "Random",
+)  # fmt: skip
 
 
 def all_terms() -> list[str]:
@@ -63,5 +71,5 @@ def all_terms() -> list[str]:
     for literal in _LITERALS:
         found += [str(v) for v in typing.get_args(literal)]
     found += list(Measurement.model_fields)
-    found += [*ROLES, *ACTIONS, *CONVERSIONS, *RUNS, *REPORT, *SIMULATION, *BUNDLED_QUESTION]
+    found += [*ROLES, *ACTIONS, *CONVERSIONS, *RUNS, *REPORT, *SIMULATION, *FIGURES, *BUNDLED_QUESTION]
     return sorted(set(found))

@@ -21,7 +21,9 @@ import numpy as np  # noqa: E402
 from matplotlib.patches import Polygon  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from stemdm import NOT_MEDICAL_ADVICE  # noqa: E402
+from stemdm import NOT_MEDICAL_ADVICE_BY_LANGUAGE  # noqa: E402
+from stemdm.i18n import figure_lang  # noqa: E402
+from stemdm.i18n import figure_text as _  # noqa: E402
 from stemdm.meta.errors import MetaInputError  # noqa: E402
 from stemdm.meta.model import MetaResult  # noqa: E402
 from stemdm.meta.report import COMMON_EFFECT, METHOD_NAMES, TEST_NAMES, fmt, fmt_p  # noqa: E402
@@ -75,7 +77,7 @@ def _check_path(path: str | Path) -> Path:
 
 def _save(fig, path: Path) -> Path:
     """Every figure carries the not-medical-advice line; written at 150 dpi, then closed."""
-    fig.text(0.01, 0.005, NOT_MEDICAL_ADVICE, fontsize=6.5, color="#555555")
+    fig.text(0.01, 0.005, NOT_MEDICAL_ADVICE_BY_LANGUAGE[figure_lang()], fontsize=6.5, color="#555555")
     fig.savefig(path, dpi=150)
     plt.close(fig)
     return path
@@ -113,17 +115,24 @@ def _study_rows(result: MetaResult, weights: np.ndarray) -> list[_Row]:
 
 def _het_text(result: MetaResult) -> str:
     if result.q is None:
-        return "Heterogeneity: not applicable (one study)"
+        return _("Heterogeneity: not applicable (one study)")
     tau = f"Tau\u00b2 = {fmt(result.tau2, 3)}; " if result.method not in COMMON_EFFECT else ""
-    return (
-        f"Heterogeneity: {tau}Chi\u00b2 = {fmt(result.q, 2)}, df = {result.q_df} "
-        f"({_p_text(result.q_pval)}); I\u00b2 = {fmt(result.i2, 0)}%"
-    )
+    return _("Heterogeneity: %(tau)sChi² = %(q)s, df = %(df)s (%(p)s); I² = %(i2)s%%") % {
+        "tau": tau,
+        "q": fmt(result.q, 2),
+        "df": result.q_df,
+        "p": _p_text(result.q_pval),
+        "i2": fmt(result.i2, 0),
+    }
 
 
 def _test_text(result: MetaResult) -> str:
     name = "Z" if result.dist_df is None else f"t({result.dist_df:g})"
-    return f"Test for overall effect: {name} = {fmt(abs(result.stat), 2)} ({_p_text(result.pval)})"
+    return _("Test for overall effect: %(name)s = %(value)s (%(p)s)") % {
+        "name": name,
+        "value": fmt(abs(result.stat), 2),
+        "p": _p_text(result.pval),
+    }
 
 
 def _p_text(p: float | None) -> str:
@@ -139,7 +148,7 @@ def _summary_rows(result: MetaResult, label: str, with_pi: bool) -> list[_Row]:
              total_n1, total_n2, bold=True),
     ]  # fmt: skip
     if with_pi and result.pi_lb is not None:
-        rows.append(_Row("pi", "Prediction interval", result.estimate, result.pi_lb, result.pi_ub))
+        rows.append(_Row("pi", _("Prediction interval"), result.estimate, result.pi_lb, result.pi_ub))
     rows.append(_Row("text", _het_text(result)))
     rows.append(_Row("text", _test_text(result)))
     return rows
@@ -147,7 +156,7 @@ def _summary_rows(result: MetaResult, label: str, with_pi: bool) -> list[_Row]:
 
 def _forest_rows(result: MetaResult) -> list[_Row]:
     if result.subgroups is None:
-        return _study_rows(result, result.weights) + _summary_rows(result, "Total", True)
+        return _study_rows(result, result.weights) + _summary_rows(result, _("Total"), True)
     rows: list[_Row] = []
     total_weight = {name: sub.weights for name, sub in result.subgroups.items()}
     for name, sub in result.subgroups.items():
@@ -155,12 +164,14 @@ def _forest_rows(result: MetaResult) -> list[_Row]:
         # weights within the whole analysis, as RevMan shows them
         overall_share = _overall_weights(result, sub)
         rows.extend(_study_rows(sub, overall_share if overall_share is not None else total_weight[name]))
-        rows.extend(_summary_rows(sub, f"Subtotal ({name})", False))
-    rows.extend(_summary_rows(result, "Total", True))
-    rows.append(
-        _Row("text", f"Test for subgroup differences: Chi\u00b2 = {fmt(result.q_between, 2)}, "
-                     f"df = {result.q_between_df} ({_p_text(result.q_between_pval)})")
-    )  # fmt: skip
+        rows.extend(_summary_rows(sub, _("Subtotal (%(name)s)") % {"name": name}, False))
+    rows.extend(_summary_rows(result, _("Total"), True))
+    between = _("Test for subgroup differences: Chi² = %(q)s, df = %(df)s (%(p)s)") % {
+        "q": fmt(result.q_between, 2),
+        "df": result.q_between_df,
+        "p": _p_text(result.q_between_pval),
+    }
+    rows.append(_Row("text", between))
     return rows
 
 
@@ -224,17 +235,18 @@ COLUMNS = {"study": 0.0, "n1": 0.46, "n2": 0.58, "weight": 0.72, "effect": 1.0}
 
 def _header(text_ax, plot_ax, result, top, group_names) -> None:
     y = top + 0.6
-    text_ax.text(COLUMNS["study"], y, "Study", fontweight="bold", fontsize=9, va="center")
+    text_ax.text(COLUMNS["study"], y, _("Study"), fontweight="bold", fontsize=9, va="center")
     if result.effects.n1 is not None:
         text_ax.text(COLUMNS["n1"], y, f"{group_names[0]}\nN", fontweight="bold", fontsize=8,
                      ha="right", va="center")  # fmt: skip
         text_ax.text(COLUMNS["n2"], y, f"{group_names[1]}\nN", fontweight="bold", fontsize=8,
                      ha="right", va="center")  # fmt: skip
-    text_ax.text(COLUMNS["weight"], y, "Weight", fontweight="bold", fontsize=9, ha="right", va="center")
+    text_ax.text(COLUMNS["weight"], y, _("Weight"), fontweight="bold", fontsize=9, ha="right", va="center")
     text_ax.text(COLUMNS["effect"], y, effect_header(result), fontweight="bold",
                  fontsize=8.5, ha="right", va="center")  # fmt: skip
 
 
+#: the measure and model names are translated where drawn (catalog entries: stemdm.i18n.terms.FIGURES)
 MEASURE_NAMES = {
     "MD": "Mean Difference", "SMD": "Std. Mean Difference", "ROM": "Ratio of Means",
     "RR": "Risk Ratio", "OR": "Odds Ratio", "RD": "Risk Difference", "GEN": "Effect",
@@ -245,7 +257,7 @@ def effect_header(result: MetaResult) -> str:
     """The effect column's header as RevMan writes it, e.g. 'Risk Ratio\nIV, Random, 95% CI'."""
     pooling = {"MH": "M-H", "PETO": "Peto"}.get(result.pooling, "IV")
     model = "Fixed" if result.method in COMMON_EFFECT else "Random"
-    return f"{MEASURE_NAMES[result.measure]}\n{pooling}, {model}, {result.level:g}% CI"
+    return f"{_(MEASURE_NAMES[result.measure])}\n{pooling}, {_(model)}, {result.level:g}% " + _("CI")
 
 
 def _draw_text_row(ax, row: _Row, y: float, result: MetaResult) -> None:
@@ -355,7 +367,7 @@ def funnel_plot(
     ax.plot(result.estimate - crit * grid, grid, color="black", lw=0.8, ls="--", zorder=9)
     ax.plot(result.estimate + crit * grid, grid, color="black", lw=0.8, ls="--", zorder=9)
     ax.axvline(result.estimate, color="black", lw=1, zorder=9)
-    ax.scatter(y, se, color="#1f4e79", zorder=10, s=25, label="studies")
+    ax.scatter(y, se, color="#1f4e79", zorder=10, s=25, label=_("studies"))
     if filled is not None and "k0" in filled.extra and filled.extra["k0"] > 0:
         k0 = filled.extra["k0"]
         ax.scatter(filled.effects.yi[-k0:], np.sqrt(filled.effects.vi[-k0:]), facecolors="white",
@@ -364,9 +376,9 @@ def funnel_plot(
     ax.set_xlim(-x_extent, x_extent)
     scale = f"log {result.measure}" if result.is_ratio else result.measure
     ax.set_xlabel(scale)
-    ax.set_ylabel("Standard error")
+    ax.set_ylabel(_("Standard error"))
     ax.legend(fontsize=7, loc="lower right")
-    ax.set_title(f"Contour-enhanced funnel plot (k = {result.k})", fontsize=10)
+    ax.set_title(_("Contour-enhanced funnel plot (k = %(k)s)") % {"k": result.k}, fontsize=10)
     return _save(fig, path)
 
 

@@ -9,8 +9,9 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from stemdm import NOT_MEDICAL_ADVICE  # noqa: E402
-from stemdm.evidence.vocab import OUTCOMES  # noqa: E402
+from stemdm import NOT_MEDICAL_ADVICE_BY_LANGUAGE  # noqa: E402
+from stemdm.i18n import figure_lang  # noqa: E402
+from stemdm.i18n import figure_text as _  # noqa: E402
 from stemdm.meta.plots import plain_text  # noqa: E402
 
 
@@ -32,8 +33,10 @@ def umbrella_forest(rows: list[dict], outcome: str, path: Path) -> Path:
     )
     for ax, (group, items) in zip(axes[:, 0], groups.items(), strict=True):
         _panel(ax, group, items)
-    fig.suptitle(f"{OUTCOMES[outcome].label}: published meta-analyses and the re-analysis", fontsize=10)
-    fig.text(0.01, 0.005, NOT_MEDICAL_ADVICE, fontsize=6.5, color="#555555")
+    fig.suptitle(
+        _("%(outcome)s: published meta-analyses and the re-analysis") % {"outcome": _(outcome)}, fontsize=10
+    )
+    fig.text(0.01, 0.005, NOT_MEDICAL_ADVICE_BY_LANGUAGE[figure_lang()], fontsize=6.5, color="#555555")
     height = fig.get_figheight()
     fig.subplots_adjust(
         left=0.4, right=0.97, top=1 - 0.55 / height, bottom=0.45 / height, hspace=0.35 + 0.1 * len(groups)
@@ -57,7 +60,8 @@ def _panel(ax, group: str, items: list[dict]) -> None:
     ax.set_yticks([])
     ax.set_ylim(-0.8, len(items) - 0.2)
     ax.set_title(
-        group + ("   (* harmonized or flagged: see table)" if any(r["flags"] for r in items) else ""),
+        _(group)
+        + ("   " + _("(* harmonized or flagged: see table)") if any(r["flags"] for r in items) else ""),
         fontsize=8.5,
         loc="left",
     )

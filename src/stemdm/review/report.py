@@ -14,8 +14,8 @@ from markupsafe import Markup, escape
 
 from stemdm import NOT_MEDICAL_ADVICE_BY_LANGUAGE, __version__
 from stemdm.evidence.vocab import OUTCOMES
-from stemdm.i18n import translations
-from stemdm.i18n.fonts import MISSING, chinese_font, cjk_font
+from stemdm.i18n import figure_language, translations
+from stemdm.i18n.fonts import MISSING, cjk_font
 from stemdm.i18n.sentences import translate
 from stemdm.meta import forest_plot, funnel_plot
 from stemdm.review.narrative import fmt
@@ -59,7 +59,7 @@ def _figures(review: Review, figures: Path, lang: str = "en") -> dict[str, Any]:
             if result.better == "lower"
             else (_("Favours control"), _("Favours cells"))
         )
-        with chinese_font(lang):
+        with figure_language(lang):
             path = forest_plot(
                 result.fit,
                 figures / f"forest_{result.outcome}_{result.timepoint_months:g}m_{rid}{suffix}.png",
@@ -71,12 +71,13 @@ def _figures(review: Review, figures: Path, lang: str = "en") -> dict[str, Any]:
             )
         out["forest"][rid] = {"src": _embed(path), "file": path.name}
         if result.subgroup == "overall" and result.k >= review.protocol.small_study.min_k:
-            funnel = funnel_plot(
-                result.fit, figures / f"funnel_{result.outcome}_{result.timepoint_months:g}m{suffix}.png"
-            )
+            with figure_language(lang):
+                funnel = funnel_plot(
+                    result.fit, figures / f"funnel_{result.outcome}_{result.timepoint_months:g}m{suffix}.png"
+                )
             out["funnel"][rid] = {"src": _embed(funnel), "file": funnel.name}
     for outcome in sorted({row["outcome"] for row in review.umbrella_rows}):
-        with chinese_font(lang):
+        with figure_language(lang):
             path = umbrella_forest(review.umbrella_rows, outcome, figures / f"umbrella_{outcome}{suffix}.png")
         out["umbrella"][outcome] = {"src": _embed(path), "file": path.name}
     return out

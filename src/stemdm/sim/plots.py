@@ -12,26 +12,30 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from stemdm import NOT_MEDICAL_ADVICE  # noqa: E402
+from stemdm import NOT_MEDICAL_ADVICE_BY_LANGUAGE  # noqa: E402
+from stemdm.i18n import figure_lang  # noqa: E402
+from stemdm.i18n import figure_text as _  # noqa: E402
 from stemdm.sim.trial import ENDPOINTS, TrialResult  # noqa: E402
 
-LABELS = {
-    "hba1c": "HbA1c (%)",
-    "fbg": "Fasting glucose (mg/dL)",
-    "ppbg": "2-h glucose (mg/dL)",
-    "cpep_fasting": "Fasting C-peptide (ng/mL)",
-    "cpep_stimulated": "Stimulated C-peptide (ng/mL)",
-    "insulin_dose": "Insulin (IU/day)",
-    "homa_b": "HOMA-B",
-    "homa_ir": "HOMA-IR",
-    "cpep_index": "C-peptide index (100 x CPR / FPG)",
-    "insulinogenic_index": "Insulinogenic index (dI30/dG30)",
-}
+#: each endpoint's unit (the name comes from the term catalog, in the figure's language)
+UNITS = {
+    "hba1c": "%", "fbg": "mg/dL", "ppbg": "mg/dL", "cpep_fasting": "ng/mL", "cpep_stimulated": "ng/mL",
+    "insulin_dose": "IU/day", "homa_b": "", "homa_ir": "", "cpep_index": "100 x CPR / FPG",
+    "insulinogenic_index": "dI30/dG30",
+}  # fmt: skip
+
+
+def label(endpoint: str) -> str:
+    """An endpoint's panel title: its name and unit."""
+    unit = UNITS[endpoint]
+    return f"{_(endpoint)} ({unit})" if unit else _(endpoint)
+
+
 COLOURS = {"therapy": "#1f5fa8", "placebo": "#888888"}
 
 
 def _save(fig, path: Path) -> Path:
-    fig.text(0.01, 0.005, NOT_MEDICAL_ADVICE, fontsize=6.5, color="#555555")
+    fig.text(0.01, 0.005, NOT_MEDICAL_ADVICE_BY_LANGUAGE[figure_lang()], fontsize=6.5, color="#555555")
     fig.savefig(path, dpi=130)
     plt.close(fig)
     return path
@@ -51,10 +55,10 @@ def trajectory_plot(result: TrialResult, path: str | Path, contributions: pd.Dat
             values = run.values[endpoint]
             mean = np.nanmean(values, axis=1)
             se = np.nanstd(values, axis=1, ddof=1) / np.sqrt(np.isfinite(values).sum(axis=1))
-            ax.plot(weeks, mean, marker="o", color=COLOURS[arm], label=arm)
+            ax.plot(weeks, mean, marker="o", color=COLOURS[arm], label=_(arm))
             ax.fill_between(weeks, mean - 1.96 * se, mean + 1.96 * se, color=COLOURS[arm], alpha=0.2)
-        ax.set_title(LABELS[endpoint], fontsize=9)
-        ax.set_xlabel("week", fontsize=8)
+        ax.set_title(label(endpoint), fontsize=9)
+        ax.set_xlabel(_("week"), fontsize=8)
         ax.tick_params(labelsize=8)
     axes.flat[0].legend(fontsize=8)
     if contributions is not None:
@@ -66,15 +70,15 @@ def trajectory_plot(result: TrialResult, path: str | Path, contributions: pd.Dat
             color="#1f5fa8",
         )
         ax.axvline(0, color="#999999", linewidth=0.8)
-        ax.set_title("HbA1c effect by mechanism (%)", fontsize=9)
+        ax.set_title(_("HbA1c effect by mechanism (%)"), fontsize=9)
         ax.tick_params(labelsize=7)
     for ax in list(axes.flat)[panels:]:
         ax.axis("off")
-    fig.suptitle(
-        f"In-silico trial: {result.design.pathway} vs placebo ({result.design.patients_per_arm} per arm; "
-        f"parameters {result.parameters_version})",
-        fontsize=10,
-    )
+    title = _("In-silico trial: %(pathway)s vs placebo (%(n)s per arm; parameters %(version)s)") % {
+        "pathway": result.design.pathway, "n": result.design.patients_per_arm,
+        "version": result.parameters_version,
+    }  # fmt: skip
+    fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, 0.02, 1, 0.97))
     return _save(fig, path)
 
@@ -95,15 +99,15 @@ def responder_plot(table: pd.DataFrame, path: str | Path) -> Path:
                 yerr=1.96 * rows["se"],
                 marker="o",
                 capsize=2,
-                label=pathway,
+                label=_(pathway),
             )
         ax.axhline(0, color="#999999", linewidth=0.8)
-        ax.set_title(phenotype, fontsize=9)
-        ax.set_xlabel("baseline quartile", fontsize=8)
+        ax.set_title(_(phenotype), fontsize=9)
+        ax.set_xlabel(_("baseline quartile"), fontsize=8)
         ax.set_xticks([1, 2, 3, 4])
         ax.tick_params(labelsize=8)
-    axes[0, 0].set_ylabel("HbA1c effect (%)", fontsize=8)
+    axes[0, 0].set_ylabel(_("HbA1c effect (%)"), fontsize=8)
     axes[0, -1].legend(fontsize=7)
-    fig.suptitle("Who benefits in silico: individual HbA1c effect by baseline phenotype", fontsize=10)
+    fig.suptitle(_("Who benefits in silico: individual HbA1c effect by baseline phenotype"), fontsize=10)
     fig.tight_layout(rect=(0, 0.04, 1, 0.94))
     return _save(fig, path)

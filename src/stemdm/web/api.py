@@ -153,7 +153,10 @@ def post_simulation(request: Request, body: dict[str, Any] = Body(...)) -> Any: 
         design = TrialDesign.model_validate(raw)
     except ValidationError as error:
         return JSONResponse({"detail": design_problems(error)}, status_code=422)
-    return _submit(request, user, "simulation", {"design": design.model_dump(mode="json")}, "en")
+    lang = request.query_params.get("lang", "en")  # figure labels: ?lang=zh
+    if lang not in ("en", "zh"):
+        return JSONResponse({"detail": [{"field": "lang", "why": "use en or zh"}]}, status_code=422)
+    return _submit(request, user, "simulation", {"design": design.model_dump(mode="json")}, lang)
 
 
 def _submit(request: Request, user: User, kind: str, params: dict[str, Any], lang: str) -> Any:

@@ -241,6 +241,7 @@ def _run_review(db_url: str, job_id: int, out: str) -> None:
 
 def _run_simulation(db_url: str, job_id: int, out: str) -> None:
     try:
+        from stemdm.i18n import figure_language
         from stemdm.sim.parameters import default_parameters
         from stemdm.sim.plots import responder_plot, trajectory_plot
         from stemdm.sim.responders import responder_analysis
@@ -262,10 +263,11 @@ def _run_simulation(db_url: str, job_id: int, out: str) -> None:
         )
         folder = Path(out)
         folder.mkdir(parents=True, exist_ok=True)
-        trajectory_plot(result, folder / "trajectories.png")
         table = responder_analysis(design, max(200, min(2 * design.patients_per_arm, 2000)))
         table.to_csv(folder / "responders.csv", index=False)
-        responder_plot(table, folder / "responders.png")
+        with figure_language(job["lang"]):  # labels in the language of the page that started the run
+            trajectory_plot(result, folder / "trajectories.png")
+            responder_plot(table, folder / "responders.png")
         payload = result.to_dict()
         (folder / "result.json").write_text(
             json.dumps(json_safe(payload), ensure_ascii=False), encoding="utf-8"

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from stemdm.review.protocol import ProtocolError, protocol_from_text
 from stemdm.web import jobs
-from stemdm.web.app import evidence, redirect, render, tr
+from stemdm.web.app import evidence, language, redirect, render, tr
 from stemdm.web.pages import _signed_in, _writer_form
 
 router = APIRouter(include_in_schema=False)
@@ -139,7 +139,11 @@ async def start_simulation(request: Request) -> Response:
         return _simulations_page(request, form, problems, status=422)
     try:
         job_id = request.app.state.runner.submit(
-            request.app.state.engine, user, "simulation", {"design": design.model_dump(mode="json")}, "en"
+            request.app.state.engine,
+            user,
+            "simulation",
+            {"design": design.model_dump(mode="json")},
+            language(request),
         )
     except jobs.JobError as error:
         return _simulations_page(request, form, [str(error)], status=429)
