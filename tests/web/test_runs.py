@@ -92,6 +92,11 @@ def test_pages_run_compare_and_serve_only_their_files(app):
     report = ada.get(f"/reviews/{ids[0]}/files/report.html")
     assert report.status_code == 200 and "frame-ancestors 'self'" in report.headers["content-security-policy"]
     assert ada.get(f"/reviews/{ids[0]}/files/results.json").status_code == 200
+    figure = next(
+        line for line in shown.text.split('href="') if line.startswith(f"/reviews/{ids[0]}/files/figures/")
+    )
+    png = ada.get(figure.split('"')[0])
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png"
     for name in ("../../secret_key", "figures/../../../secret_key", "params.json", "figures/x.txt"):
         assert ada.get(f"/reviews/{ids[0]}/files/{name}").status_code in (404, 422), name  # never served
     compared = ada.get(f"/reviews/compare?a={ids[0]}&b={ids[1]}")

@@ -65,6 +65,13 @@ FIGURES = (
 )  # fmt: skip
 
 
+def bundled_caveat_texts() -> list[str]:
+    """The curated dataset's caveats (evidence/data/caveats.json): shown in the reader's language."""
+    from stemdm.evidence.store import bundled_caveats
+
+    return [caveat["text"] for caveat in bundled_caveats()]
+
+
 def all_terms() -> list[str]:
     """Every data value that is translated where shown."""
     found: list[str] = list(vocab.OUTCOMES)
@@ -72,4 +79,5 @@ def all_terms() -> list[str]:
         found += [str(v) for v in typing.get_args(literal)]
     found += list(Measurement.model_fields)
     found += [*ROLES, *ACTIONS, *CONVERSIONS, *RUNS, *REPORT, *SIMULATION, *FIGURES, *BUNDLED_QUESTION]
+    found += bundled_caveat_texts()
     return sorted(set(found))

@@ -199,7 +199,10 @@ def _run_page(request: Request, job_id: int, kind: str, template: str) -> Respon
     others = [
         r for r in jobs.listing(request.app.state.engine, kind) if r["id"] != job_id and r["status"] == "done"
     ]
-    return render(request, template, job=job, others=others, params_json=json.dumps(job["params"], indent=1))
+    folder = jobs.job_dir(request.app.state.data_dir, job_id) / "figures"
+    figures = sorted(p.name for p in folder.glob("*.png")) if folder.is_dir() else []
+    return render(request, template, job=job, others=others, figures=figures,
+                  params_json=json.dumps(job["params"], indent=1))  # fmt: skip
 
 
 def _file(request: Request, job_id: int, kind: str, name: str, allowed: bool) -> Response:
