@@ -11,9 +11,9 @@ from tests.web.conftest import client_for, extraction_form
 #: Latin words allowed in Chinese pages: proper names, abbreviations used in Chinese clinical writing, units
 ALLOWED = {
     "stemdm", "HbA1c", "HbA", "HOMA", "IR", "TIR", "SD", "SE", "CI", "IQR", "Cochrane", "Luo", "Shi",
-    "mmol", "mol", "mg", "TOML", "BMI", "kg", "MSC", "PSC", "JSON", "html", "json", "csv", "png", "report",
-    "results", "responders", "result", "trajectories", "Julious", "trial", "size", "dL", "ng", "mL", "nmol",
-    "pmol", "IU", "day", "uIU", "zh", "Hans", "en", "English",
+    "mmol", "mol", "mg", "TOML", "PNG", "BMI", "kg", "MSC", "PSC", "JSON", "html", "json", "csv", "png",
+    "report", "results", "responders", "result", "trajectories", "Julious", "trial", "size", "dL", "ng",
+    "mL", "nmol", "pmol", "IU", "day", "uIU", "zh", "Hans", "en", "English",
 }  # fmt: skip
 WORD = re.compile(r"[A-Za-z]{2,}")
 
@@ -74,6 +74,26 @@ def test_every_page_in_chinese_has_no_english_left(app):
         assert lang == "zh-Hans", path
         assert foreign == set(), (path, sorted(foreign))
         assert "不构成医疗建议" in response.text
+
+
+def test_run_pages_in_chinese_have_no_english_left(app):
+    """The pages of finished runs: a review (report framed), two reviews compared, an in-silico trial."""
+    from stemdm.web import accounts
+    from tests.web.test_runs import SMALL, _wait
+
+    ada = client_for(app, "ada")
+    ada.headers["Accept-Language"] = "zh-CN"
+    headers = {"Authorization": f"Bearer {accounts.new_token(app.state.engine, 'ada')}"}
+    reviews = [ada.post("/api/reviews", json={"lang": "zh"}, headers=headers).json()["id"] for _ in range(2)]
+    simulation = ada.post("/api/simulations?lang=zh", json=SMALL, headers=headers).json()["id"]
+    for path in [f"/api/reviews/{r}" for r in reviews] + [f"/api/simulations/{simulation}"]:
+        assert _wait(ada, path, headers)["status"] == "done"
+    for path in (f"/reviews/{reviews[0]}", f"/reviews/compare?a={reviews[0]}&b={reviews[1]}",
+                 f"/simulations/{simulation}"):  # fmt: skip
+        response = ada.get(path)
+        assert response.status_code == 200, path
+        lang, foreign = _foreign_words(response.text)
+        assert lang == "zh-Hans" and foreign == set(), (path, sorted(foreign))
 
 
 def test_switch_is_remembered_and_english_stays_english(app):
