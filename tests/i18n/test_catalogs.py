@@ -67,3 +67,19 @@ def test_accept_language():
     assert negotiate("fr-FR, zh;q=0.3") == "zh"
     assert negotiate("en;q=0.2, zh-TW;q=0.8") == "zh"
     assert negotiate(None) == negotiate("") == negotiate("fr") == "en"
+
+
+def test_figures_without_a_cjk_font_say_which_font_is_missing(monkeypatch):
+    """Chinese asked for, no CJK font installed: English labels, and the figure's footer says what to
+    install (never boxes where the characters should be)."""
+    from stemdm.i18n import figure_footer, figure_language, figure_text, fonts
+
+    monkeypatch.setattr(fonts, "cjk_font", lambda: None)
+    with figure_language("zh"):
+        assert figure_text("Study") == "Study"
+        assert "fonts-wqy-microhei" in figure_footer() and "Not medical advice" in figure_footer()
+    monkeypatch.setattr(fonts, "cjk_font", lambda: "WenQuanYi Micro Hei")
+    with figure_language("zh"):
+        assert figure_text("Study") == "研究" and "不构成医疗建议" in figure_footer()
+        assert "fonts-wqy" not in figure_footer()
+    assert figure_text("Study") == "Study"  # outside: English again

@@ -73,8 +73,9 @@ def negotiate(header: str | None) -> str:
     return "en"
 
 
-#: the language figures are labelled in (set by ``figure_language``; English by default)
+#: the language figures are labelled in (``figure_language``; English by default), and the one asked for
 _FIGURE_LANGUAGE: contextvars.ContextVar[str] = contextvars.ContextVar("figure_language", default="en")
+_FIGURE_ASKED: contextvars.ContextVar[str] = contextvars.ContextVar("figure_asked", default="en")
 
 
 def figure_text(message: str) -> str:
@@ -86,6 +87,16 @@ def figure_lang() -> str:
     return _FIGURE_LANGUAGE.get()
 
 
+def figure_footer() -> str:
+    """The line under every figure: not medical advice, in the figure's language; when Chinese was asked
+    for but no CJK font is installed, also which font to install (the labels stayed in English)."""
+    from stemdm import NOT_MEDICAL_ADVICE_BY_LANGUAGE
+    from stemdm.i18n.fonts import MISSING
+
+    line = NOT_MEDICAL_ADVICE_BY_LANGUAGE[_FIGURE_LANGUAGE.get()]
+    return line if _FIGURE_ASKED.get() == _FIGURE_LANGUAGE.get() else f"{line} ({MISSING})"
+
+
 @contextlib.contextmanager
 def figure_language(lang: str) -> Iterator[None]:
     """Inside: figures are labelled in ``lang`` and drawn with a CJK font for Chinese; without one installed
@@ -93,9 +104,10 @@ def figure_language(lang: str) -> Iterator[None]:
     from stemdm.i18n.fonts import chinese_font, cjk_font
 
     usable = lang if lang == "en" or cjk_font() is not None else "en"
-    token = _FIGURE_LANGUAGE.set(usable)
+    token, asked = _FIGURE_LANGUAGE.set(usable), _FIGURE_ASKED.set(lang)
     try:
         with chinese_font(usable):
             yield
     finally:
         _FIGURE_LANGUAGE.reset(token)
+        _FIGURE_ASKED.reset(asked)

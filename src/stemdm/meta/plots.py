@@ -21,8 +21,7 @@ import numpy as np  # noqa: E402
 from matplotlib.patches import Polygon  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from stemdm import NOT_MEDICAL_ADVICE_BY_LANGUAGE  # noqa: E402
-from stemdm.i18n import figure_lang  # noqa: E402
+from stemdm.i18n import figure_footer  # noqa: E402
 from stemdm.i18n import figure_text as _  # noqa: E402
 from stemdm.meta.errors import MetaInputError  # noqa: E402
 from stemdm.meta.model import MetaResult  # noqa: E402
@@ -77,7 +76,7 @@ def _check_path(path: str | Path) -> Path:
 
 def _save(fig, path: Path) -> Path:
     """Every figure carries the not-medical-advice line; written at 150 dpi, then closed."""
-    fig.text(0.01, 0.005, NOT_MEDICAL_ADVICE_BY_LANGUAGE[figure_lang()], fontsize=6.5, color="#555555")
+    fig.text(0.01, 0.005, figure_footer(), fontsize=6.5, color="#555555")
     fig.savefig(path, dpi=150)
     plt.close(fig)
     return path

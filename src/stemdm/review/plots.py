@@ -9,8 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from stemdm import NOT_MEDICAL_ADVICE_BY_LANGUAGE  # noqa: E402
-from stemdm.i18n import figure_lang  # noqa: E402
+from stemdm.i18n import figure_footer  # noqa: E402
 from stemdm.i18n import figure_text as _  # noqa: E402
 from stemdm.meta.plots import plain_text  # noqa: E402
 
@@ -36,7 +35,7 @@ def umbrella_forest(rows: list[dict], outcome: str, path: Path) -> Path:
     fig.suptitle(
         _("%(outcome)s: published meta-analyses and the re-analysis") % {"outcome": _(outcome)}, fontsize=10
     )
-    fig.text(0.01, 0.005, NOT_MEDICAL_ADVICE_BY_LANGUAGE[figure_lang()], fontsize=6.5, color="#555555")
+    fig.text(0.01, 0.005, figure_footer(), fontsize=6.5, color="#555555")
     height = fig.get_figheight()
     fig.subplots_adjust(
         left=0.4, right=0.97, top=1 - 0.55 / height, bottom=0.45 / height, hspace=0.35 + 0.1 * len(groups)

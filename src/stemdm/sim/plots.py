@@ -12,8 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from stemdm import NOT_MEDICAL_ADVICE_BY_LANGUAGE  # noqa: E402
-from stemdm.i18n import figure_lang  # noqa: E402
+from stemdm.i18n import figure_footer  # noqa: E402
 from stemdm.i18n import figure_text as _  # noqa: E402
 from stemdm.sim.trial import ENDPOINTS, TrialResult  # noqa: E402
 
@@ -35,7 +34,7 @@ COLOURS = {"therapy": "#1f5fa8", "placebo": "#888888"}
 
 
 def _save(fig, path: Path) -> Path:
-    fig.text(0.01, 0.005, NOT_MEDICAL_ADVICE_BY_LANGUAGE[figure_lang()], fontsize=6.5, color="#555555")
+    fig.text(0.01, 0.005, figure_footer(), fontsize=6.5, color="#555555")
     fig.savefig(path, dpi=130)
     plt.close(fig)
     return path
