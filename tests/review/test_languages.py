@@ -85,3 +85,10 @@ def test_a_sentence_without_a_translation_is_marked_english(tmp_path):
 def test_bad_language_is_refused():
     result = runner.invoke(app, ["review", "run", "--lang", "fr"])
     assert result.exit_code == 2 and "--lang" in result.output
+
+
+def test_terminal_output_in_chinese():
+    result = runner.invoke(app, ["review", "run", "--lang", "zh"])
+    assert result.exit_code == 0
+    assert "糖化血红蛋白" in result.output and "证据确定性" in result.output and "不构成医疗建议" in result.output
+    assert "analyses not done" not in result.output and "Not medical advice" not in result.output

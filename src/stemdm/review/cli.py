@@ -11,10 +11,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from stemdm import NOT_MEDICAL_ADVICE
+from stemdm import NOT_MEDICAL_ADVICE, NOT_MEDICAL_ADVICE_BY_LANGUAGE
 from stemdm.cli_checks import UsageError, choice, output_path
 from stemdm.evidence.errors import EvidenceError
 from stemdm.evidence.store import Store
+from stemdm.i18n import translations
+from stemdm.i18n.sentences import translate
 from stemdm.review.analysis import POSTERIOR_KEYS
 from stemdm.review.narrative import fmt
 from stemdm.review.protocol import ProtocolError, load_protocol
@@ -96,7 +98,7 @@ def run(
         console.print(
             term(f"Report: {paths['report']}  (results: {paths['results']}, figures: {paths['figures']})")
         )
-    console.print(f"[italic]{NOT_MEDICAL_ADVICE}[/]")
+    console.print(f"[italic]{NOT_MEDICAL_ADVICE_BY_LANGUAGE['zh' if lang == 'zh' else 'en']}[/]")
 
 
 def review_json(review: Review) -> dict:
@@ -113,44 +115,54 @@ def _percent(p: float | None) -> str:
     return "—" if p is None else f"{100 * p:.0f}%"
 
 
-def results_table(review: Review, title: str, overall_only: bool = False) -> Table:
+def results_table(review: Review, title: str, overall_only: bool = False, lang: str = "en") -> Table:
     """The pooled results for a terminal: frequentist estimate and CI beside the Bayesian median, credible
     interval, P(benefit) and P(>= MID), with the certainty of evidence (``overall_only``: the overall rows, in
-    fewer columns)."""
-    level = f"{review.protocol.model.level:g}%"
+    fewer columns), headed and labelled in ``lang``."""
+    _ = translations(lang).gettext
+    level = {"level": f"{review.protocol.model.level:g}"}
     table = Table(title=term(title))
     for column, wanted in (
-        ("outcome", True), ("months", True), ("subgroup", not overall_only), ("k", True), ("n", True),
-        (f"estimate ({level} CI)", True), ("p", not overall_only), ("I2", not overall_only),
-        (f"Bayesian median ({level} CrI)", True), ("P(benefit)", True), ("P(>= MID)", True),
-        ("certainty", True),
+        (_("outcome"), True), (_("months"), True), (_("subgroup"), not overall_only), ("k", True),
+        ("n", True), (_("estimate (%(level)s%% CI)") % level, True), ("p", not overall_only),
+        ("I2", not overall_only), (_("Bayesian median (%(level)s%% CrI)") % level, True),
+        (_("P(benefit)"), True), (_("P(≥ MID)"), True), (_("certainty"), True),
     ):  # fmt: skip
         if wanted:
             table.add_column(term(column))
     for r in review.summaries():
         if overall_only and r["subgroup"] != "overall":
             continue
+        to = _("to")
         bayes = (
             "—" if r["post_median"] is None
-            else f"{fmt(r['post_median'])} ({fmt(r['post_ci_lb'])} to {fmt(r['post_ci_ub'])})"
+            else f"{fmt(r['post_median'])} ({fmt(r['post_ci_lb'])} {to} {fmt(r['post_ci_ub'])})"
         )  # fmt: skip
-        frequentist = term(f"{fmt(r['estimate'])} ({fmt(r['ci_lb'])} to {fmt(r['ci_ub'])}) {r['unit']}")
-        cells = [r["outcome"], f"{r['timepoint_months']:g}"]
-        cells += [] if overall_only else [term(r["subgroup"])]
+        frequentist = term(f"{fmt(r['estimate'])} ({fmt(r['ci_lb'])} {to} {fmt(r['ci_ub'])}) {r['unit']}")
+        cells = [_(r["outcome"]), f"{r['timepoint_months']:g}"]
+        cells += [] if overall_only else [term(_(r["subgroup"]))]
         cells += [str(r["k"]), str(r["n"]), frequentist]
         cells += (
             [] if overall_only else ["<0.001" if r["pval"] < 0.001 else f"{r['pval']:.3f}", f"{r['i2']:.0f}%"]
         )
-        cells += [bayes, _percent(r["p_benefit"]), _percent(r["p_mid"]), str(r["certainty"])]
+        cells += [bayes, _percent(r["p_benefit"]), _percent(r["p_mid"]), _(str(r["certainty"]))]
         table.add_row(*cells)
     return table
 
 
 def _print(review: Review, lang: str = "en") -> None:
-    console.print(results_table(review, review.protocol.title))
+    _ = translations(lang).gettext
+    console.print(results_table(review, review.protocol.title, lang=lang))
     for sentence in review.narrative:
         console.print(term(sentence[lang]))
-    console.print(f"{len(review.skipped)} analyses not done (reasons in the report and in --json), e.g.:")
+    console.print(
+        _("%(n)s analyses not done (reasons in the report and in --json), e.g.:") % {"n": len(review.skipped)}
+    )
     for skipped in review.skipped[:5]:
-        months = "" if skipped.timepoint_months is None else f"{skipped.timepoint_months:g} months "
-        console.print(term(f"  {skipped.outcome} {months}{skipped.subgroup}: {skipped.reason}"))
+        months = (
+            ""
+            if skipped.timepoint_months is None
+            else _("%(m)s months") % {"m": f"{skipped.timepoint_months:g}"}
+        )
+        reason = translate(skipped.reason, lang) or skipped.reason
+        console.print(term(f"  {_(skipped.outcome)} {months} {_(skipped.subgroup)}: {reason}"))
