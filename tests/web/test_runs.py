@@ -120,3 +120,29 @@ def test_simulation_page_refuses_an_absurd_design_before_it_starts(app):
     shown = ada.get(f"/simulations/{job_id}").text
     assert "trajectories.png" in shown and "responders.png" in shown
     assert ada.get(f"/simulations/{job_id}/files/trajectories.png").headers["content-type"] == "image/png"
+
+
+def test_a_lost_run_is_marked_failed_and_stops_blocking(app):
+    """A run whose process vanished (server restart) would stay queued forever and count against the limit:
+    after LOST_AFTER it is failed with the reason, and new runs are accepted again."""
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert
+
+    from stemdm.web import jobs
+    from stemdm.web.tables import jobs as jobs_table
+
+    engine = app.state.engine
+    ada = accounts.find_user(engine, "ada")
+    old = datetime.now(UTC) - jobs.LOST_AFTER * 2
+    with engine.begin() as connection:
+        for _ in range(jobs.MAX_PENDING):
+            connection.execute(insert(jobs_table).values(
+                kind="simulation", status="queued", progress=0.0, params='{"design": {}}', lang="en",
+                created_by=ada.id, created_at=old,
+            ))  # fmt: skip
+    client = client_for(app, None)
+    started = client.post("/api/simulations", json=SMALL, headers=_token(app, "ada"))
+    assert started.status_code == 202  # the stale ones no longer count
+    lost = client.get("/api/simulations/1", headers=_token(app, "ada")).json()
+    assert lost["status"] == "failed" and "lost" in lost["error"]

@@ -19,7 +19,7 @@ import json
 import multiprocessing
 import os
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,8 @@ KINDS = ("review", "simulation")
 #: most runs waiting or running at once per server process (absurd loads are refused, not queued forever)
 MAX_PENDING = 20
 PROGRESS_EVERY_S = 0.5
+#: a run still queued or running this long after it was started was lost (server restarted, worker killed)
+LOST_AFTER = timedelta(hours=6)
 
 
 class JobError(ValueError):
@@ -58,6 +60,7 @@ class JobRunner:
         """Queue a validated run; returns its id."""
         if kind not in KINDS:
             raise JobError(f"kind: {kind!r}")
+        mark_lost(engine)
         with write_transaction(engine) as connection:
             pending = connection.execute(
                 select(func.count()).where(jobs.c.status.in_(("queued", "running")))
@@ -77,6 +80,20 @@ class JobRunner:
 
     def shutdown(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def mark_lost(engine: Engine, now: datetime | None = None) -> int:
+    """Runs still queued or running ``LOST_AFTER`` after they started are marked failed, saying why (their
+    process is gone: a server restart or a killed worker), so no page waits for them forever and they stop
+    counting against ``MAX_PENDING``. Returns how many."""
+    cutoff = (now or datetime.now(UTC)) - LOST_AFTER
+    with write_transaction(engine) as connection:
+        return connection.execute(
+            update(jobs)
+            .where(jobs.c.status.in_(("queued", "running")), jobs.c.created_at < cutoff)
+            .values(status="failed", error=f"no result {LOST_AFTER} after it started: the run was lost "
+                    "(server restarted or worker stopped); start it again", finished_at=datetime.now(UTC))
+        ).rowcount  # fmt: skip
 
 
 def get(engine: Engine, job_id: int) -> dict[str, Any] | None:
