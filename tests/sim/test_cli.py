@@ -63,3 +63,15 @@ def test_calibrate_writes_a_parameter_file(tmp_path):
     assert len(record["targets"]) == 7 and out.exists()
     saved = json.loads(out.read_text())
     assert saved["version"].startswith("1-calibrated") and saved["calibration"]["patients_per_arm"] == 10
+
+
+def test_calibrate_refuses_bad_options_before_any_work(tmp_path):
+    """Both methods check the same options first (the --bayes path did not check --seed)."""
+    for args, option in (
+        (["--bayes", "--seed", "-1"], "--seed"), (["--seed", "-1"], "--seed"),
+        (["--bayes", "--design-runs", "5"], "--design-runs"), (["--max-evals", "0"], "--max-evals"),
+        (["--bayes", "--patients", "3"], "--patients"),
+        (["--bayes", "--out", str(tmp_path / "p.txt")], "--out"),
+    ):  # fmt: skip
+        result = runner.invoke(app, ["calibrate", *args])
+        assert result.exit_code == 2 and option in result.output, (args, result.output)

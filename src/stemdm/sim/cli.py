@@ -296,17 +296,11 @@ def _figures(design: TrialDesign, result, plot: Path | None, responders: Path | 
 
 
 def _calibrate_bayes(patients: int, seed: int, design_runs: int, out: Path | None, as_json: bool) -> None:
+    """``stemdm calibrate --bayes`` after its options were checked by ``calibrate_command``."""
     from rich.progress import Progress
 
     from stemdm.sim.posterior import calibrate_bayes, save_posterior
 
-    try:
-        number(patients, "--patients", low=10, high=MAX_PATIENTS_PER_ARM, integer=True)
-        number(design_runs, "--design-runs", low=30, high=5000, integer=True)
-        if out is not None:
-            output_path(out, "--out", suffixes=(".json",))
-    except UsageError as error:
-        _fail(str(error))
     with Progress(console=errors, transient=True) as bar:
         task = bar.add_task("simulator runs for the emulator", total=design_runs)
         record = calibrate_bayes(design_runs, patients, seed, progress=lambda done: bar.advance(task, done))
@@ -401,17 +395,20 @@ def calibrate_command(
 
     from stemdm.sim.calibrate import calibrate, parameter_file, save
 
-    if bayes:
-        _calibrate_bayes(patients, seed, design_runs, out, as_json)
-        return
-    try:
+    try:  # both methods: the same checks, before any work starts
         number(patients, "--patients", low=10, high=MAX_PATIENTS_PER_ARM, integer=True)
-        number(max_evals, "--max-evals", low=1, high=10_000, integer=True)
         number(seed, "--seed", low=0, high=2**63 - 1, integer=True)
+        if bayes:
+            number(design_runs, "--design-runs", low=30, high=5000, integer=True)
+        else:
+            number(max_evals, "--max-evals", low=1, high=10_000, integer=True)
         if out is not None:
             output_path(out, "--out", suffixes=(".json",))
     except UsageError as error:
         _fail(str(error))
+    if bayes:
+        _calibrate_bayes(patients, seed, design_runs, out, as_json)
+        return
     with Progress(console=errors, transient=True) as bar:
         task = bar.add_task("calibrating (model evaluations)", total=max_evals)
         result = calibrate(
