@@ -1,9 +1,52 @@
-"""Test configuration: hypothesis runs derandomized in CI (a failing example must reproduce,
-never flake), randomized locally, and thoroughly with HYPOTHESIS_PROFILE=thorough."""
+"""Test configuration.
+
+- **Hermetic**: before any stemdm code runs, every per-user location (HOME, XDG data/cache/config/state,
+  matplotlib's config and font cache) points into one temporary folder, and STEMDM_DB / STEMDM_DATA_DIR /
+  STEMDM_SIM_PARAMS are unset, so no test reads or writes the real home or the user's default store, and a
+  result never depends on what an earlier run left behind. Subprocesses inherit the same environment. The
+  real home is checked at the end of the session (``tests/test_hermetic.py``).
+- Hypothesis runs derandomized in CI (a failing example must reproduce, never flake), randomized locally,
+  and thoroughly with HYPOTHESIS_PROFILE=thorough.
+"""
 
 import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
 
-from hypothesis import settings
+#: the real home, and when the session began (for the end-of-session check that nothing was written there)
+REAL_HOME = Path(os.path.expanduser("~")).resolve()
+SESSION_START = time.time()
+HERMETIC_ROOT = Path(tempfile.mkdtemp(prefix="stemdm-tests-")).resolve()
+_PER_USER = {
+    "HOME": "home",
+    "XDG_DATA_HOME": "home/.local/share",
+    "XDG_CACHE_HOME": "home/.cache",
+    "XDG_CONFIG_HOME": "home/.config",
+    "XDG_STATE_HOME": "home/.local/state",
+    "MPLCONFIGDIR": "home/.config/matplotlib",
+}
+for _name, _relative in _PER_USER.items():
+    (HERMETIC_ROOT / _relative).mkdir(parents=True, exist_ok=True)
+    os.environ[_name] = str(HERMETIC_ROOT / _relative)
+for _name in ("STEMDM_DB", "STEMDM_DATA_DIR", "STEMDM_SIM_PARAMS"):
+    os.environ.pop(_name, None)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "last: run after every other test (the real-home check)")
+
+
+def pytest_collection_modifyitems(config, items):
+    items.sort(key=lambda item: item.get_closest_marker("last") is not None)  # stable: others keep order
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(HERMETIC_ROOT, ignore_errors=True)
+
+
+from hypothesis import settings  # noqa: E402
 
 settings.register_profile("ci", derandomize=True, print_blob=True)
 settings.register_profile("thorough", max_examples=1000)

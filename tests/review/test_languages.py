@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from stemdm.cli import app
-from stemdm.i18n.fonts import MISSING, cjk_font
+from stemdm.i18n.fonts import cjk_font
 
 runner = CliRunner()
 
@@ -18,7 +18,10 @@ def reports(tmp_path_factory):
     out = {}
     for lang in ("en", "zh", "both"):
         folder = tmp_path_factory.mktemp(lang)
-        result = runner.invoke(app, ["review", "run", "--lang", lang, "--out", str(folder)])
+        store = folder / "evidence.sqlite"  # made here from the current bundle: never the user's store
+        result = runner.invoke(
+            app, ["review", "run", "--lang", lang, "--out", str(folder), "--db", str(store)]
+        )
         assert result.exit_code == 0, result.output
         out[lang] = (folder / "report.html").read_text(encoding="utf-8"), folder
     return out
@@ -43,8 +46,8 @@ def test_chinese_report(reports):
     # every sentence the bundled review builds in Python has its Chinese (none left marked as English)
     assert '<span lang="en" translate="no">' not in html
     assert "不合并（显示其自身效应）" in html and "比较的将是试验之间的差异，故不检验" in html
-    if cjk_font() is None:
-        assert MISSING in html
+    if cjk_font() is None:  # the note in the reader's language, naming the font to install
+        assert "未安装中日韩（CJK）字体" in html and "fonts-wqy-microhei" in html
     else:
         assert any(p.name.endswith("_zh.png") for p in (folder / "figures").iterdir())
 
@@ -71,6 +74,26 @@ def test_sentences_built_with_numbers_are_translated_whole_or_not_at_all():
         "全部 2 项试验的糖尿病类型均为 2型糖尿病；不做亚组比较"
     )
     assert translate("I2 = 66% (> 50%); a sentence nobody wrote a pattern for", "zh") is None
+    # a contrast row: its clauses nest (method, quantile, reference), data inside is kept as printed
+    contrast = (
+        "contrast: SE from the 95% CI: (upper - lower) / (2 x 2.0484), t with n1 + n2 - 2 = 28 df (fewer than "
+        "60 per group) (Cochrane Handbook v6.4 (Higgins et al. 2023) 6.3.1, 6.5.2.3); n of msc not stated; "
+        "randomized n = 15 used; the estimate itself was computed by the curators: 7.1 - 6.2 = 0.9"
+    )
+    assert translate(contrast, "zh") == (
+        "组间比较：由 95% 置信区间推算标准误：（上限 − 下限）/（2 × 2.0484），"
+        "t 分布分位数，自由度 n1 + n2 − 2 = 28"
+        "（每组少于 60 例）（Cochrane 系统评价手册 v6.4（Higgins 等，2023）第 6.3.1, 6.5.2.3 节）；"
+        "间充质干细胞的例数未说明；使用随机例数 n = 15；估计值本身由数据整理者计算：7.1 - 6.2 = 0.9"
+    )
+    # a nested clause without a pattern leaves the whole sentence untranslated, never half
+    assert (
+        translate("contrast: SE from the 95% CI: (upper - lower) / (2 x 1.96), lognormal (reported)", "zh")
+        is None
+    )
+    assert translate(
+        "correction flagged, not applied: measurements.unit_as_reported (cpep_auc): pmol/mL", "zh"
+    ) == ("已标记、未采用的更正：measurements.unit_as_reported (cpep_auc)：pmol/mL")
     assert translate("anything", "en") == "anything"
 
 

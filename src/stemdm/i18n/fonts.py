@@ -13,7 +13,14 @@ CJK_FONTS = (
     "Noto Sans CJK SC", "Source Han Sans SC", "WenQuanYi Micro Hei", "WenQuanYi Zen Hei", "PingFang SC",
     "Microsoft YaHei", "SimHei", "Droid Sans Fallback",
 )  # fmt: skip
-MISSING = (
+
+
+def _(message: str) -> str:
+    """Marks a message for the catalogs (gettext_noop); it is translated where it is shown."""
+    return message
+
+
+MISSING = _(
     "no CJK font is installed (e.g. Debian's fonts-wqy-microhei or fonts-noto-cjk); "
     "figure labels stay in English"
 )

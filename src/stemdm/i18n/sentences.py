@@ -150,9 +150,59 @@ PATTERNS: tuple[tuple[str, str], ...] = (
         "变化值：{k}：{s|term}没有可推算标准差的离散度指标",
     ),
     (r"final scores used instead", "改用终点值"),
+    # a row from a reported between-group contrast, and how its SE was derived (evidence/contrasts.py)
+    (
+        r"reported between-group (?P<m>\w+) used \(generic inverse variance\): (?P<x>.+)",
+        "采用报告的组间{m|term}（通用倒方差法）：{x}",
+    ),
+    (
+        r"contrast: (?P<m>.+?) \((?P<r>reported|Cochrane Handbook [^;]+?)\)",
+        "组间比较：{m|sentence}（{r|sentence}）",
+    ),
+    (r"reported", "按报告值"),
+    (
+        r"Cochrane Handbook v(?P<v>[\d.]+) \(Higgins et al\. (?P<y>\d{4})\) (?P<s>[\d., ]+)",
+        "Cochrane 系统评价手册 v{v}（Higgins 等，{y}）第 {s} 节",
+    ),
+    (r"SE as reported", "标准误采用报告值"),
+    (
+        r"SE from the (?P<l>[\d.]+)% CI: \(upper - lower\) / \(2 x (?P<q>[\d.]+)\), (?P<w>.+)",
+        "由 {l}% 置信区间推算标准误：（上限 − 下限）/（2 × {q}），{w|sentence}",
+    ),
+    (
+        r"SE from the exact p = (?P<p>\S+): \|estimate\| / (?P<q>[\d.]+), (?P<w>.+)",
+        "由精确 P 值（p = {p}）推算标准误：|估计值| / {q}，{w|sentence}",
+    ),
+    (r"SE from t = (?P<t>\S+): \|estimate\| / \|t\|", "由 t = {t} 推算标准误：|估计值| / |t|"),
+    (r"normal", "正态分布分位数"),
+    (r"normal \(arm sizes unknown or >= 60 per group\)", "正态分布分位数（各组例数未知或每组 ≥ 60 例）"),
+    (r"t with the reported (?P<d>\d+) df", "t 分布分位数，采用报告的自由度 {d}"),
+    (
+        r"t with n1 \+ n2 - 2 = (?P<d>\d+) df \(fewer than 60 per group\)",
+        "t 分布分位数，自由度 n1 + n2 − 2 = {d}（每组少于 60 例）",
+    ),
+    (r"n of (?P<a>\w+) not stated", "{a|term}的例数未说明"),
+    (r"the SE of a ratio is read as the SE of its log", "比值的标准误按其对数的标准误理解"),
+    (r"analysed as log (?P<m>\w+)", "按 log {m} 分析"),
+    (
+        r"risk difference in percentage points analysed as a proportion \(/100\)",
+        "以百分点表示的率差按比例（/100）分析",
+    ),
+    (r"the estimate itself was computed by the curators: (?P<d>.+)", "估计值本身由数据整理者计算：{d}"),
+    # an open correction of a trial's record (evidence: corrections; review/resolve.py)
+    (
+        r"correction flagged, not applied: (?P<w>[\w.]+(?: \([\w-]+\))?): (?P<v>.+)",
+        "已标记、未采用的更正：{w}：{v}",
+    ),
 )
 
-_PART = re.compile(r"\{(\w+)(\|term)?\}")
+#: {name} = the matched text as it is; {name|term} = through the term catalog; {name|sentence} = translated
+#: by these patterns itself (a clause with its own pattern; none: the whole sentence has no translation)
+_PART = re.compile(r"\{(\w+)(?:\|(term|sentence))?\}")
+
+
+class _UntranslatedError(Exception):
+    """A clause inside a sentence has no pattern."""
 
 
 @functools.cache
@@ -161,16 +211,31 @@ def _compiled() -> tuple[tuple[re.Pattern[str], str], ...]:
 
 
 def _one(part: str, lang: str) -> str | None:
-    term = translations(lang).gettext
     for pattern, template in _compiled():
         found = pattern.match(part)
         if found:
-            return _fill(template, found.groupdict(), term)
+            try:
+                return _fill(template, found.groupdict(), lang)
+            except _UntranslatedError:
+                continue  # another pattern may read the part differently
     return None
 
 
-def _fill(template: str, values: dict[str, str], term) -> str:
-    return _PART.sub(lambda m: term(values[m.group(1)]) if m.group(2) else values[m.group(1)], template)
+def _fill(template: str, values: dict[str, str], lang: str) -> str:
+    term = translations(lang).gettext
+
+    def part(match: re.Match[str]) -> str:
+        value, how = values[match.group(1)], match.group(2)
+        if how == "term":
+            return term(value)
+        if how == "sentence":
+            translated = _one(value, lang)
+            if translated is None:
+                raise _UntranslatedError(value)
+            return translated
+        return value
+
+    return _PART.sub(part, template)
 
 
 @functools.lru_cache(maxsize=4096)
