@@ -77,7 +77,8 @@ def test_sentences_built_with_numbers_are_translated_whole_or_not_at_all():
     # a contrast row: its clauses nest (method, quantile, reference), data inside is kept as printed
     contrast = (
         "contrast: SE from the 95% CI: (upper - lower) / (2 x 2.0484), "
-        "t with n1 + n2 - 2 = 28 df (fewer than 60 per group) (Cochrane Handbook v6.4 (Higgins et al. 2023) 6.3.1, 6.5.2.3); n of msc not stated; "
+        "t with n1 + n2 - 2 = 28 df (fewer than 60 per group) "
+        "(Cochrane Handbook v6.4 (Higgins et al. 2023) 6.3.1, 6.5.2.3); n of msc not stated; "
         "randomized n = 15 used; the estimate itself was computed by the curators: 7.1 - 6.2 = 0.9"
     )
     assert translate(contrast, "zh") == (
