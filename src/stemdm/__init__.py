@@ -4,7 +4,7 @@ Parts: :mod:`stemdm.meta` (meta-analysis engine). Later parts (evidence, review,
 Not medical advice.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 NOT_MEDICAL_ADVICE = (
     "Research software output. Not medical advice: do not use it to make treatment decisions."

@@ -9,14 +9,20 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import MetaData, inspect, text
 
 from stemdm.db.migrate import BASELINE, current_revision, head_revision
-from stemdm.evidence.store import Store, load_bundled
+from stemdm.evidence.bundled import load_bundled, state_metadata
+from stemdm.evidence.store import Store
 from stemdm.evidence.store import metadata as evidence_metadata
 from stemdm.web.tables import metadata as web_metadata
 
 
 def _models() -> MetaData:
     combined = MetaData()
-    for table in [*evidence_metadata.tables.values(), *web_metadata.tables.values()]:
+    tables = [
+        *evidence_metadata.tables.values(),
+        *state_metadata.tables.values(),
+        *web_metadata.tables.values(),
+    ]
+    for table in tables:
         table.to_metadata(combined)
     return combined
 
@@ -38,7 +44,7 @@ def test_a_store_made_before_migrations_upgrades_without_loss(store_url):
     store = Store.open(store_url, bootstrap=False)
     store.import_bundle(bundle, "as made by 0.1.0")
     with store.engine.begin() as connection:  # back to what 0.1.0 left: no version table, no web tables
-        for name in [*web_metadata.tables, "alembic_version"]:
+        for name in [*web_metadata.tables, *state_metadata.tables, "alembic_version"]:
             connection.execute(text(f'DROP TABLE "{name}" CASCADE' if connection.dialect.name == "postgresql"
                                     else f'DROP TABLE "{name}"'))  # fmt: skip
     store.engine.dispose()

@@ -11,8 +11,9 @@ import threading
 
 from tests.evidence.helpers import small_bundle
 
+from stemdm.evidence.bundled import BUNDLED_SOURCE
 from stemdm.evidence.formats import write_any
-from stemdm.evidence.store import BUNDLED_SOURCE, Store
+from stemdm.evidence.store import Store
 
 WRITERS = 4
 KEY = "Test2024/hba1c/52/msc/final/%/False"

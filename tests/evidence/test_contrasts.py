@@ -14,10 +14,11 @@ from pydantic import ValidationError
 from sqlalchemy import create_engine, inspect, text
 from tests.evidence.helpers import ARMS, TRIAL
 
+from stemdm.evidence.bundled import load_bundled
 from stemdm.evidence.contrasts import contrast_effect
 from stemdm.evidence.formats import EvidenceBundle, read_any, write_any
 from stemdm.evidence.records import Arm, Contrast, Correction, Trial
-from stemdm.evidence.store import Store, load_bundled
+from stemdm.evidence.store import Store
 from stemdm.evidence.validate import check_bundle
 from stemdm.web import tables as web_tables
 
@@ -229,8 +230,8 @@ def test_an_older_store_gains_the_new_columns(tmp_path):
         connection.execute(text("ALTER TABLE arms DROP COLUMN cell_type"))
         connection.execute(text("ALTER TABLE arms DROP COLUMN part_of"))
         connection.execute(text("DROP TABLE contrasts"))
-        for table in ("alembic_version", *reversed(list(web_tables.metadata.tables))):
-            connection.execute(text(f"DROP TABLE {table}"))  # 0.1.0 had neither
+        for table in ("alembic_version", "store_state", *reversed(list(web_tables.metadata.tables))):
+            connection.execute(text(f"DROP TABLE {table}"))  # 0.1.0 had none of them
     engine.dispose()
     store = Store.open(path, bootstrap=False)
     columns = {c["name"] for c in inspect(store.engine).get_columns("arms")}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from stemdm.evidence.bundled import load_bundled
 from stemdm.evidence.coverage import coverage
 from stemdm.evidence.errors import ConversionError
-from stemdm.evidence.store import load_bundled
 from stemdm.evidence.windows import DEFAULT_WINDOWS, TimeWindow, check_windows, map_timepoint
 
 

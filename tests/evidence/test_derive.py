@@ -7,11 +7,11 @@ import json
 import pytest
 from tests.evidence.helpers import MEASUREMENT, small_bundle
 
+from stemdm.evidence.bundled import load_bundled
 from stemdm.evidence.derive import change_from_baseline, combine, estimate_correlations, in_unit, to_mean_sd
 from stemdm.evidence.errors import ConversionError
 from stemdm.evidence.formats import EvidenceBundle
 from stemdm.evidence.records import Measurement
-from stemdm.evidence.store import load_bundled
 
 
 def bundled(trial, outcome, weeks, arm, unit=None, value_type="final"):

@@ -6,9 +6,10 @@ from __future__ import annotations
 import pytest
 from tests.evidence.helpers import small_bundle
 
+from stemdm.evidence.bundled import BUNDLED_SOURCE, load_bundled
 from stemdm.evidence.errors import EvidenceError
 from stemdm.evidence.formats import read_any, write_any
-from stemdm.evidence.store import BUNDLED_SOURCE, Store, load_bundled, normalize_url, redact
+from stemdm.evidence.store import Store, normalize_url, redact
 
 
 def dumps(bundle):

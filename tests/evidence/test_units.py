@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from stemdm.evidence.bundled import load_bundled
 from stemdm.evidence.errors import ConversionError
-from stemdm.evidence.store import load_bundled
 from stemdm.evidence.units import convert
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from tests.evidence.helpers import MEASUREMENT, TRIAL, small_bundle
 
+from stemdm.evidence.bundled import load_bundled
 from stemdm.evidence.formats import EvidenceBundle
 from stemdm.evidence.records import Arm, Measurement, Trial
-from stemdm.evidence.store import load_bundled
 from stemdm.evidence.validate import check_bundle, overlap_groups
 
 

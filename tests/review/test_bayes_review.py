@@ -9,7 +9,7 @@ import tomllib
 
 import pytest
 
-from stemdm.evidence.store import load_bundled
+from stemdm.evidence.bundled import load_bundled
 from stemdm.meta.bayes import bayes_effects
 from stemdm.meta.priors import parse_mu_prior, parse_tau_prior
 from stemdm.review.protocol import Protocol, ProtocolError, default_protocol_path, load_protocol

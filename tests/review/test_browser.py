@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from stemdm.evidence.store import load_bundled
+from stemdm.evidence.bundled import load_bundled
 from stemdm.review.protocol import load_protocol
 from stemdm.review.report import write_report
 from stemdm.review.run import run_review

@@ -8,9 +8,9 @@ import math
 
 import pytest
 
+from stemdm.evidence.bundled import load_bundled
 from stemdm.evidence.formats import EvidenceBundle
 from stemdm.evidence.records import Contrast, Correction, Measurement
-from stemdm.evidence.store import load_bundled
 from stemdm.review.protocol import OutcomeRule, load_protocol
 from stemdm.review.report import write_report
 from stemdm.review.run import run_review

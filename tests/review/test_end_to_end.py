@@ -72,7 +72,7 @@ def test_everything_else_is_reported():
 
 
 def test_bundled_review_is_honest_about_coverage():
-    from stemdm.evidence.store import load_bundled
+    from stemdm.evidence.bundled import load_bundled
 
     payload = run_review(load_bundled(), load_protocol()).to_dict()
     assert payload["excluded_trials"]["Zang2023_SCTM"].startswith("may share participants with Zang2022")

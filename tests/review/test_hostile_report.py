@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from stemdm.evidence.store import load_bundled
+from stemdm.evidence.bundled import load_bundled
 from stemdm.review.protocol import Protocol, default_protocol_path
 from stemdm.review.report import template_environment, write_report
 from stemdm.review.run import run_review

@@ -9,7 +9,7 @@ import tomllib
 from typer.testing import CliRunner
 
 from stemdm.cli import app
-from stemdm.evidence.store import load_bundled
+from stemdm.evidence.bundled import load_bundled
 from stemdm.review.protocol import Protocol, default_protocol_path
 from stemdm.review.report import write_report
 from stemdm.review.run import run_review

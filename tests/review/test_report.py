@@ -10,7 +10,7 @@ from html import escape as html_escape
 from typer.testing import CliRunner
 
 from stemdm.cli import app
-from stemdm.evidence.store import load_bundled
+from stemdm.evidence.bundled import load_bundled
 from stemdm.review.analysis import POSTERIOR_KEYS
 from stemdm.review.protocol import load_protocol
 from stemdm.review.report import anchor, write_report

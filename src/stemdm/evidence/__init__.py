@@ -8,11 +8,12 @@ Typical use::
     evidence = store.load()         # EvidenceBundle: trials, arms, measurements, adverse_events, ...
 """
 
+from stemdm.evidence.bundled import bundled_caveats, load_bundled
 from stemdm.evidence.coverage import CoverageCell, coverage
 from stemdm.evidence.errors import ConversionError, EvidenceError, Problem
 from stemdm.evidence.formats import EvidenceBundle, read_any, write_any
 from stemdm.evidence.records import AdverseEvent, Arm, Measurement, PublishedEstimate, Trial
-from stemdm.evidence.store import ImportReport, Store, bundled_caveats, load_bundled
+from stemdm.evidence.store import ImportReport, Store
 from stemdm.evidence.validate import check_bundle, overlap_groups
 from stemdm.evidence.windows import DEFAULT_WINDOWS, TimeWindow, map_timepoint
 

@@ -1,4 +1,4 @@
-"""``stemdm evidence ...``: list, show, coverage, validate, import, export, history, template.
+"""``stemdm evidence ...``: list, show, coverage, validate, import, export, history, status, template.
 
 Every command takes ``--db`` (else ``STEMDM_DB``, else the per-user SQLite file) and ``--json``. Bad input
 exits with code 2 and lists every problem (row, field, value, why); nothing is changed.
@@ -18,12 +18,13 @@ from rich.table import Table
 
 from stemdm import NOT_MEDICAL_ADVICE
 from stemdm.cli_checks import UsageError, choice, number, output_path
+from stemdm.evidence.bundled import bundled_caveats
 from stemdm.evidence.coverage import coverage
 from stemdm.evidence.errors import EvidenceError, Problem
 from stemdm.evidence.formats import EvidenceBundle, read_any, write_any, write_csv_dir
 from stemdm.evidence.records import Trial
 from stemdm.evidence.revman import read_revman
-from stemdm.evidence.store import Store, bundled_caveats, redact
+from stemdm.evidence.store import Store, redact
 from stemdm.evidence.validate import check_bundle, overlap_warnings
 from stemdm.evidence.vocab import REVIEW_OUTCOMES, DiabetesType
 from stemdm.evidence.vocab import Inclusion as InclusionStatus
@@ -84,12 +85,25 @@ def _load(db: str | None, as_json: bool, *, strict: bool = True) -> EvidenceBund
     raise AssertionError("unreachable")
 
 
-def _open(db: str | None, as_json: bool) -> Store:
+def _open(db: str | None, as_json: bool, *, bootstrap: bool = True) -> Store:
     try:
-        return Store.open(db)
+        store = Store.open(db, bootstrap=bootstrap)
     except EvidenceError as error:
         _fail_problems(error.problems, as_json, "cannot open the evidence store")
-    raise AssertionError("unreachable")
+    announce_bundled_update(store, errors)
+    return store
+
+
+def announce_bundled_update(store: Store, to: Console, lang: str = "en") -> None:
+    """The one line saying what opening ``store`` did to its bundled evidence (on stderr; nothing when it
+    did nothing), with every conflict and problem below it."""
+    update = store.bundled_update
+    line = update.summary(lang) if update is not None else None
+    if line is None:
+        return
+    to.print(f"[yellow]{term(line)}[/]", highlight=False)
+    for detail in [*update.conflicts, *(str(p) for p in update.problems)][:20]:
+        to.print(f"  {term(detail)}", highlight=False)
 
 
 def _footer(trial_ids: set[str] | None = None) -> None:
@@ -478,6 +492,52 @@ def history(
             term((row["new_value"] or "")[:40]),
         )
     console.print(changes)
+
+
+@app.command()
+def status(db: DbOption = None, as_json: JsonOption = False) -> None:
+    """The store (password hidden), its schema version, the bundled evidence it follows, records per type
+    (bundled and yours) and the last change. Changes nothing: a pending update of the bundled evidence is
+    shown, and made by the next ordinary command."""
+    report = _open(db, as_json, bootstrap=False).status()
+    if as_json:
+        _print_json(report)
+        return
+    bundled, schema = report["bundled"], report["schema"]
+    console.print(f"store: {term(report['store'])}", highlight=False)
+    console.print(
+        f"schema: {schema['revision']}" + ("" if schema["current"] else f" (newest {schema['newest']})"),
+        highlight=False,
+    )
+    which = (
+        "older_unrecorded" if bundled["status"] == "older" and not bundled["follows"] else bundled["status"]
+    )
+    console.print(f"bundled evidence: {_BUNDLED_STATUS[which].format(**bundled)}", highlight=False)
+    table = Table(title="Records")
+    for column in ("type", "total", "bundled", "yours"):
+        table.add_column(column, justify="left" if column == "type" else "right")
+    for kind, counts in report["records"].items():
+        table.add_row(kind, str(counts["total"]), str(counts["bundled"]), str(counts["yours"]))
+    console.print(table)
+    last = report["last_change"]
+    console.print(
+        "last change: "
+        + ("none" if last is None else f"{last['at'][:19]} {term(last['source'])} ({last['action']} "
+                                       f"{last['record_type']} {term(last['natural_key'])})"),
+        highlight=False,
+    )  # fmt: skip
+
+
+_BUNDLED_STATUS = {
+    "current": "{follows}, this stemdm's (recorded {recorded_at})",
+    "older_unrecorded": "made by a release before 0.2.0 (its version was not recorded), older than this "
+    "stemdm's {this_stemdm}; the next command that opens the store brings it up to date (your own records "
+    "are kept)",
+    "older": "older than this stemdm's {this_stemdm} (follows: {follows}); the next command that opens the "
+    "store brings it up to date (your own records are kept)",
+    "newer": "{follows}, from a newer stemdm than this one ({this_stemdm}): left as it is",
+    "none": "none (a store of your own records; the bundled evidence is not loaded into it)",
+}
 
 
 @app.command()

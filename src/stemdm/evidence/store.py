@@ -28,11 +28,11 @@ import os
 import threading
 import types
 import typing
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -61,13 +61,24 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from stemdm import __version__
+from stemdm.evidence.bundled import (
+    BUNDLED_PREFIX,
+    BUNDLED_SOURCE,
+    BundledUpdate,
+    bundle_sha256,
+    bundle_version,
+    load_bundled,
+    plan_update,
+    read_state,
+    version_tuple,
+    write_state,
+)
 from stemdm.evidence.errors import EvidenceError, Problem, validation_problems
-from stemdm.evidence.formats import EvidenceBundle, read_csv
+from stemdm.evidence.formats import EvidenceBundle
 from stemdm.evidence.records import RECORD_TYPES, Record
 from stemdm.evidence.validate import check_bundle
 from stemdm.sanitize import redact_text, redact_url
 
-BUNDLED_SOURCE = f"bundled:stemdm-{__version__}"
 #: Seconds a SQLite writer waits for another writer before giving up with a message.
 BUSY_TIMEOUT_S = 60
 #: Key of the PostgreSQL advisory lock that serializes writers ("stemdm" in ASCII).
@@ -247,8 +258,11 @@ class ImportReport:
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
+    deleted: int = 0
     import_id: int | None = None
     warnings: list[Problem] = field(default_factory=list)
+    inserted_by_kind: Counter = field(default_factory=Counter)
+    updated_by_kind: Counter = field(default_factory=Counter)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -256,27 +270,10 @@ class ImportReport:
             "inserted": self.inserted,
             "updated": self.updated,
             "unchanged": self.unchanged,
+            "deleted": self.deleted,
             "import_id": self.import_id,
             "warnings": [w.to_dict() for w in self.warnings],
         }
-
-
-def bundled_dir() -> Path:
-    return Path(str(resources.files("stemdm.evidence") / "data"))
-
-
-def load_bundled() -> EvidenceBundle:
-    """The curated dataset shipped with the package (see data/SOURCES.md)."""
-    bundle, problems = read_csv(bundled_dir())
-    errors = [p for p in problems if p.severity == "error"]
-    if errors:
-        raise EvidenceError(errors, "bundled dataset")
-    return bundle
-
-
-def bundled_caveats() -> list[dict[str, Any]]:
-    """The curated dataset's caveats (shared/evidence/README.md), each with the trials it concerns."""
-    return json.loads((bundled_dir() / "caveats.json").read_text(encoding="utf-8"))
 
 
 def _fingerprint(bundle: EvidenceBundle) -> str:
@@ -301,6 +298,7 @@ class Store:
         shown = redact_url(url if url is not None else default_url())
         self._snapshot: tuple[int | None, EvidenceBundle] | None = None
         self._snapshot_lock = threading.Lock()
+        self.bundled_update = None  # set by open(): what bringing the store to the bundled dataset did
         try:
             self.url = normalize_url(url)
             self.engine: Engine = _make_engine(self.url)
@@ -316,11 +314,19 @@ class Store:
 
     @classmethod
     def open(cls, url: str | os.PathLike | None = None, *, bootstrap: bool = True) -> Store:
-        """Open (creating if needed) the store; an empty store is loaded with the bundled dataset (once, even
-        when several processes open a new store at the same moment)."""
+        """Open (creating if needed) the store. With ``bootstrap``, a new store is loaded with the bundled
+        dataset, and a store made from an older bundle is brought to this stemdm's (``evidence.bundled``:
+        bundled records only, user records win; once, even when several processes open it at the same
+        moment). What that did is in ``store.bundled_update`` (None: nothing to do)."""
         store = cls(url)
-        if bootstrap and store.is_empty():
-            store.import_bundle(load_bundled(), BUNDLED_SOURCE, only_if_empty=True)
+        if bootstrap:
+            try:
+                store.bundled_update = store.follow_bundle()
+            except SQLAlchemyError as error:
+                raise EvidenceError(
+                    [Problem("store", None, redact_url(store.url), "bundled", None,
+                             f"bundled evidence not loaded (rolled back): {store._short(error)}")]
+                ) from None  # fmt: skip
         return store
 
     def is_empty(self) -> bool:
@@ -399,6 +405,60 @@ class Store:
                 for row in connection.execute(select(imports_table).order_by(imports_table.c.id)).mappings()
             ]
 
+    def last_writers(self, connection: Connection | None = None) -> dict[tuple[str, str], str]:
+        """The source of the last audit row that wrote each record present, by (record type, natural key):
+        ``bundled:...`` marks a bundled record, anything else is the user's (``evidence.bundled``)."""
+        latest = (
+            select(func.max(audit_table.c.id).label("id"))
+            .group_by(audit_table.c.record_type, audit_table.c.natural_key)
+            .subquery()
+        )
+        query = select(
+            audit_table.c.record_type, audit_table.c.natural_key, audit_table.c.source, audit_table.c.action
+        ).join(latest, audit_table.c.id == latest.c.id)
+        if connection is None:
+            with self.engine.connect() as own:
+                rows = own.execute(query).all()
+        else:
+            rows = connection.execute(query).all()
+        return {(r.record_type, r.natural_key): r.source for r in rows if r.action != "delete"}
+
+    def status(self) -> dict[str, Any]:
+        """What ``stemdm evidence status`` shows: the store (password hidden), its schema version, the
+        bundled dataset it follows, records per type (bundled / yours) and the last change."""
+        from stemdm.db.migrate import current_revision, head_revision
+        from stemdm.evidence.bundled import pending
+
+        counts = self.load(strict=False).count()
+        with self.engine.connect() as connection:
+            state = read_state(connection)
+            revision = current_revision(connection)
+        owners = self.last_writers()
+        last = next(iter(self.history(limit=1)), None)
+        bundled = Counter(
+            kind for (kind, _key), source in owners.items() if source.startswith(BUNDLED_PREFIX)
+        )
+        made_from_bundle = bool(bundled)
+        newest = head_revision()
+        return {
+            "store": redact_url(self.url),
+            "schema": {"revision": revision, "newest": newest, "current": revision == newest},
+            "bundled": {
+                "follows": state.get("bundled_version"),
+                "this_stemdm": bundle_version(),
+                "status": pending(state, made_from_bundle, self.is_empty()),
+                "recorded_at": state.get("bundled_version@"),
+            },
+            "records": {
+                kind: {"total": n, "bundled": bundled.get(kind, 0), "yours": n - bundled.get(kind, 0)}
+                for kind, n in counts.items()
+            },
+            "last_change": None if last is None else {
+                "at": str(last["at"]), "source": last["source"], "record_type": last["record_type"],
+                "natural_key": last["natural_key"], "action": last["action"],
+            },
+        }  # fmt: skip
+
     # -- writing -------------------------------------------------------------------------------------------
 
     def import_bundle(
@@ -439,8 +499,59 @@ class Store:
             ) from None  # fmt: skip
         return report
 
+    def follow_bundle(self) -> BundledUpdate | None:
+        """Bring the store to this stemdm's bundled dataset (``evidence.bundled``: bundled records only, user
+        records win, one locked transaction through the import path). None: it already follows it, or was
+        never made from the bundle."""
+        with self.engine.connect() as connection:
+            if read_state(connection).get("bundled_sha256") == bundle_sha256():
+                return None  # the usual case: one query, no lock
+        with self._writing() as connection:
+            return self._follow_locked(connection)
+
+    def _follow_locked(self, connection: Connection) -> BundledUpdate | None:
+        state = read_state(connection)
+        if state.get("bundled_sha256") == bundle_sha256():
+            return None  # another process brought it here meanwhile
+        owners = self.last_writers(connection)
+        made_from_bundle = any(source.startswith(BUNDLED_PREFIX) for source in owners.values())
+        if _count_imports(connection) and not made_from_bundle and "bundled_sha256" not in state:
+            return None  # the user's own store: never filled from the bundle
+        previous = state.get("bundled_version") or ("unrecorded" if made_from_bundle else None)
+        report = BundledUpdate(bundle_version(), previous)
+        if "bundled_stemdm" in state and version_tuple(state["bundled_stemdm"]) > version_tuple(__version__):
+            report.newer, report.previous = True, state["bundled_stemdm"]
+            return report
+        existing, _stale = _load(connection)
+        incoming, removals = plan_update(load_bundled(), existing, owners, report)
+        remaining = _without(existing, removals)
+        report.problems = [p for p in check_bundle(incoming, remaining) if p.severity == "error"]
+        if report.problems:
+            report.applied = False
+            return report
+        stored = {kind: {r.natural_key(): r for r in recs} for kind, recs in remaining.records.items()}
+        written = ImportReport(BUNDLED_SOURCE)
+        self._write(connection, incoming, stored, written, BUNDLED_SOURCE, removals)
+        report.added, report.changed = written.inserted_by_kind, written.updated_by_kind
+        report.removed = Counter(record.kind for record in removals)
+        write_state(
+            connection,
+            {
+                "bundled_sha256": bundle_sha256(),
+                "bundled_version": bundle_version(),
+                "bundled_stemdm": __version__,
+            },
+        )
+        return report
+
     def _write(
-        self, connection: Connection, bundle: EvidenceBundle, stored: dict, report: ImportReport, source: str
+        self,
+        connection: Connection,
+        bundle: EvidenceBundle,
+        stored: dict,
+        report: ImportReport,
+        source: str,
+        removals: list[Record] = (),
     ) -> None:
         now = datetime.now(UTC)
         import_id = connection.execute(
@@ -451,7 +562,10 @@ class Store:
         ).inserted_primary_key[0]  # fmt: skip
         for record in bundle.all():
             self._upsert(connection, record, stored[record.kind], report, import_id, now, source)
-        if report.inserted or report.updated:
+        for record in removals:
+            self._delete(connection, record, import_id, now, source)
+            report.deleted += 1
+        if report.inserted or report.updated or report.deleted:
             connection.execute(
                 update(imports_table)
                 .where(imports_table.c.id == import_id)
@@ -460,6 +574,17 @@ class Store:
             report.import_id = import_id
         else:
             connection.execute(imports_table.delete().where(imports_table.c.id == import_id))
+
+    def _delete(self, connection, record: Record, import_id: int, now: datetime, source: str) -> None:
+        table, key = RECORD_TABLES[record.kind], record.natural_key()
+        connection.execute(table.delete().where(table.c.natural_key == key))
+        connection.execute(
+            insert(audit_table).values(
+                import_id=import_id, at=now, source=source, record_type=record.kind, natural_key=key,
+                action="delete", field=None, old_value=_json_value(record.model_dump(mode="json")),
+                new_value=None,
+            )
+        )  # fmt: skip
 
     def _upsert(
         self,
@@ -490,6 +615,7 @@ class Store:
                 )
             )
             report.inserted += 1
+            report.inserted_by_kind[record.kind] += 1
             return
         old = old_record.model_dump(mode="json")
         changed = {name: value for name, value in new.items() if old.get(name) != value}
@@ -508,6 +634,7 @@ class Store:
                 )
             )
         report.updated += 1
+        report.updated_by_kind[record.kind] += 1
 
 
 def _load(connection: Connection) -> tuple[EvidenceBundle, list[Problem]]:
@@ -550,3 +677,12 @@ def _base_type(annotation: Any) -> Any:
 
 def _count_imports(connection: Connection) -> int:
     return connection.execute(select(func.count()).select_from(imports_table)).scalar_one()
+
+
+def _without(bundle: EvidenceBundle, removals: list[Record]) -> EvidenceBundle:
+    gone = {(r.kind, r.natural_key()) for r in removals}
+    out = EvidenceBundle()
+    for record in bundle.all():
+        if (record.kind, record.natural_key()) not in gone:
+            out.add(record)
+    return out

@@ -67,7 +67,7 @@ FIGURES = (
 
 def bundled_caveat_texts() -> list[str]:
     """The curated dataset's caveats (evidence/data/caveats.json): shown in the reader's language."""
-    from stemdm.evidence.store import bundled_caveats
+    from stemdm.evidence.bundled import bundled_caveats
 
     return [caveat["text"] for caveat in bundled_caveats()]
 

@@ -13,6 +13,7 @@ from rich.table import Table
 
 from stemdm import NOT_MEDICAL_ADVICE, NOT_MEDICAL_ADVICE_BY_LANGUAGE
 from stemdm.cli_checks import UsageError, choice, output_path
+from stemdm.evidence.cli import announce_bundled_update
 from stemdm.evidence.errors import EvidenceError
 from stemdm.evidence.store import Store
 from stemdm.i18n import translations
@@ -83,7 +84,9 @@ def run(
         if out is not None:
             output_path(out, "--out", folder=True)
         chosen = load_protocol(protocol)
-        review = run_review(Store.open(db).load(), chosen)
+        store = Store.open(db)
+        announce_bundled_update(store, errors, "zh" if lang == "zh" else "en")
+        review = run_review(store.load(), chosen)
     except (ProtocolError, EvidenceError, UsageError) as error:
         _fail(str(error))
     try:

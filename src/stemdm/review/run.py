@@ -8,9 +8,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from stemdm import NOT_MEDICAL_ADVICE, __version__
+from stemdm.evidence.bundled import bundled_caveats
 from stemdm.evidence.coverage import CoverageCell, coverage
 from stemdm.evidence.formats import EvidenceBundle
-from stemdm.evidence.store import bundled_caveats
 from stemdm.meta.errors import ConvergenceError, MetaInputError
 from stemdm.meta.report import json_safe
 from stemdm.review import grade

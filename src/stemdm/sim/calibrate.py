@@ -36,8 +36,8 @@ from typing import Any
 import numpy as np
 from scipy import optimize
 
+from stemdm.evidence.bundled import load_bundled
 from stemdm.evidence.dispersion import change_sd
-from stemdm.evidence.store import load_bundled
 from stemdm.sim.parameters import Parameters
 from stemdm.sim.trial import TrialDesign, run_trial
 

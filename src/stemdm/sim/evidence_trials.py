@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from stemdm.evidence.store import load_bundled
+from stemdm.evidence.bundled import load_bundled
 from stemdm.sim.calibrate import simulated_from, targets, zang_design
 from stemdm.sim.parameters import Parameters
 from stemdm.sim.trial import TrialDesign, TrialResult, run_trial

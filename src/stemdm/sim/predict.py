@@ -36,7 +36,7 @@ def heterogeneity_draws(outcome: str, n: int, rng: np.random.Generator) -> tuple
     """``n`` draws of tau (the between-trial SD of true effects, in the outcome's unit) from the bundled
     review's
     Bayesian pooling at 12 months, or None with the reason."""
-    from stemdm.evidence.store import load_bundled
+    from stemdm.evidence.bundled import load_bundled
     from stemdm.meta.bayes import bayes_effects
     from stemdm.meta.priors import parse_mu_prior, parse_tau_prior
     from stemdm.review.protocol import load_protocol

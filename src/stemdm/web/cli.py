@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from stemdm.evidence.cli import announce_bundled_update
 from stemdm.evidence.errors import EvidenceError
 from stemdm.evidence.store import Store, redact
 from stemdm.sanitize import term
@@ -37,10 +38,11 @@ def _fail(message: str) -> None:
 
 def _store(db: str | None) -> Store:
     try:
-        return Store.open(db)
+        store = Store.open(db)
     except EvidenceError as error:
         _fail(str(error.problems[0]) if error.problems else str(error))
-    raise AssertionError("unreachable")
+    announce_bundled_update(store, errors)
+    return store
 
 
 @db_app.command("upgrade")
