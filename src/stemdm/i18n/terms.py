@@ -16,7 +16,7 @@ _LITERALS = (
 )  # fmt: skip
 ROLES = ("admin", "reviewer", "viewer")
 ACTIONS = (
-    "insert", "update", "extract", "edit", "reconcile", "reconcile_failed", "add_user", "new_token",
+    "insert", "update", "delete", "extract", "edit", "reconcile", "reconcile_failed", "add_user", "new_token",
     "deactivate",
 )  # fmt: skip
 CONVERSIONS = ("mean and SD",)
