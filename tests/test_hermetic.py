@@ -19,12 +19,13 @@ OTHER_PROGRAMS = {".pyenv", ".cargo", ".rustup", ".m2", ".npm", ".claude", ".cac
 
 def test_per_user_locations_point_into_the_temporary_folder():
     from stemdm.evidence.store import default_url
-    from stemdm.web.accounts import data_dir
+    from stemdm.paths import calibration_dir, data_dir
 
     for name in ("HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME", "XDG_CONFIG_HOME", "MPLCONFIGDIR"):
         assert Path(os.environ[name]).resolve().is_relative_to(HERMETIC_ROOT), name
     assert Path(default_url()).resolve().is_relative_to(HERMETIC_ROOT)
     assert data_dir().resolve().is_relative_to(HERMETIC_ROOT)
+    assert calibration_dir().resolve().is_relative_to(HERMETIC_ROOT)
     assert Path("~").expanduser().resolve().is_relative_to(HERMETIC_ROOT)
 
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from stemdm.sim.calibrate import parameter_file, simulated, targets, with_values, zang_design
+from stemdm.sim.calibrate import simulated, targets, with_values, zang_design
 from stemdm.sim.parameters import Parameters, default_parameters
+from stemdm.sim.parameters import shipped_parameter_file as parameter_file
 
 HBA1C_TARGETS = (
     "placebo HbA1c change (%)",

@@ -75,3 +75,72 @@ def test_calibrate_refuses_bad_options_before_any_work(tmp_path):
     ):  # fmt: skip
         result = runner.invoke(app, ["calibrate", *args])
         assert result.exit_code == 2 and option in result.output, (args, result.output)
+
+
+def _shipped_bytes() -> dict[str, bytes]:
+    from stemdm.sim.parameters import shipped_parameter_file
+    from stemdm.sim.posterior import posterior_file
+
+    return {str(p): p.read_bytes() for p in (shipped_parameter_file(), posterior_file())}
+
+
+NO_PARAMS_ENV = {"STEMDM_SIM_PARAMS": None}  # the runner restores it: a --params run leaks into no test
+
+
+def test_calibrate_without_out_writes_to_the_users_data_folder_never_the_package():
+    """Issue 18: a command never changes the package's own calibration."""
+    from stemdm.paths import calibration_dir
+
+    shipped = _shipped_bytes()
+    result = runner.invoke(app, ["calibrate", "--patients", "10", "--max-evals", "2"], env=NO_PARAMS_ENV)
+    assert result.exit_code == 0, result.output
+    written = calibration_dir() / "parameters.json"
+    assert written.is_file() and _shipped_bytes() == shipped
+    assert f"Wrote {written}" in result.output and "--params" in result.output
+    # and simulate uses it only when asked
+    args = ["simulate", "--patients", "10", "--weeks", "4", "--visits", "0,4", "--infusions", "1", "--json"]
+    own = json.loads(runner.invoke(app, [*args, "--params", str(written)], env=NO_PARAMS_ENV).output)
+    assert own["parameter_file"] == str(written.resolve())
+    assert own["parameters_version"] == json.loads(written.read_text())["version"]
+    plain = json.loads(runner.invoke(app, args, env=NO_PARAMS_ENV).output)
+    assert plain["parameter_file"] in shipped and plain["parameters_version"] != own["parameters_version"]
+    by_env = json.loads(runner.invoke(app, args, env={"STEMDM_SIM_PARAMS": str(written)}).output)
+    assert by_env["parameters_version"] == own["parameters_version"]
+
+
+def test_a_bayesian_calibration_of_ones_own_brings_its_draws(tmp_path):
+    """The parameter file `calibrate --bayes` writes names its posterior; predictions use those draws."""
+    from stemdm.sim.parameters import shipped_parameter_file
+    from stemdm.sim.posterior import install_central_draw, posterior_file
+
+    record = json.loads(posterior_file().read_text())
+    record["date"] = "2099-01-01T00:00:00"
+    posterior, params = tmp_path / "mine.json", tmp_path / "mine.parameters.json"
+    posterior.write_text(json.dumps(record))
+    install_central_draw(record, shipped_parameter_file(), params, posterior)
+    assert json.loads(params.read_text())["posterior_file"] == "mine.json"
+    result = runner.invoke(
+        app,
+        ["simulate", "--patients", "10", "--weeks", "4", "--visits", "0,4", "--infusions", "1",
+         "--trial-size", "10,10", "--posterior-draws", "2", "--params", str(params), "--json"],
+        env=NO_PARAMS_ENV,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["prediction"]["posterior_file_date"].startswith("2099-01-01")
+
+
+def test_a_bad_parameter_file_is_refused_naming_it(tmp_path):
+    bad = tmp_path / "bad.json"
+    for content, why in (
+        (None, "no such parameter file"),
+        ("{not json", "not a readable parameter file"),
+        ('{"physiology": {}}', "not a stemdm parameter file"),
+        ('{"physiology": {}, "therapy": {"nonsense": 1}, "placebo": {}}', "unknown or missing parameter"),
+    ):
+        if content is not None:
+            bad.write_text(content)
+        result = runner.invoke(app, ["simulate", "--params", str(bad)], env=NO_PARAMS_ENV)
+        said = " ".join(result.output.split())  # rich wraps long lines
+        assert result.exit_code == 2 and "--params" in said and why in said, result.output
+        assert "Traceback" not in result.output

@@ -77,6 +77,7 @@ from stemdm.evidence.errors import EvidenceError, Problem, validation_problems
 from stemdm.evidence.formats import EvidenceBundle
 from stemdm.evidence.records import RECORD_TYPES, Record
 from stemdm.evidence.validate import check_bundle
+from stemdm.paths import xdg_data_home
 from stemdm.sanitize import redact_text, redact_url
 
 #: Seconds a SQLite writer waits for another writer before giving up with a message.
@@ -188,8 +189,7 @@ def default_url() -> str:
     env = os.environ.get("STEMDM_DB")
     if env:
         return env
-    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return str(base / "stemdm" / "evidence.sqlite")
+    return str(xdg_data_home() / "stemdm" / "evidence.sqlite")
 
 
 def normalize_url(url: str | os.PathLike | None) -> str:

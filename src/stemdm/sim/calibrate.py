@@ -29,7 +29,6 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -276,10 +275,6 @@ def calibrate(
     }
     calibrated = dataclasses.replace(fitted, version=f"1-calibrated-{record['date'][:10]}")
     return {"parameters": calibrated, "record": record}
-
-
-def parameter_file() -> Path:
-    return Path(str(resources.files("stemdm.sim") / "data" / "parameters.json"))
 
 
 def save(parameters: Parameters, record: dict[str, Any], path: Path) -> Path:

@@ -16,8 +16,14 @@ from rich.table import Table
 from stemdm import NOT_MEDICAL_ADVICE
 from stemdm.cli_checks import UsageError, number, output_path
 from stemdm.meta.report import json_safe
+from stemdm.paths import calibration_dir
 from stemdm.sanitize import term
-from stemdm.sim.parameters import default_parameters
+from stemdm.sim.parameters import (
+    PARAMS_ENV,
+    ParameterFileError,
+    chosen_parameter_file,
+    default_parameters,
+)
 from stemdm.sim.trial import ENDPOINTS, MAX_PATIENTS_PER_ARM, TrialDesign, run_trial
 
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -104,6 +110,14 @@ def simulate(
         int | None, typer.Option(help="Start a local Dask cluster with N worker processes")
     ] = None,
     scheduler: Annotated[str | None, typer.Option(help="Use an existing Dask scheduler at ADDRESS")] = None,
+    params: Annotated[
+        Path | None,
+        typer.Option(
+            "--params",
+            help="Parameter file from `stemdm calibrate` (default: STEMDM_SIM_PARAMS, else the shipped "
+            "calibration); with --bayes its posterior draws come along",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print design, arms and effects as JSON")] = False,
     plot: Annotated[
         Path | None,
@@ -169,6 +183,7 @@ def simulate(
                 for e in error.errors()
             )
         )
+    _use_parameter_file(params)
     try:
         result = _run_with_progress(design, workers, scheduler)
     except ValueError as error:
@@ -176,7 +191,7 @@ def simulate(
     except (OSError, TimeoutError) as error:  # dask: scheduler unreachable, cluster failed to start
         _fail(f"--scheduler/--workers: cannot run on the Dask cluster: {type(error).__name__}: {error}")
     _figures(design, result, plot, responders)
-    payload = result.to_dict()
+    payload = result.to_dict() | {"parameter_file": str(chosen_parameter_file())}
     prediction = _predict(design, size, posterior_draws) if size is not None else None
     if prediction is not None:
         _merge_prediction(payload, prediction)
@@ -295,6 +310,22 @@ def _figures(design: TrialDesign, result, plot: Path | None, responders: Path | 
         _fail(f"cannot write the figure: {error}")
 
 
+def _use_parameter_file(params: Path | None) -> None:
+    """Check the parameter file (``--params``, else ``STEMDM_SIM_PARAMS``) before any work, and make it the
+    one every part of this run reads (worker processes inherit the environment)."""
+    if params is not None:
+        os.environ[PARAMS_ENV] = str(params.expanduser().resolve())
+    try:
+        default_parameters()
+        from stemdm.sim.parameters import chosen_posterior_file
+
+        posterior = chosen_posterior_file()
+        if posterior is not None and not posterior.is_file():
+            raise ParameterFileError(f"{chosen_parameter_file()}: its posterior file {posterior} is missing")
+    except ParameterFileError as error:
+        _fail(f"--params: {error}")
+
+
 def _calibrate_bayes(patients: int, seed: int, design_runs: int, out: Path | None, as_json: bool) -> None:
     """``stemdm calibrate --bayes`` after its options were checked by ``calibrate_command``."""
     from rich.progress import Progress
@@ -304,17 +335,19 @@ def _calibrate_bayes(patients: int, seed: int, design_runs: int, out: Path | Non
     with Progress(console=errors, transient=True) as bar:
         task = bar.add_task("simulator runs for the emulator", total=design_runs)
         record = calibrate_bayes(design_runs, patients, seed, progress=lambda done: bar.advance(task, done))
-    try:
-        path = save_posterior(record, out)
-        if out is None:  # the package's own files: the central draw becomes the default parameter set
-            from stemdm.sim.calibrate import parameter_file
-            from stemdm.sim.posterior import install_central_draw
+    from stemdm.sim.parameters import chosen_parameter_file
+    from stemdm.sim.posterior import install_central_draw
 
-            install_central_draw(record, parameter_file())
+    path = out or calibration_dir() / "posterior.json"
+    params_path = path.with_name(f"{path.stem}.parameters.json") if out else path.with_name("parameters.json")
+    try:  # never the package's own files (tools/update_shipped_calibration.py changes those)
+        save_posterior(record, path)
+        install_central_draw(record, chosen_parameter_file(), params_path, path)
     except OSError as error:
         _fail(f"--out: cannot write the posterior file: {error.strerror or error}")
     if as_json:
-        typer.echo(json.dumps({k: v for k, v in record.items() if k != "draws"} | {"file": str(path)},
+        files = {"file": str(path), "parameter_file": str(params_path)}
+        typer.echo(json.dumps({k: v for k, v in record.items() if k != "draws"} | files,
                               indent=1, default=float))  # fmt: skip
         return
     table = Table(
@@ -352,8 +385,18 @@ def _calibrate_bayes(patients: int, seed: int, design_runs: int, out: Path | Non
         "inside their 95 % posterior predictive intervals"
     )
     _print_checks(held["rows"])
-    console.print(f"Wrote {path}")
+    _say_where(path, params_path)
     console.print(NOT_MEDICAL_ADVICE)
+
+
+def _say_where(written: Path, parameter_file: Path) -> None:
+    """Where the calibration went and how to use it (the shipped calibration is never changed)."""
+    console.print(term(f"Wrote {written}" + (f" and {parameter_file}" if written != parameter_file else "")))
+    console.print(
+        term(f"Simulate with it: stemdm simulate --params {parameter_file} "
+             f"(or STEMDM_SIM_PARAMS={parameter_file}); without it stemdm simulate keeps the shipped "
+             "calibration.")
+    )  # fmt: skip
 
 
 def _print_checks(rows: list[dict]) -> None:
@@ -380,7 +423,12 @@ def calibrate_command(
     max_evals: Annotated[int, typer.Option(help="Most model evaluations")] = 150,
     seed: Annotated[int, typer.Option(help="Seed (common random numbers)")] = 20221,
     out: Annotated[
-        Path | None, typer.Option(help="Parameter file to write (default: the package's own)")
+        Path | None,
+        typer.Option(
+            help="File to write (default: calibration/parameters.json, with --bayes "
+            "calibration/posterior.json and its parameters.json, under the user's data folder; never the "
+            "package's own files)"
+        ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the calibration record as JSON")] = False,
     bayes: Annotated[
@@ -393,7 +441,7 @@ def calibrate_command(
     --bayes: priors, an emulator and MCMC (stemdm.sim.posterior); writes the posterior draws file."""
     from rich.progress import Progress
 
-    from stemdm.sim.calibrate import calibrate, parameter_file, save
+    from stemdm.sim.calibrate import calibrate, save
 
     try:  # both methods: the same checks, before any work starts
         number(patients, "--patients", low=10, high=MAX_PATIENTS_PER_ARM, integer=True)
@@ -418,7 +466,7 @@ def calibrate_command(
             progress=lambda calls: bar.update(task, completed=min(calls, max_evals)),
         )
     try:
-        path = save(result["parameters"], result["record"], out or parameter_file())
+        path = save(result["parameters"], result["record"], out or calibration_dir() / "parameters.json")
     except OSError as error:
         _fail(f"--out: cannot write the parameter file: {error.strerror or error}")
     record = result["record"]
@@ -440,4 +488,6 @@ def calibrate_command(
     console.print(table)
     for p in record["parameters"]:
         console.print(f"  {p['block']}.{p['name']} = {p['estimate']:.4g} (SE {p['se']:.3g})")
-    console.print(f"Wrote {path} ({result['parameters'].version}). [italic]{NOT_MEDICAL_ADVICE}[/]")
+    console.print(f"Parameter set {result['parameters'].version}.")
+    _say_where(path, path)
+    console.print(f"[italic]{NOT_MEDICAL_ADVICE}[/]")

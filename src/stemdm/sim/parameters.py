@@ -21,6 +21,7 @@ Sources (keys used below):
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import asdict, dataclass, field, fields
 from importlib import resources
 from pathlib import Path
@@ -214,9 +215,64 @@ def sources(block: type) -> dict[str, str]:
     return {f.name: f.metadata.get("source", "") for f in fields(block)}
 
 
+#: a parameter file of the user's (``stemdm calibrate`` writes one) used instead of the shipped one
+PARAMS_ENV = "STEMDM_SIM_PARAMS"
+
+
+class ParameterFileError(ValueError):
+    """A parameter file that cannot be used, named with why."""
+
+
+def shipped_parameter_file() -> Path:
+    """The calibration shipped with the package (changed only by tools/update_shipped_calibration.py)."""
+    return Path(str(resources.files("stemdm.sim") / "data" / "parameters.json"))
+
+
+def chosen_parameter_file() -> Path:
+    """``STEMDM_SIM_PARAMS`` (``stemdm simulate --params`` sets it) when set, else the shipped file."""
+    env = os.environ.get(PARAMS_ENV)
+    return Path(env).expanduser() if env else shipped_parameter_file()
+
+
+def read_parameter_file(path: Path) -> dict:
+    """A parameter file's JSON, checked to be one (a clear error naming the file otherwise)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ParameterFileError(f"{path}: no such parameter file") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ParameterFileError(f"{path}: not a readable parameter file ({error})") from None
+    if not isinstance(data, dict) or not all(
+        isinstance(data.get(k), dict) for k in ("physiology", "therapy", "placebo")
+    ):
+        raise ParameterFileError(
+            f"{path}: not a stemdm parameter file (needs physiology, therapy and placebo blocks; "
+            "`stemdm calibrate` writes one)"
+        )
+    return data
+
+
 def default_parameters() -> Parameters:
-    """The parameter file shipped with the package (data/parameters.json), else the coded defaults."""
-    path = Path(str(resources.files("stemdm.sim") / "data" / "parameters.json"))
-    if path.exists():
-        return Parameters.from_dict(json.loads(path.read_text()))
-    return Parameters()
+    """The parameters of ``chosen_parameter_file()`` (the shipped file unless ``STEMDM_SIM_PARAMS`` names
+    another), else the coded defaults when the package ships none."""
+    path = chosen_parameter_file()
+    if path == shipped_parameter_file() and not path.exists():
+        return Parameters()
+    data = read_parameter_file(path)
+    try:
+        return Parameters.from_dict(data)
+    except TypeError as error:
+        raise ParameterFileError(f"{path}: a block has an unknown or missing parameter ({error})") from None
+
+
+def chosen_posterior_file() -> Path | None:
+    """The posterior draws that go with the chosen parameter file: the file it names (``posterior_file``,
+    written by ``stemdm calibrate --bayes``), else None (the shipped posterior)."""
+    path = chosen_parameter_file()
+    if path == shipped_parameter_file():
+        return None
+    named = read_parameter_file(path).get("posterior_file")
+    if not named:
+        return None
+    posterior = Path(named)
+    return posterior if posterior.is_absolute() else path.parent / posterior

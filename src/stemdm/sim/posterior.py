@@ -36,7 +36,7 @@ from scipy import stats
 from scipy.stats import qmc
 
 from stemdm.sim.evidence_trials import CalibrationTrial, TrialTarget, calibration_trials
-from stemdm.sim.parameters import Parameters, default_parameters
+from stemdm.sim.parameters import Parameters, chosen_posterior_file, default_parameters
 
 
 @dataclass(frozen=True)
@@ -388,14 +388,15 @@ def central_draw(values: np.ndarray) -> int:
     return int(np.argmin(np.sum((u - np.median(u, axis=0)) ** 2, axis=1)))
 
 
-def install_central_draw(record: dict[str, Any], parameter_path: Path) -> str:
-    """Make the central posterior draw the simulator's default parameter set: the parameter file keeps the
-    least-squares record (version 1) but its six calibrated values become the draw's, with a new version, so a
-    plain ``stemdm simulate`` never runs on parameters pinned to their bounds. Returns the new version."""
+def install_central_draw(record: dict[str, Any], base_path: Path, target: Path, posterior: Path) -> str:
+    """Write to ``target`` a parameter file whose calibrated values are the central posterior draw's, the
+    rest as in ``base_path`` (its least-squares record kept), naming ``posterior`` as its draws, so that a
+    plain ``stemdm simulate --params target`` never runs on parameters pinned to their bounds. Returns the
+    new version."""
     names = record["draws"]["names"]
     values = np.array(record["draws"]["values"], dtype=float)
     index = central_draw(values)
-    saved = json.loads(parameter_path.read_text())
+    saved = json.loads(base_path.read_text())
     for name, value in zip(names, values[index], strict=True):
         block, field = name.split(".")
         saved[block][field] = float(value)
@@ -405,7 +406,9 @@ def install_central_draw(record: dict[str, Any], parameter_path: Path) -> str:
         "why": "the draw nearest the posterior median on the prior-CDF scale; predictions with all their "
         "uncertainty run over every draw (stemdm simulate --trial-size)",
     }  # fmt: skip
-    parameter_path.write_text(json.dumps(saved, indent=1) + "\n")
+    saved["posterior_file"] = posterior.name if posterior.parent == target.parent else str(posterior)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(saved, indent=1) + "\n")
     return saved["version"]
 
 
@@ -413,15 +416,16 @@ def posterior_file() -> Path:
     return Path(str(resources.files("stemdm.sim") / "data" / "posterior.json"))
 
 
-def save_posterior(record: dict[str, Any], path: Path | None = None) -> Path:
-    path = path or posterior_file()
+def save_posterior(record: dict[str, Any], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(record, indent=1, default=float) + "\n")
     return path
 
 
 def load_draws(path: Path | None = None) -> tuple[list[str], np.ndarray, str]:
-    """The shipped posterior draws: parameter names, values (draws x parameters), the record's date."""
-    path = path or posterior_file()
+    """Posterior draws: parameter names, values (draws x parameters), the record's date. ``path`` None: the
+    posterior of the chosen parameter file (``STEMDM_SIM_PARAMS``), else the shipped one."""
+    path = path or chosen_posterior_file() or posterior_file()
     if not path.exists():
         raise FileNotFoundError(f"{path}: no posterior draws; run `stemdm calibrate --bayes`")
     record = json.loads(path.read_text())

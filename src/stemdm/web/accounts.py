@@ -26,6 +26,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from stemdm.evidence.store import write_transaction
+from stemdm.paths import data_dir
 from stemdm.web.tables import ROLES, api_tokens, login_failures, users, web_audit
 
 MAX_FAILURES = 10
@@ -190,15 +191,6 @@ def deactivate(engine: Engine, name: str, by: str = "cli") -> None:
 
 
 # -- the secret key ------------------------------------------------------------------------
-
-
-def data_dir() -> Path:
-    """``STEMDM_DATA_DIR``, else ``$XDG_DATA_HOME/stemdm`` (default ``~/.local/share/stemdm``)."""
-    env = os.environ.get("STEMDM_DATA_DIR")
-    if env:
-        return Path(env).expanduser()
-    base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "stemdm"
 
 
 def secret_key(directory: Path | None = None) -> str:
