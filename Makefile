@@ -7,12 +7,16 @@ STAMP := $(VENV)/.installed
 .PHONY: demo test lint fixtures bench clean
 
 $(STAMP): pyproject.toml
+	@echo "[set-up 1/3] creating $(VENV) with $(PYTHON)"
 	$(PYTHON) -m venv $(VENV)
+	@echo "[set-up 2/3] upgrading pip"
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	@echo "[set-up 3/3] installing stemdm and its dependencies (first time: 2-3 minutes)"
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)
+	@echo "stemdm demo: evidence base, systematic review and in-silico trial (2-3 minutes; report in out/)"
 	$(BIN)/stemdm demo --out out
 
 test: $(STAMP)

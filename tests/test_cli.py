@@ -74,8 +74,17 @@ def test_python_dash_m_and_console_script(bcg_csv):
 
 
 def test_demo_writes_plots_and_summary(tmp_path):
-    result = runner.invoke(app, ["demo", "--out", str(tmp_path)])
+    """Issue 18: the diabetes review comes first, the BCG worked example only after it and when asked; the
+    last line says where the report is and how to open the workbench."""
+    result = runner.invoke(app, ["demo", "--out", str(tmp_path), "--with-bcg"])
     assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert (
+        said.index("The systematic review") < said.index("in-silico trial") < said.index("BCG vaccine trials")
+    )
+    last = result.output.strip().splitlines()[-1]
+    assert "report.html" in " ".join(result.output.split()[-30:]) and "stemdm serve" in said, last
+    assert (tmp_path / "report.html").is_file() and (tmp_path / "sim_trial.json").is_file()
     summary = json.loads((tmp_path / "bcg_summary.json").read_text())
     assert summary["overall"]["k"] == 13
     for name in ("bcg_forest.png", "bcg_forest_by_alloc.png", "bcg_funnel.png", "bcg_baujat.png"):

@@ -221,13 +221,17 @@ def _bayes_command(frame, options: tuple, as_json: bool, forest: Path | None, de
 @app.command("demo")
 def demo_command(
     out: Annotated[Path, typer.Option(help="output folder")] = Path("out"),
+    with_bcg: Annotated[
+        bool, typer.Option("--with-bcg", help="Also the engine's worked example on the BCG vaccine trials")
+    ] = False,
 ) -> None:
-    """Run the engine on the bundled BCG trials; write a forest plot, funnel plot and JSON."""
+    """The bundled evidence on stem-cell therapy for diabetes, the systematic review (out/report.html, English
+    and Chinese) and an in-silico trial; --with-bcg adds the engine's BCG worked example."""
     from stemdm.demo import run_demo
 
     try:
         output_path(out, "--out", folder=True)
-        run_demo(out, console)
+        run_demo(out, console, with_bcg=with_bcg)
     except UsageError as error:
         _fail(str(error))
     except OSError as error:

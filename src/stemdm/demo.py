@@ -1,7 +1,9 @@
-"""``make demo`` until the review exists: the engine on the bundled BCG trials.
+"""``make demo``: what stem-cell therapy does for diabetes, on the bundled evidence, in a few minutes.
 
-Writes under ``out/``: forest plots (overall and by allocation), a contour-enhanced funnel plot
-with trim-and-fill, a Baujat plot and ``bcg_summary.json`` with every number and its method.
+In order: the bundled evidence base loaded into a fresh store under ``out/`` with its coverage and caveats,
+the bundled systematic review (``out/report.html``, English and Chinese), and an in-silico Zang 2022-like
+trial with what a trial of that size would observe. ``--with-bcg`` adds the engine's worked example on the
+BCG vaccine trials (Colditz 1994: forest, funnel, Baujat, L'Abbe and radial plots, ``bcg_summary.json``).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import math
 from pathlib import Path
 
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
 from stemdm import NOT_MEDICAL_ADVICE, meta
@@ -24,9 +27,26 @@ from stemdm.review.run import run_review
 from stemdm.sanitize import term
 
 
-def run_demo(out: Path, console: Console) -> dict:
-    """Fit the BCG data (RR, REML + Knapp-Hartung) and write plots and a JSON summary."""
+def run_demo(out: Path, console: Console, with_bcg: bool = False) -> dict:
+    """The evidence base, the review and an in-silico trial (and, ``with_bcg``, the BCG worked example);
+    ends with where the report is and how to open the workbench."""
     out.mkdir(parents=True, exist_ok=True)
+    summary = {"evidence": run_evidence_demo(out, console)}
+    summary["review"] = run_review_demo(out, console)
+    summary["simulation"] = run_simulation_demo(out, console)
+    if with_bcg:
+        summary["bcg"] = run_bcg_demo(out, console)
+    report = Path(summary["review"]["report"]).resolve()
+    console.print(
+        f"[bold]Done. Open the report: {term(report.as_uri())}[/]  Workbench for a review team: "
+        f"stemdm users add NAME --role admin, then stemdm serve --db {term(str(out / 'evidence.sqlite'))} "
+        "(http://127.0.0.1:8000)"
+    )
+    return summary
+
+
+def run_bcg_demo(out: Path, console: Console) -> dict:
+    """The engine's worked example: BCG vaccine trials (RR, REML + Knapp-Hartung), plots, a JSON summary."""
     data = load_dataset("bcg")
     result = meta.fit(data, measure="RR", method="REML", test="knha")
     by_alloc = meta.fit(data, measure="RR", method="REML", test="knha", by="alloc")
@@ -61,11 +81,9 @@ def run_demo(out: Path, console: Console) -> dict:
     }
     json_path = out / "bcg_summary.json"
     json_path.write_text(json.dumps(json_safe(summary), indent=2))
+    console.rule("The engine's worked example (not about diabetes): BCG vaccine trials")
     _print(console, result, by_alloc, latitude, summary, json_path, files)
-    summary["evidence"] = run_evidence_demo(out, console)
-    summary["review"] = run_review_demo(out, console)
-    summary["simulation"] = run_simulation_demo(out, console)
-    return summary
+    return {"summary": str(json_path), "files": {name: str(path) for name, path in files.items()}}
 
 
 #: Posterior draws simulated by the demo's prediction (each about half a second).
@@ -81,8 +99,16 @@ def run_simulation_demo(out: Path, console: Console) -> dict:
     from stemdm.sim.trial import run_trial
 
     design = zang_design(200, 1)
-    result = run_trial(design)
-    prediction = predictive(design, (45, 46), DEMO_DRAWS)
+    console.rule("An in-silico trial: UC-MSC x3 vs placebo, 48 weeks (Zang 2022's design)")
+    console.print(
+        f"Simulating 200 + 200 virtual patients, then {DEMO_DRAWS} posterior draws for what a 45 + 46 "
+        "trial would observe (about a minute)..."
+    )
+    with Progress(console=console, transient=True) as bar:
+        days = bar.add_task("virtual trial (days simulated)", total=design.weeks * 7)
+        result = run_trial(design, progress=lambda n: bar.advance(days, n))
+        draws = bar.add_task("posterior draws", total=DEMO_DRAWS)
+        prediction = predictive(design, (45, 46), DEMO_DRAWS, progress=lambda n: bar.advance(draws, n))
     payload = result.to_dict() | {"prediction_45_46": prediction}
     path = out / "sim_trial.json"
     path.write_text(json.dumps(json_safe(payload), indent=1))
@@ -102,6 +128,7 @@ def run_simulation_demo(out: Path, console: Console) -> dict:
 def run_review_demo(out: Path, console: Console) -> dict:
     """The bundled review (default protocol) on the evidence loaded into ``out/evidence.sqlite``: writes
     out/report.html, out/results.json and out/figures/, and prints a short results table."""
+    console.rule("The systematic review (bundled protocol, bundled evidence)")
     review = run_review(Store.open(out / "evidence.sqlite").load(), load_protocol())
     paths = write_report(review, out)
     console.print(results_table(review, "Review: pooled results (bundled evidence, default protocol)", True))
@@ -116,8 +143,14 @@ def run_review_demo(out: Path, console: Console) -> dict:
 def run_evidence_demo(out: Path, console: Console) -> dict:
     """Load the bundled stem-cell RCT evidence into a fresh SQLite store under ``out/`` and write its
     coverage (which trial reports which outcome at which time, with flags) as JSON."""
+    console.rule("The evidence base: randomized trials of stem-cell therapy in diabetes")
     store_path = out / "evidence.sqlite"
-    store_path.unlink(missing_ok=True)
+    for leftover in (
+        store_path,
+        store_path.with_name("evidence.sqlite-wal"),
+        store_path.with_name("evidence.sqlite-shm"),
+    ):
+        leftover.unlink(missing_ok=True)  # a fresh store each run (SQLite's WAL files too)
     store = Store.open(store_path)
     evidence = store.load()
     cells = coverage(evidence)
@@ -162,4 +195,3 @@ def _print(console, result, by_alloc, latitude, summary, json_path, files) -> No
         f"{summary['trim_and_fill']['k0']} ({summary['trim_and_fill']['side']})"
     )
     console.print(f"Wrote {json_path} and " + ", ".join(str(p) for p in files.values()))
-    console.print(f"[italic]{NOT_MEDICAL_ADVICE}[/]")
