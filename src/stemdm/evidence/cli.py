@@ -497,8 +497,8 @@ def history(
 @app.command()
 def status(db: DbOption = None, as_json: JsonOption = False) -> None:
     """The store (password hidden), its schema version, the bundled evidence it follows, records per type
-    (bundled and yours) and the last change. Changes nothing: a pending update of the bundled evidence is
-    shown, and made by the next ordinary command."""
+    (bundled and yours) and the last change. Changes no record: a pending update of the bundled evidence is
+    shown, and made by the next ordinary command (the schema is migrated on open, as by every command)."""
     report = _open(db, as_json, bootstrap=False).status()
     if as_json:
         _print_json(report)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import re
 import shutil
 import subprocess
@@ -112,5 +113,8 @@ def chinese_font(lang: str) -> Iterator[None]:
         return
     import matplotlib
 
+    # CJK fonts such as WenQuanYi have no bold face; matplotlib's fallback to the regular weight is what we
+    # want, so its "Failed to find font weight bold" line per title is noise, not news
+    logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
     with matplotlib.rc_context({"font.family": ["DejaVu Sans", font]}):
         yield
