@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import re
+
 from stemdm.evidence.formats import EvidenceBundle
 from stemdm.evidence.records import Measurement
 from stemdm.web import accounts
@@ -131,6 +133,11 @@ def test_hostile_text_is_shown_as_text(app):
     assert "javascript:alert(1)" in trial and "&lt;img src=x onerror=alert(1)&gt;" in trial
 
 
+def shown_versions(html: str) -> dict[str, str]:
+    """The extraction versions a reconcile form carries (it is refused when one changed since)."""
+    return dict(re.findall(r'name="(version_\d+)" value="(\d+)"', html))
+
+
 def test_blinding_double_extraction_and_reconciliation(app):
     alice, bob, ada = (client_for(app, name) for name in ("alice", "bob", "ada"))
     first = extraction_form(alice, "Zang2022", mean="7.9")
@@ -144,6 +151,7 @@ def test_blinding_double_extraction_and_reconciliation(app):
     assert "Zang2022/hba1c/24/msc" in listing.text and 'data-field="mean"' in listing.text
     slot = next(line for line in listing.text.splitlines() if 'data-slot="' in line).split('"')[3]
     form = {"csrf_token": csrf_of(listing.text), "slot": slot, "choice": "third", "mean": "7.7"}
+    form |= shown_versions(listing.text)
     hidden = {"timepoint_weeks": "24.0", "timepoint_label": "24 weeks", "arm_id": "msc",
               "outcome_id": "hba1c", "value_type": "final", "statistic": "mean_sd", "sd": "1.1", "n": "40",
               "unit": "%",

@@ -57,11 +57,15 @@ def test_two_writers_at_once_lose_nothing(app):
     assert sum(isinstance(r, ex.StaleError) for r in edits) == 1
     winner = next(r for r in edits if isinstance(r, ex.Extraction))
     assert winner.version == 2 and ex.get(engine, winner.id, alice).record["mean"] == winner.record["mean"]
+    # an extractor cannot settle her own disagreement (consensus or a third person)
+    with pytest.raises(ex.SelfReconcileError):
+        ex.reconcile(engine, store, alice, first[0].slot, chosen_id=first[0].id)
     # two reconcilers at once: one is accepted, the other refused with a message
     ada = accounts.find_user(engine, "ada")
+    carol = accounts.add_user(engine, "carol", "reviewer", "carol-password-12")
     settled = _at_once(
         lambda: ex.reconcile(engine, store, ada, first[0].slot, chosen_id=first[0].id),
-        lambda: ex.reconcile(engine, store, alice, first[0].slot, chosen_id=first[1].id),
+        lambda: ex.reconcile(engine, store, carol, first[0].slot, chosen_id=first[1].id),
     )
     assert sum(isinstance(r, ex.StaleError) for r in settled) == 1, settled
     assert sum(not isinstance(r, Exception) for r in settled) == 1

@@ -474,20 +474,11 @@ class Store:
         ``problems`` are those the reader already found (they count too). ``only_if_empty``: do nothing when
         the store already holds an import (first-use load). Raises :class:`EvidenceError` listing every
         error, having changed nothing."""
-        problems = list(problems or [])
-        report = ImportReport(source)
-        source = redact_url(source)
         try:
             with self._writing() as connection:
                 if only_if_empty and _count_imports(connection):
-                    return report
-                existing, _stale = _load(connection)  # stale records may be corrected by this import
-                problems += check_bundle(bundle, existing)
-                if any(p.severity == "error" for p in problems):
-                    raise EvidenceError(problems, f"import of {source}")
-                report.warnings = [p for p in problems if p.severity == "warning"]
-                stored = {kind: {r.natural_key(): r for r in recs} for kind, recs in existing.records.items()}
-                self._write(connection, bundle, stored, report, source)
+                    return ImportReport(source)
+                return self.import_within(connection, bundle, source, problems)
         except SQLAlchemyError as error:
             raise EvidenceError(
                 [
@@ -497,6 +488,27 @@ class Store:
                     )
                 ]
             ) from None  # fmt: skip
+
+    def import_within(
+        self,
+        connection: Connection,
+        bundle: EvidenceBundle,
+        source: str,
+        problems: list[Problem] | None = None,
+    ) -> ImportReport:
+        """:meth:`import_bundle` inside a transaction the caller holds with the write lock
+        (``write_transaction`` on this database): a workbench reconciliation claims its slot and imports the
+        value in one transaction, so a crash can never leave one without the other."""
+        problems = list(problems or [])
+        report = ImportReport(source)
+        source = redact_url(source)
+        existing, _stale = _load(connection)  # stale records may be corrected by this import
+        problems += check_bundle(bundle, existing)
+        if any(p.severity == "error" for p in problems):
+            raise EvidenceError(problems, f"import of {source}")
+        report.warnings = [p for p in problems if p.severity == "warning"]
+        stored = {kind: {r.natural_key(): r for r in recs} for kind, recs in existing.records.items()}
+        self._write(connection, bundle, stored, report, source)
         return report
 
     def follow_bundle(self) -> BundledUpdate | None:

@@ -16,7 +16,8 @@ _LITERALS = (
 )  # fmt: skip
 ROLES = ("admin", "reviewer", "viewer")
 ACTIONS = (
-    "insert", "update", "delete", "extract", "edit", "reconcile", "reconcile_failed", "add_user", "new_token",
+    "insert", "update", "delete", "extract", "edit", "edit_after_unblinding", "reconcile", "reconcile_failed",
+    "reconcile_repaired", "add_user", "new_token",
     "deactivate",
 )  # fmt: skip
 CONVERSIONS = ("mean and SD",)

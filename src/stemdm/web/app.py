@@ -97,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         title="stemdm workbench", version=__version__, docs_url="/docs", redoc_url=None, lifespan=lifespan
     )
     app.state.store, app.state.engine = store, store.engine
+    ex.repair_stranded_claims(store.engine, store)  # claims an earlier stemdm stranded (claim, then import)
     app.state.templates = {lang: _templates(lang) for lang in LANGUAGES}
     app.state.data_dir = settings.data_dir or accounts.data_dir()
     app.state.runner = JobRunner(store.url, app.state.data_dir, workers=settings.job_workers)

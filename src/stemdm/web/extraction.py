@@ -59,6 +59,7 @@ class Extraction:
     trial_id: str
     slot: str
     reviewer: str
+    reviewer_id: int
     record: dict[str, Any]
     conversions: list[dict[str, Any]]
     version: int
@@ -154,9 +155,11 @@ def save(
         if changed != 1:
             raise StaleError(f"{slot}: saved meanwhile from another page; reload and check")
         before = json.loads(row["record"])
+        # an edit after the other reviewer's entry unblinded the slot is marked as such (it may be a copy)
+        action = "edit_after_unblinding" if _count(connection, slot) >= 2 else "edit"
         for name, value in record.model_dump(mode="json").items():
             if before.get(name) != value:
-                _audit(connection, now, user.name, "edit", "extraction", str(row["id"]), name,
+                _audit(connection, now, user.name, action, "extraction", str(row["id"]), name,
                        json.dumps(before.get(name)), json.dumps(value))  # fmt: skip
         return _get(connection, row["id"])
 
@@ -209,16 +212,18 @@ def slot_entries(engine: Engine, slot: str) -> list[Extraction]:
 
 def reconcile(
     engine: Engine, store: Store, user: User, slot: str, chosen_id: int | None = None,
-    third: dict[str, Any] | None = None,
-) -> int:  # fmt: skip
+    third: dict[str, Any] | None = None, versions: dict[int, int] | None = None,
+) -> int | None:  # fmt: skip
     """Accept one extraction of ``slot`` (``chosen_id``) or a third value (``third``, validated as any
     extraction) and import it into the evidence store; returns the import id (None when the store already
-    held exactly this record)."""
-    entries = slot_entries(engine, slot)
-    if len(entries) < 2:
-        raise ExtractionError(
-            [Problem("measurements", None, slot, "slot", slot, "needs two extractions first")]
-        )
+    held exactly this record).
+
+    - ``versions``: the version of each extraction as the reconciler's page showed it; if any changed since
+      (an extractor edited), :class:`StaleError` and nothing is done: no value enters unseen.
+    - A reviewer who extracted the slot cannot settle it (Cochrane Handbook v6.4 section 5.6: disagreements
+      are resolved by consensus or by a third person): :class:`SelfReconcileError`.
+    - The claim on the slot and the import are one transaction under the write lock: a crash anywhere leaves
+      both or neither, never a claimed slot whose value is missing from the evidence base."""
     if (chosen_id is None) == (third is None):
         raise ExtractionError(
             [
@@ -227,73 +232,138 @@ def reconcile(
                 )
             ]
         )
-    if chosen_id is not None:
-        chosen = next((e for e in entries if e.id == chosen_id), None)
-        if chosen is None:
-            raise ExtractionError(
-                [Problem("measurements", None, slot, "choice", chosen_id, "not an extraction of this slot")]
-            )
-        record = Measurement.model_validate(chosen.record)
-    else:
-        record = validate(store, third)
-        if record.natural_key() != slot:
-            raise ExtractionError(
-                [Problem("measurements", None, slot, "slot", record.natural_key(),
-                         "a third value must keep the slot's trial, outcome, time, arm, value type and unit")]
-            )  # fmt: skip
+    record = validate(store, third) if third is not None else None
     now = datetime.now(UTC)
-    payload = json.dumps(record.model_dump(mode="json"), sort_keys=True)
-    # claim the slot first: a second reconciler is refused, not merged
-    with write_transaction(engine) as connection:
-        try:
+    try:
+        with write_transaction(engine) as connection:
+            entries = _slot_entries(connection, slot)
+            record = _accepted(entries, slot, user, chosen_id, record, versions)
+            payload = json.dumps(record.model_dump(mode="json"), sort_keys=True)
+            if _reconciled(connection, slot):
+                raise StaleError(f"{slot}: already reconciled by someone else; reload the page")
             reconciliation_id = connection.execute(
                 insert(reconciliations).values(
                     trial_id=record.trial_id, slot=slot, reconciler_id=user.id,
-                    chosen_extraction_id=chosen_id,
-                    record=payload, import_id=None, version=1, at=now,
+                    chosen_extraction_id=chosen_id, record=payload, import_id=None, version=1, at=now,
                 )
             ).inserted_primary_key[0]  # fmt: skip
-        except IntegrityError:
-            raise StaleError(f"{slot}: already reconciled by someone else; reload the page") from None
-        _audit(connection, now, user.name, "reconcile", "slot", slot, None, None, payload)
-    bundle = EvidenceBundle()
-    bundle.add(record)
-    source = f"web: reconciled by {user.name} (extractions {', '.join(str(e.id) for e in entries)})"
-    try:
-        report = store.import_bundle(bundle, source)
+            _audit(connection, now, user.name, "reconcile", "slot", slot, None, None, payload)
+            bundle = EvidenceBundle()
+            bundle.add(record)
+            source = f"web: reconciled by {user.name} (extractions {', '.join(str(e.id) for e in entries)})"
+            report = store.import_within(connection, bundle, source)
+            connection.execute(
+                update(reconciliations)
+                .where(reconciliations.c.id == reconciliation_id)
+                .values(import_id=report.import_id)
+            )
+    except IntegrityError:  # a second reconciler committed the claim first
+        raise StaleError(f"{slot}: already reconciled by someone else; reload the page") from None
     except EvidenceError:
-        # nothing entered the evidence base: free the slot again
-        with write_transaction(engine) as connection:
-            connection.execute(reconciliations.delete().where(reconciliations.c.id == reconciliation_id))
+        with write_transaction(engine) as connection:  # nothing was written; say that it was tried
             _audit(
-                connection,
-                datetime.now(UTC),
-                user.name,
-                "reconcile_failed",
-                "slot",
-                slot,
-                None,
-                payload,
-                None,
+                connection, datetime.now(UTC), user.name, "reconcile_failed", "slot", slot, None, None, None
             )
         raise
-    with write_transaction(engine) as connection:
-        connection.execute(
-            update(reconciliations)
-            .where(reconciliations.c.id == reconciliation_id)
-            .values(import_id=report.import_id)
-        )
     return report.import_id
 
 
-def audit_rows(engine: Engine, limit: int = 200) -> list[dict[str, Any]]:
+class SelfReconcileError(PermissionError):
+    """The reconciler extracted the slot: a third person (or consensus) settles it."""
+
+
+def _accepted(
+    entries: list[Extraction], slot: str, user: User, chosen_id: int | None, third: Measurement | None,
+    versions: dict[int, int] | None,
+) -> Measurement:  # fmt: skip
+    """The record a reconciliation accepts, after every check that needs the slot's current extractions."""
+    if len(entries) < 2:
+        raise ExtractionError(
+            [Problem("measurements", None, slot, "slot", slot, "needs two extractions first")]
+        )
+    if any(e.reviewer_id == user.id for e in entries):
+        raise SelfReconcileError(
+            f"{slot}: you extracted this number; a reviewer who did not settles the disagreement "
+            "(Cochrane Handbook 5.6: consensus or a third person)"
+        )
+    if versions is not None:
+        changed = [e for e in entries if versions.get(e.id) != e.version]
+        if changed:
+            who = ", ".join(f"{e.reviewer} (#{e.id}: version {e.version}, page had {versions.get(e.id)})"
+                            for e in changed)  # fmt: skip
+            raise StaleError(
+                f"{slot}: changed since your page was loaded by {who}; reload it, nothing was done"
+            )
+    if third is not None:
+        if third.natural_key() != slot:
+            raise ExtractionError(
+                [Problem("measurements", None, slot, "slot", third.natural_key(),
+                         "a third value must keep the slot's trial, outcome, time, arm, value type and unit")]
+            )  # fmt: skip
+        return third
+    chosen = next((e for e in entries if e.id == chosen_id), None)
+    if chosen is None:
+        raise ExtractionError(
+            [Problem("measurements", None, slot, "choice", chosen_id, "not an extraction of this slot")]
+        )
+    return Measurement.model_validate(chosen.record)
+
+
+def repair_stranded_claims(engine: Engine, store: Store) -> list[str]:
+    """Reconciliations claimed by an earlier stemdm (claim and import were two transactions) whose value never
+    reached the evidence base: the claim is removed, so the slot is back on the disagreements page, and the
+    repair is audited. Returns the slots freed. Run when the workbench starts."""
+    freed = []
+    with write_transaction(engine) as connection:
+        pending = connection.execute(
+            select(reconciliations).where(reconciliations.c.import_id.is_(None))
+        ).mappings().all()  # fmt: skip
+        if not pending:
+            return freed
+        held = {m.natural_key(): m.model_dump(mode="json") for m in store.load(strict=False)["measurements"]}
+        for claim in pending:
+            if held.get(claim["slot"]) == json.loads(claim["record"]):
+                continue  # the store already held this value: a claim with nothing to import is complete
+            connection.execute(reconciliations.delete().where(reconciliations.c.id == claim["id"]))
+            _audit(connection, datetime.now(UTC), "stemdm", "reconcile_repaired", "slot", claim["slot"], None,
+                   claim["record"], None)  # fmt: skip
+            freed.append(claim["slot"])
+    return freed
+
+
+def audit_rows(engine: Engine, viewer: User, limit: int = 200) -> list[dict[str, Any]]:
+    """The newest ``limit`` rows of the workbench's audit trail as ``viewer`` may see them: an extraction
+    of a slot not yet entered by two reviewers shows who and when only (``blinded``), unless the viewer wrote
+    it; the same holds for its edits."""
     with engine.connect() as connection:
-        return [
+        rows = [
             dict(r)
             for r in connection.execute(
                 select(web_audit).order_by(web_audit.c.id.desc()).limit(limit)
             ).mappings()
         ]
+        ids = {
+            int(r["object_id"]) for r in rows if r["object_type"] == "extraction" and r["object_id"].isdigit()
+        }
+        blinded = _blinded_for(connection, viewer, ids)
+    for row in rows:
+        row["blinded"] = row["object_type"] == "extraction" and row["object_id"] in blinded
+        if row["blinded"]:
+            row["field"] = row["before"] = row["after"] = None
+    return rows
+
+
+def _blinded_for(connection: Connection, viewer: User, extraction_ids: set[int]) -> set[str]:
+    """The ids (as text) of the extractions ``viewer`` did not write whose slot is still blinded."""
+    if not extraction_ids:
+        return set()
+    found = connection.execute(
+        select(extractions.c.id, extractions.c.slot, extractions.c.reviewer_id).where(
+            extractions.c.id.in_(extraction_ids)
+        )
+    ).all()
+    counts = {slot: _count(connection, slot) for slot in {row.slot for row in found}}
+    return {str(row.id) for row in found if row.reviewer_id != viewer.id and counts[row.slot] < 2}
 
 
 # -- helpers ------------------------------------------------------------------------
@@ -314,7 +384,8 @@ def _get(connection: Connection, extraction_id: int) -> Extraction:
     if row is None:
         raise LookupError(f"no extraction {extraction_id}")
     return Extraction(
-        row["id"], row["trial_id"], row["slot"], row["reviewer"], json.loads(row["record"]),
+        row["id"], row["trial_id"], row["slot"], row["reviewer"], row["reviewer_id"],
+        json.loads(row["record"]),
         json.loads(row["conversions"] or "[]"), row["version"], row["updated_at"],
     )  # fmt: skip
 

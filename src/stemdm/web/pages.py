@@ -207,23 +207,31 @@ async def reconcile(request: Request) -> Response:
     if refused:
         return refused
     slot = form.get("slot", "")
+    engine, store = request.app.state.engine, request.app.state.store
+
+    def page(status: int, message: str) -> Response:
+        return render(request, "disagreements.html.j2", status=status, error=message,
+                      slots=ex.disagreements(engine))  # fmt: skip
+
     try:
+        versions = _shown_versions(form)
         if form.get("choice") == "third":
-            entries = ex.slot_entries(request.app.state.engine, slot)
+            entries = ex.slot_entries(engine, slot)
             base = entries[0].record if entries else {}
             third = {k: form.get(k, "") for k in MEASUREMENT_FIELDS if form.get(k, "") != ""}
-            ex.reconcile(request.app.state.engine, request.app.state.store, user, slot,
-                         third={"trial_id": base.get("trial_id", "")} | third)  # fmt: skip
+            ex.reconcile(engine, store, user, slot, third={"trial_id": base.get("trial_id", "")} | third,
+                         versions=versions)  # fmt: skip
         else:
-            ex.reconcile(request.app.state.engine, request.app.state.store, user, slot,
-                         chosen_id=int(form.get("choice", "0") or 0))  # fmt: skip
+            choice = form.get("choice", "")
+            if not choice.isdigit():
+                return page(422, tr(request, "choice: accept one extraction or enter a third value"))
+            ex.reconcile(engine, store, user, slot, chosen_id=int(choice), versions=versions)
     except (ex.ExtractionError, EvidenceError) as error:
-        message = "; ".join(str(p) for p in error.problems)
-        return render(request, "disagreements.html.j2", status=422, error=message,
-                      slots=ex.disagreements(request.app.state.engine))  # fmt: skip
+        return page(422, "; ".join(str(p) for p in error.problems))
     except ex.StaleError as error:
-        return render(request, "disagreements.html.j2", status=409, error=str(error),
-                      slots=ex.disagreements(request.app.state.engine))  # fmt: skip
+        return page(409, str(error))
+    except ex.SelfReconcileError as error:
+        return page(403, str(error))
     trial_id = slot.split("/", 1)[0]
     return redirect(f"/trials/{trial_id}")
 
@@ -233,7 +241,34 @@ def audit(request: Request) -> Response:
     user, refused = _signed_in(request, writing=True)
     if refused:
         return refused
-    return render(request, "audit.html.j2", rows=ex.audit_rows(request.app.state.engine))
+    return render(request, "audit.html.j2", rows=ex.audit_rows(request.app.state.engine, user))
+
+
+def _shown_versions(form) -> dict[int, int]:
+    """The version of each extraction as the reconcile form showed it (``version_<id>`` fields)."""
+    versions = {}
+    for name, value in form.items():
+        if name.startswith("version_"):
+            key = name.removeprefix("version_")
+            if not (key.isdigit() and str(value).isdigit()):
+                raise ex.ExtractionError(
+                    [ex.Problem("measurements", None, "-", name, value, "not an extraction version")]
+                )
+            versions[int(key)] = int(value)
+    if not versions:
+        raise ex.ExtractionError(
+            [
+                ex.Problem(
+                    "measurements",
+                    None,
+                    "-",
+                    "version",
+                    None,
+                    "the form lacks the versions it showed; reload",
+                )
+            ]
+        )
+    return versions
 
 
 def _local(target: str | None) -> str:
