@@ -100,7 +100,7 @@ def _client(base: str, token: str, number: int, until: float, results: dict, loc
 
 def run(db: str, clients: int, seconds: float, label: str) -> None:
     data = Path(tempfile.mkdtemp(prefix="stemdm-load-"))
-    env = os.environ | {"STEMDM_DATA_DIR": str(data), "STEMDM_PASSWORD": "load-test-password"}
+    env = os.environ | {"STEMDM_DATA_DIR": str(data), "STEMDM_PASSWORD": "brisk pelican summit 27"}
     _stemdm("db", "upgrade", "--db", db, env=env)
     tokens = []
     for k in range(min(clients, 8)):

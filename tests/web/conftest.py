@@ -16,7 +16,8 @@ from stemdm.web import accounts
 from stemdm.web.app import Settings, create_app
 
 PASSWORDS = {
-    "ada": "ada-password-1", "alice": "alice-password-1", "bob": "bob-password-12", "vic": "vic-password-12",
+    "ada": "violet harbour lantern 31", "alice": "copper meadow falcon 72",
+    "bob": "granite river orchid 58", "vic": "amber tundra willow 46",
 }  # fmt: skip
 ROLES = {"ada": "admin", "alice": "reviewer", "bob": "reviewer", "vic": "viewer"}
 

@@ -18,15 +18,15 @@ def test_users_and_tokens(tmp_path, monkeypatch):
     monkeypatch.setenv("STEMDM_DATA_DIR", str(tmp_path / "data"))
     upgraded = runner.invoke(app, ["db", "upgrade", "--db", db])
     assert upgraded.exit_code == 0 and head_revision() in upgraded.output
-    monkeypatch.setenv("STEMDM_PASSWORD", "a-long-password")
+    monkeypatch.setenv("STEMDM_PASSWORD", "quiet maple compass 83")
     added = runner.invoke(app, ["users", "add", "mei", "--role", "admin", "--db", db])
-    assert added.exit_code == 0 and "a-long-password" not in added.output
+    assert added.exit_code == 0 and "quiet maple compass 83" not in added.output
     token = runner.invoke(app, ["users", "token", "mei", "--db", db])
     assert token.exit_code == 0
     value = token.output.strip().splitlines()[-1]
     engine = Store.open(db).engine
     assert accounts.user_for_token(engine, value).name == "mei"
-    assert accounts.verify_password(engine, "mei", "a-long-password").role == "admin"
+    assert accounts.verify_password(engine, "mei", "quiet maple compass 83").role == "admin"
     for args, field in (
         (["users", "add", "mei", "--db", db], "name"),  # exists
         (["users", "add", "li", "--role", "owner", "--db", db], "role"),

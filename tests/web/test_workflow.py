@@ -62,7 +62,7 @@ def test_two_writers_at_once_lose_nothing(app):
         ex.reconcile(engine, store, alice, first[0].slot, chosen_id=first[0].id)
     # two reconcilers at once: one is accepted, the other refused with a message
     ada = accounts.find_user(engine, "ada")
-    carol = accounts.add_user(engine, "carol", "reviewer", "carol-password-12")
+    carol = accounts.add_user(engine, "carol", "reviewer", "saffron glacier tortoise 19")
     settled = _at_once(
         lambda: ex.reconcile(engine, store, ada, first[0].slot, chosen_id=first[0].id),
         lambda: ex.reconcile(engine, store, carol, first[0].slot, chosen_id=first[1].id),

@@ -17,7 +17,7 @@ _LITERALS = (
 ROLES = ("admin", "reviewer", "viewer")
 ACTIONS = (
     "insert", "update", "delete", "extract", "edit", "edit_after_unblinding", "reconcile", "reconcile_failed",
-    "reconcile_repaired", "add_user", "new_token",
+    "reconcile_repaired", "add_user", "new_token", "passwd", "revoke_token",
     "deactivate",
 )  # fmt: skip
 CONVERSIONS = ("mean and SD",)

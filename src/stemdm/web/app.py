@@ -38,7 +38,7 @@ from stemdm.web import extraction as ex
 from stemdm.web.accounts import User
 from stemdm.web.jobs import JobRunner
 
-SESSION_HOURS = 8
+SESSION_HOURS = accounts.SESSION_HOURS
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; "
     "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
@@ -153,8 +153,14 @@ def csrf_ok(request: Request, supplied: str | None) -> bool:
 
 
 def session_user(request: Request) -> User | None:
-    user_id = request.session.get("uid")
-    return None if user_id is None else accounts.user_by_id(request.app.state.engine, int(user_id))
+    """The account of the request's sign-in session: looked up server-side on every request, so a session
+    ended by sign-out, a password change or a deactivation (or past its lifetime) is no session at all."""
+    cached = request.scope.get("stemdm_user", False)
+    if cached is not False:
+        return cached
+    user = accounts.session_user(request.app.state.engine, request.session.get("sid"))
+    request.scope["stemdm_user"] = user
+    return user
 
 
 def language(request: Request) -> str:

@@ -7,6 +7,7 @@ come from ``STEMDM_PASSWORD`` or a hidden prompt and are never printed.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from typing import Annotated
@@ -56,36 +57,110 @@ def upgrade(db: DbOption = None) -> None:
         console.print(f"{term(redact(store.url))}: schema {current_revision(connection)}")
 
 
+def _password() -> str:
+    password = os.environ.get("STEMDM_PASSWORD")
+    if password is None:
+        if not sys.stdin.isatty():
+            _fail("password: set STEMDM_PASSWORD or run in a terminal to be asked")
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return password
+
+
 @users_app.command("add")
 def add(
     name: str,
     role: Annotated[str, typer.Option(help=f"one of {', '.join(ROLES)}")] = "reviewer",
     db: DbOption = None,
 ) -> None:
-    """Add an account; the password comes from STEMDM_PASSWORD or a prompt (at least 10 characters)."""
+    """Add an account; the password comes from STEMDM_PASSWORD or a prompt (12-128 characters, not a common
+    or guessable one)."""
     store = _store(db)
-    password = os.environ.get("STEMDM_PASSWORD")
-    if password is None:
-        if not sys.stdin.isatty():
-            _fail("password: set STEMDM_PASSWORD or run in a terminal to be asked")
-        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        user = accounts.add_user(store.engine, name, role, password)
+        user = accounts.add_user(store.engine, name, role, _password())
     except accounts.AccountError as error:
         _fail(str(error))
     console.print(f"added {term(user.name)} ({user.role})")
 
 
 @users_app.command("token")
-def token(name: str, db: DbOption = None) -> None:
-    """Print a new API token for NAME (last line; shown once, only its hash is kept)."""
+def token(
+    name: str,
+    db: DbOption = None,
+    days: Annotated[int, typer.Option(help="Days the token is valid (1 to 3660)")] = accounts.TOKEN_DAYS,
+) -> None:
+    """Print a new API token for NAME (last line; shown once, only its hash is kept); it expires."""
     store = _store(db)
     try:
-        value = accounts.new_token(store.engine, name)
+        value = accounts.new_token(store.engine, name, days)
     except accounts.AccountError as error:
         _fail(str(error))
-    console.print(f"API token for {term(name)} (send as 'Authorization: Bearer <token>'; shown once):")
+    console.print(
+        f"API token for {term(name)}, valid {days} days "
+        "(send as 'Authorization: Bearer <token>'; shown once):"
+    )
     typer.echo(value)
+
+
+@users_app.command("list")
+def list_accounts(
+    db: DbOption = None, as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False
+) -> None:
+    """Every account: role, active, created, open sign-in sessions and live API tokens (no secrets)."""
+    rows = accounts.list_users(_store(db).engine)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=1))
+        return
+    for row in rows:
+        state = "active" if row["active"] else "deactivated"
+        console.print(
+            f"{term(row['name'])}  {row['role']}  {state}  created {row['created_at']}  "
+            f"sessions {row['sessions']}  tokens {row['tokens']}",
+            highlight=False,
+        )
+
+
+@users_app.command("deactivate")
+def deactivate(name: str, db: DbOption = None) -> None:
+    """Deactivate NAME: no sign-in, every session ended, every token revoked (their work stays)."""
+    try:
+        accounts.deactivate(_store(db).engine, name)
+    except accounts.AccountError as error:
+        _fail(str(error))
+    console.print(f"deactivated {term(name)}: sessions ended, tokens revoked")
+
+
+@users_app.command("passwd")
+def passwd(name: str, db: DbOption = None) -> None:
+    """Set NAME's password (STEMDM_PASSWORD or a prompt); every session of NAME ends."""
+    try:
+        accounts.set_password(_store(db).engine, name, _password())
+    except accounts.AccountError as error:
+        _fail(str(error))
+    console.print(f"password of {term(name)} changed; their sign-in sessions ended")
+
+
+@users_app.command("tokens")
+def tokens(name: str, db: DbOption = None) -> None:
+    """NAME's API tokens: id, created, expires, revoked (never the token itself)."""
+    for row in accounts.tokens_of(_store(db).engine, name):
+        state = f"revoked {row['revoked_at']}" if row["revoked_at"] else f"expires {row['expires_at']}"
+        console.print(f"token {row['id']}: created {row['created_at']}, {state}", highlight=False)
+
+
+@users_app.command("revoke")
+def revoke(
+    name: str,
+    token_id: Annotated[
+        int | None, typer.Option("--id", help="The token to revoke (default: all of NAME's)")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Revoke one API token of NAME (--id, from `stemdm users tokens`) or all of them."""
+    try:
+        count = accounts.revoke_token(_store(db).engine, name, token_id)
+    except accounts.AccountError as error:
+        _fail(str(error))
+    console.print(f"revoked {count} token(s) of {term(name)}")
 
 
 def serve(
@@ -99,6 +174,14 @@ def serve(
         bool,
         typer.Option("--secure-cookies/--no-secure-cookies", help="Cookies only over HTTPS (behind TLS)"),
     ] = False,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="Proxies whose X-Forwarded-For is believed (comma-separated addresses, e.g. 127.0.0.1 for a "
+            "proxy on this machine); default none: the client is the peer address, so a forged header cannot "
+            "dodge the sign-in limits"
+        ),
+    ] = None,
 ) -> None:
     """Serve the web workbench (migrating the store first; an empty store gets the bundled evidence)."""
     import uvicorn
@@ -115,4 +198,8 @@ def serve(
     os.environ["STEMDM_SECURE_COOKIES"] = "1" if secure_cookies else "0"
     accounts.secret_key()  # created once here, shared by the workers
     console.print(f"stemdm workbench on http://{host}:{port} (store {term(redact(store.url))})")
-    uvicorn.run("stemdm.web.main:app", host=host, port=port, workers=workers, log_level="warning")
+    trusted = [ip.strip() for ip in (forwarded_allow_ips or "").split(",") if ip.strip()]
+    uvicorn.run(
+        "stemdm.web.main:app", host=host, port=port, workers=workers, log_level="warning",
+        proxy_headers=bool(trusted), forwarded_allow_ips=trusted or None,
+    )  # fmt: skip

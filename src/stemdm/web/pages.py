@@ -4,10 +4,12 @@ form, one extraction, disagreements and reconciliation, and the audit trail. Eve
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.concurrency import run_in_threadpool
 
 from stemdm.evidence.errors import EvidenceError
 from stemdm.evidence.vocab import OUTCOMES
@@ -68,16 +70,22 @@ async def login(request: Request) -> Response:
         return refused
     engine = request.app.state.engine
     name, client = form.get("name", "")[:64], client_of(request)
-    if accounts.throttled(engine, name, client):
+    # database work and Argon2 (0.1-0.3 s) run in the thread pool: sign-ins never stall other requests
+    if await run_in_threadpool(accounts.throttled, engine, name, client):
         message = tr(request, "Too many failed sign-ins; wait %(s)s seconds.", s=accounts.WINDOW_S)
         return render(request, "login.html.j2", status=429, next=_local(form.get("next")), message=message)
-    user = accounts.verify_password(engine, name, form.get("password", ""))
+    await asyncio.sleep(await run_in_threadpool(accounts.slowdown_s, engine, name))
+    user = await run_in_threadpool(accounts.verify_password, engine, name, form.get("password", ""))
     if user is None:
-        accounts.record_failure(engine, name, client)
+        await run_in_threadpool(accounts.record_failure, engine, name, client)
         return render(request, "login.html.j2", status=401, next=_local(form.get("next")),
                       message=tr(request, "Wrong name or password."))  # fmt: skip
+    language = request.session.get("lang")
     request.session.clear()  # a new session on sign-in (no fixation)
-    request.session["uid"] = user.id
+    request.session["sid"] = await run_in_threadpool(accounts.start_session, engine, user)
+    if language:
+        request.session["lang"] = language  # the language chosen before sign-in is kept
+    request.scope.pop("stemdm_user", None)
     return redirect(_local(form.get("next")))
 
 
@@ -86,7 +94,8 @@ async def logout(request: Request) -> Response:
     _, refused = await _form(request)
     if refused:
         return refused
-    request.session.clear()
+    await run_in_threadpool(accounts.end_session, request.app.state.engine, request.session.get("sid"))
+    request.session.clear()  # and every copy of the cookie is now worthless: the session ended server-side
     return redirect("/login")
 
 

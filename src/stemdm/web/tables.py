@@ -49,6 +49,23 @@ api_tokens = Table(
     Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
     Column("token_sha256", String(64), nullable=False, unique=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True)),  # 0005: None = made before tokens expired
+    Column("revoked_at", DateTime(timezone=True)),  # 0005
+)
+
+#: server-side sign-in sessions (migration 0005_sessions): the cookie holds a random id whose SHA-256 is
+#: kept here, so that sign-out, a password change or a deactivation ends every copy of the cookie
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("session_sha256", String(64), nullable=False, unique=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),  # absolute: never extended
+    Column("ended_at", DateTime(timezone=True)),
+    Column("ended_why", String(32)),
+    Index("ix_web_sessions_user", "user_id"),
 )
 
 login_failures = Table(
