@@ -23,8 +23,8 @@ ACTIONS = (
 CONVERSIONS = ("mean and SD",)
 #: job states, comparison outcomes and next-trial targets shown in the run pages
 RUNS = (
-    "queued", "running", "done", "failed", "added", "removed", "changed", "certainty", "estimate", "k",
-    "pooled effect", "prediction-interval limit", "minimal important difference",
+    "queued", "running", "done", "failed", "cancelled", "added", "removed", "changed", "certainty",
+    "estimate", "k", "pooled effect", "prediction-interval limit", "minimal important difference",
 )  # fmt: skip
 
 

@@ -66,6 +66,10 @@ MAX_INFUSIONS = 100
 MAX_VISITS = 200
 #: Patients per arm: memory grows ~linearly (about 1 GB per 100,000 at 48 weeks); beyond this, use chunks.
 MAX_PATIENTS_PER_ARM = 100_000
+#: Work budget of one trial, per arm: patient-weeks simulated (100,000 patients x 2 years, about 2 minutes
+#: on a 2-core machine: benchmarks/bench_sim_scale.py) and patient-visits (each visit runs a meal test).
+MAX_PATIENT_WEEKS = 100_000 * 104
+MAX_PATIENT_VISITS = 100_000 * 26
 #: Seconds to wait for a Dask scheduler before saying it cannot be reached.
 SCHEDULER_TIMEOUT_S = 10
 
@@ -155,9 +159,28 @@ class TrialDesign(BaseModel):
                 f"a PSC-islet graft of {self.dose * self.infusions:g} beta-cell equivalents exceeds "
                 f"{MAX_GRAFT:g} x a healthy beta-cell mass; dose is in healthy-mass units"
             )
+        self._check_budget()
         self.regimen()  # validates pathway, source, route, dose
         self.baseline()
         return self
+
+    def _check_budget(self) -> None:
+        """Refuse designs whose work is absurd (hours of CPU) before anything runs: the same limit for the
+        CLI, the workbench and the API."""
+        patient_weeks = self.patients_per_arm * self.weeks
+        if patient_weeks > MAX_PATIENT_WEEKS:
+            raise ValueError(
+                f"patients_per_arm: {self.patients_per_arm:,} patients x {self.weeks} weeks = "
+                f"{patient_weeks:,} patient-weeks per arm, more than the {MAX_PATIENT_WEEKS:,} one run may "
+                "take; fewer patients or a shorter trial (weeks)"
+            )
+        patient_visits = self.patients_per_arm * len(set(self.visits))
+        if patient_visits > MAX_PATIENT_VISITS:
+            raise ValueError(
+                f"visits: {len(set(self.visits))} visits x {self.patients_per_arm:,} patients = "
+                f"{patient_visits:,} meal tests per arm, more than the {MAX_PATIENT_VISITS:,} one run may "
+                "take; fewer visits or patients (patients_per_arm)"
+            )
 
     def regimen(self) -> Regimen:
         days = tuple(int(round(i * self.interval_weeks * 7)) for i in range(self.infusions))

@@ -182,6 +182,33 @@ def get_simulation(request: Request, job_id: int) -> Any:
     return _job(request, job_id, "simulation")
 
 
+@router.post("/reviews/{job_id}/cancel")
+def cancel_review(request: Request, job_id: int) -> Any:
+    """Cancel a queued or running review run (its author or an admin): 200 with its status."""
+    return _cancel(request, job_id, "review")
+
+
+@router.post("/simulations/{job_id}/cancel")
+def cancel_simulation(request: Request, job_id: int) -> Any:
+    """Cancel a queued or running simulation (its author or an admin): 200 with its status."""
+    return _cancel(request, job_id, "simulation")
+
+
+def _cancel(request: Request, job_id: int, kind: str) -> Any:
+    from stemdm.web import jobs
+
+    user = _user(request, writing=True)
+    if isinstance(user, Response):
+        return user
+    job = jobs.get(request.app.state.engine, job_id)
+    if job is None or job["kind"] != kind:
+        return JSONResponse({"detail": f"no {kind} {job_id}"}, status_code=404)
+    if user.role != "admin" and job["user"] != user.name:
+        return JSONResponse({"detail": "only the run's author or an admin can cancel it"}, status_code=403)
+    jobs.cancel(request.app.state.engine, job_id, user)
+    return jobs.api_view(jobs.get(request.app.state.engine, job_id))
+
+
 def _job(request: Request, job_id: int, kind: str) -> Any:
     from stemdm.web import jobs
 

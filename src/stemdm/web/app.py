@@ -100,7 +100,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ex.repair_stranded_claims(store.engine, store)  # claims an earlier stemdm stranded (claim, then import)
     app.state.templates = {lang: _templates(lang) for lang in LANGUAGES}
     app.state.data_dir = settings.data_dir or accounts.data_dir()
-    app.state.runner = JobRunner(store.url, app.state.data_dir, workers=settings.job_workers)
+    app.state.runner = JobRunner(
+        store.url, app.state.data_dir, workers=settings.job_workers, engine=store.engine
+    )
     app.add_middleware(
         SessionMiddleware, secret_key=key, session_cookie="stemdm_session", max_age=SESSION_HOURS * 3600,
         same_site="lax", https_only=settings.secure_cookies,

@@ -7,6 +7,13 @@
 - The worker opens the store itself, marks the job running, reports progress (0-1, at most twice a second),
   writes its files under ``<data dir>/jobs/<id>/`` and stores the JSON the CLI's ``--json`` prints; a failure
   is stored as a one-line reason (never a traceback) and shown in the page.
+- Every run has its own folder, named by a random run key (ids can repeat after a store is restored), cleared
+  when the run is submitted; its files are served only once it is done.
+- Restarts and crashes: a worker marks its run running only if it is still queued (so a run submitted twice
+  runs once) and beats a heartbeat with its progress. When a server starts, runs left queued are submitted
+  again and runs left running without a heartbeat for ``STALE_AFTER`` are failed with the reason. A pool
+  whose worker was killed (``BrokenProcessPool``) is replaced and its unfinished runs are failed, saying so.
+- A queued or running run can be cancelled (page button, API); the worker stops at its next progress report.
 - A review run keeps its protocol, the evidence store's version (newest audit id) and its time, so two runs
   can be compared: rows added, removed or changed, with the protocol differences and the evidence records
   changed between the two versions as the reasons.
@@ -18,6 +25,8 @@ import concurrent.futures
 import json
 import multiprocessing
 import os
+import secrets
+import shutil
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,23 +46,40 @@ MAX_PENDING = 20
 PROGRESS_EVERY_S = 0.5
 #: a run still queued or running this long after it was started was lost (server restarted, worker killed)
 LOST_AFTER = timedelta(hours=6)
+#: a running run whose worker gave no sign of life for this long, when a server starts, was lost
+STALE_AFTER = timedelta(minutes=15)
 
 
 class JobError(ValueError):
     """A run that cannot be started (too many waiting)."""
 
 
-def job_dir(data_dir: Path, job_id: int) -> Path:
-    return data_dir / "jobs" / str(int(job_id))
+class CancelledError(Exception):
+    """The run was cancelled while it ran."""
+
+
+def job_dir(data_dir: Path, job_id: int, run_key: str | None = None) -> Path:
+    """A run's folder: ``jobs/<run key>`` (runs made before run keys: ``jobs/<id>``)."""
+    return data_dir / "jobs" / (run_key if run_key else str(int(job_id)))
+
+
+def folder_of(data_dir: Path, job: dict[str, Any]) -> Path:
+    return job_dir(data_dir, job["id"], job.get("run_key"))
 
 
 class JobRunner:
     """The process pool that runs jobs for one server process."""
 
-    def __init__(self, db_url: str, data_dir: Path, workers: int = 2) -> None:
-        self.db_url, self.data_dir = db_url, data_dir
-        self.pool = concurrent.futures.ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+    def __init__(self, db_url: str, data_dir: Path, workers: int = 2, engine: Engine | None = None) -> None:
+        self.db_url, self.data_dir, self.workers = db_url, data_dir, workers
+        self.pool = self._new_pool()
+        self.running: dict[int, concurrent.futures.Future] = {}
+        if engine is not None:
+            self.recover(engine)
+
+    def _new_pool(self) -> concurrent.futures.ProcessPoolExecutor:
+        return concurrent.futures.ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
         )
 
     def submit(self, engine: Engine, user: User, kind: str, params: dict[str, Any], lang: str) -> int:
@@ -61,6 +87,7 @@ class JobRunner:
         if kind not in KINDS:
             raise JobError(f"kind: {kind!r}")
         mark_lost(engine)
+        run_key = secrets.token_hex(8)
         with write_transaction(engine) as connection:
             pending = connection.execute(
                 select(func.count()).where(jobs.c.status.in_(("queued", "running")))
@@ -72,14 +99,84 @@ class JobRunner:
                 insert(jobs).values(
                     kind=kind, status="queued", progress=0.0, params=json.dumps(params, ensure_ascii=False),
                     lang=lang, data_version=version, created_by=user.id, created_at=datetime.now(UTC),
+                    run_key=run_key,
                 )
             ).inserted_primary_key[0]  # fmt: skip
-        target = _run_review if kind == "review" else _run_simulation
-        self.pool.submit(target, self.db_url, job_id, str(job_dir(self.data_dir, job_id)))
+        folder = job_dir(self.data_dir, job_id, run_key)
+        shutil.rmtree(folder, ignore_errors=True)  # never another run's files under this run
+        self._dispatch(engine, job_id, kind, folder)
         return job_id
+
+    def _dispatch(self, engine: Engine, job_id: int, kind: str, folder: Path) -> None:
+        target = _run_review if kind == "review" else _run_simulation
+        try:
+            future = self.pool.submit(target, self.db_url, job_id, str(folder))
+        except concurrent.futures.process.BrokenProcessPool:
+            self._replace_pool(engine)
+            future = self.pool.submit(target, self.db_url, job_id, str(folder))
+        self.running[job_id] = future
+        future.add_done_callback(lambda done, job_id=job_id: self._finished(engine, job_id, done))
+
+    def _finished(self, engine: Engine, job_id: int, future: concurrent.futures.Future) -> None:
+        self.running.pop(job_id, None)
+        if not future.cancelled() and isinstance(
+            future.exception(), concurrent.futures.process.BrokenProcessPool
+        ):
+            fail_unfinished(engine, [job_id], "its worker process was stopped (killed or out of memory)")
+
+    def _replace_pool(self, engine: Engine) -> None:
+        """A pool whose worker died accepts nothing more: fail the runs it held, start a new one."""
+        lost = list(self.running)
+        self.running.clear()
+        fail_unfinished(engine, lost, "its worker process was stopped (killed or out of memory)")
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.pool = self._new_pool()
+
+    def recover(self, engine: Engine) -> dict[str, list[int]]:
+        """At server start: fail runs left running with no heartbeat for ``STALE_AFTER``, and submit the runs
+        left queued again (a worker runs a queued run once, however many servers submit it)."""
+        now = datetime.now(UTC)
+        with engine.connect() as connection:
+            left = connection.execute(
+                select(jobs.c.id, jobs.c.kind, jobs.c.status, jobs.c.run_key, jobs.c.heartbeat_at,
+                       jobs.c.started_at).where(jobs.c.status.in_(("queued", "running")))
+            ).mappings().all()  # fmt: skip
+        stale = [j["id"] for j in left if j["status"] == "running"
+                 and _older(j["heartbeat_at"] or j["started_at"], now - STALE_AFTER)]  # fmt: skip
+        fail_unfinished(engine, stale, "the server stopped while it ran; start it again")
+        queued = [j for j in left if j["status"] == "queued"]
+        for job in queued:
+            self._dispatch(engine, job["id"], job["kind"], job_dir(self.data_dir, job["id"], job["run_key"]))
+        return {"failed": stale, "resubmitted": [j["id"] for j in queued]}
 
     def shutdown(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def cancel(engine: Engine, job_id: int, by: User) -> bool:
+    """Cancel a queued or running run (its worker stops at its next progress report); False when it had
+    already ended."""
+    with write_transaction(engine) as connection:
+        return bool(connection.execute(
+            update(jobs).where(jobs.c.id == job_id, jobs.c.status.in_(("queued", "running")))
+            .values(status="cancelled", error=f"cancelled by {by.name}", finished_at=datetime.now(UTC))
+        ).rowcount)  # fmt: skip
+
+
+def fail_unfinished(engine: Engine, job_ids: list[int], why: str) -> None:
+    if not job_ids:
+        return
+    with write_transaction(engine) as connection:
+        connection.execute(
+            update(jobs).where(jobs.c.id.in_(job_ids), jobs.c.status.in_(("queued", "running")))
+            .values(status="failed", error=why, finished_at=datetime.now(UTC))
+        )  # fmt: skip
+
+
+def _older(at: datetime | None, cutoff: datetime) -> bool:
+    if at is None:
+        return True
+    return (at if at.tzinfo else at.replace(tzinfo=UTC)) < cutoff
 
 
 def mark_lost(engine: Engine, now: datetime | None = None) -> int:
@@ -119,7 +216,7 @@ def api_view(job: dict[str, Any]) -> dict[str, Any]:
     out = {"id": job["id"], "kind": job["kind"], "status": job["status"], "progress": job["progress"]}
     if job["status"] == "done":
         out["result"] = job["result"]
-    if job["status"] == "failed":
+    if job["status"] in ("failed", "cancelled"):
         out["error"] = job["error"]
     return out
 
@@ -213,17 +310,27 @@ class _Progress:
         now = time.monotonic()
         if now - self.last >= PROGRESS_EVERY_S:
             self.last = now
-            _set(self.engine, self.job_id, progress=min(max(float(share), 0.0), 0.99))
-
-
-def _set(engine: Engine, job_id: int, **values: Any) -> None:
-    with write_transaction(engine) as connection:
-        connection.execute(update(jobs).where(jobs.c.id == job_id).values(**values))
+            with write_transaction(self.engine) as connection:
+                moved = connection.execute(
+                    update(jobs).where(jobs.c.id == self.job_id, jobs.c.status == "running")
+                    .values(progress=min(max(float(share), 0.0), 0.99), heartbeat_at=datetime.now(UTC))
+                ).rowcount  # fmt: skip
+            if not moved:  # cancelled (or failed by a restarting server): stop here
+                raise CancelledError(f"run {self.job_id} is no longer running")
 
 
 def _start(db_url: str, job_id: int) -> tuple[Store, dict[str, Any]]:
+    """Mark the run running if it is still queued (else :class:`CancelledError`: cancelled, or already
+    taken by another submission of the same run)."""
     store = Store(db_url)
-    _set(store.engine, job_id, status="running", started_at=datetime.now(UTC), progress=0.0)
+    now = datetime.now(UTC)
+    with write_transaction(store.engine) as connection:
+        claimed = connection.execute(
+            update(jobs).where(jobs.c.id == job_id, jobs.c.status == "queued")
+            .values(status="running", started_at=now, heartbeat_at=now, progress=0.0)
+        ).rowcount  # fmt: skip
+    if not claimed:
+        raise CancelledError(f"run {job_id} is not queued")
     job = get(store.engine, job_id)
     assert job is not None
     return store, job
@@ -231,12 +338,22 @@ def _start(db_url: str, job_id: int) -> tuple[Store, dict[str, Any]]:
 
 def _finish(store: Store, job_id: int, result: dict[str, Any]) -> None:
     payload = json.dumps(json_safe(result), ensure_ascii=False)
-    _set(store.engine, job_id, status="done", progress=1.0, result=payload, finished_at=datetime.now(UTC))
+    with write_transaction(store.engine) as connection:
+        connection.execute(
+            update(jobs).where(jobs.c.id == job_id, jobs.c.status == "running")
+            .values(status="done", progress=1.0, result=payload, finished_at=datetime.now(UTC))
+        )  # fmt: skip
 
 
 def _fail(db_url: str, job_id: int, error: BaseException) -> None:
+    if isinstance(error, CancelledError):
+        return  # its status already says why
     why = f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"[:500]
-    _set(Store(db_url).engine, job_id, status="failed", error=why, finished_at=datetime.now(UTC))
+    with write_transaction(Store(db_url).engine) as connection:
+        connection.execute(
+            update(jobs).where(jobs.c.id == job_id, jobs.c.status.in_(("queued", "running")))
+            .values(status="failed", error=why, finished_at=datetime.now(UTC))
+        )  # fmt: skip
 
 
 def _run_review(db_url: str, job_id: int, out: str) -> None:

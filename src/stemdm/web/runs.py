@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from stemdm.review.protocol import ProtocolError, protocol_from_text
 from stemdm.web import jobs
-from stemdm.web.app import evidence, language, redirect, render, tr
+from stemdm.web.app import evidence, forbidden, language, redirect, render, tr
 from stemdm.web.pages import _signed_in, _writer_form
 
 router = APIRouter(include_in_schema=False)
@@ -160,6 +160,30 @@ def simulation_file(request: Request, job_id: int, name: str) -> Response:
     return _file(request, job_id, "simulation", name, name in SIMULATION_FILES)
 
 
+@router.post("/reviews/{job_id}/cancel")
+async def cancel_review(request: Request, job_id: int) -> Response:
+    return await _cancel(request, job_id, "review")
+
+
+@router.post("/simulations/{job_id}/cancel")
+async def cancel_simulation(request: Request, job_id: int) -> Response:
+    return await _cancel(request, job_id, "simulation")
+
+
+async def _cancel(request: Request, job_id: int, kind: str) -> Response:
+    """Cancel a queued or running run (its author or an admin)."""
+    user, form, refused = await _writer_form(request)
+    if refused:
+        return refused
+    job = jobs.get(request.app.state.engine, job_id)
+    if job is None or job["kind"] != kind:
+        return render(request, "error.html.j2", status=404, message=tr(request, "No such run."))
+    if user.role != "admin" and job["user"] != user.name:
+        return forbidden(request, tr(request, "Only the run's author or an admin can cancel it."))
+    jobs.cancel(request.app.state.engine, job_id, user)
+    return redirect(f"/{kind}s/{job_id}")
+
+
 # -- the next-trial planner ----------------------------------------------
 
 
@@ -199,7 +223,7 @@ def _run_page(request: Request, job_id: int, kind: str, template: str) -> Respon
     others = [
         r for r in jobs.listing(request.app.state.engine, kind) if r["id"] != job_id and r["status"] == "done"
     ]
-    folder = jobs.job_dir(request.app.state.data_dir, job_id) / "figures"
+    folder = jobs.folder_of(request.app.state.data_dir, job) / "figures"
     figures = sorted(p.name for p in folder.glob("*.png")) if folder.is_dir() else []
     return render(request, template, job=job, others=others, figures=figures,
                   params_json=json.dumps(job["params"], indent=1))  # fmt: skip
@@ -210,9 +234,9 @@ def _file(request: Request, job_id: int, kind: str, name: str, allowed: bool) ->
     if refused:
         return refused
     job = jobs.get(request.app.state.engine, job_id)
-    if job is None or job["kind"] != kind or not allowed:
+    if job is None or job["kind"] != kind or not allowed or job["status"] != "done" or "\x00" in name:
         return render(request, "error.html.j2", status=404, message=tr(request, "No such file."))
-    folder = jobs.job_dir(request.app.state.data_dir, job_id).resolve()
+    folder = jobs.folder_of(request.app.state.data_dir, job).resolve()
     path = (folder / name).resolve()
     if folder not in path.parents or not path.is_file():
         return render(request, "error.html.j2", status=404, message=tr(request, "No such file."))

@@ -129,7 +129,7 @@ jobs = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("kind", String(16), nullable=False),  # review | simulation
-    Column("status", String(16), nullable=False),  # queued | running | done | failed
+    Column("status", String(16), nullable=False),  # queued | running | done | failed | cancelled
     Column("progress", Float, nullable=False),  # 0-1
     Column("params", Text, nullable=False),  # the protocol or design, as JSON
     Column("lang", String(8), nullable=False),
@@ -140,5 +140,8 @@ jobs = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("started_at", DateTime(timezone=True)),
     Column("finished_at", DateTime(timezone=True)),
+    Column("run_key", String(32)),  # 0005: the run's folder (ids can repeat after a restore)
+    Column("heartbeat_at", DateTime(timezone=True)),  # 0005: last sign of life of its worker
     Index("ix_jobs_kind_created", "kind", "created_at"),
+    UniqueConstraint("run_key", name="uq_jobs_run_key"),
 )

@@ -1,5 +1,5 @@
-"""Server-side sign-in sessions (ended by sign-out, password change, deactivation; absolute lifetime) and API
-tokens that expire and can be revoked.
+"""Server-side sign-in sessions (ended by sign-out, password change, deactivation; absolute lifetime), API
+tokens that expire and can be revoked, and runs with their own folder key and a heartbeat.
 
 Revision ID: 0005_sessions
 Revises: 0004_store_state
@@ -35,9 +35,17 @@ def upgrade() -> None:
     with op.batch_alter_table("api_tokens") as batch:
         batch.add_column(sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True))
         batch.add_column(sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True))
+    with op.batch_alter_table("jobs") as batch:
+        batch.add_column(sa.Column("run_key", sa.String(length=32), nullable=True))
+        batch.add_column(sa.Column("heartbeat_at", sa.DateTime(timezone=True), nullable=True))
+        batch.create_unique_constraint("uq_jobs_run_key", ["run_key"])
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("jobs") as batch:
+        batch.drop_constraint("uq_jobs_run_key", type_="unique")
+        batch.drop_column("heartbeat_at")
+        batch.drop_column("run_key")
     with op.batch_alter_table("api_tokens") as batch:
         batch.drop_column("revoked_at")
         batch.drop_column("expires_at")
