@@ -21,7 +21,7 @@ from stemdm.cli_checks import UsageError, choice, number, output_path
 from stemdm.evidence.bundled import bundled_caveats
 from stemdm.evidence.coverage import coverage
 from stemdm.evidence.errors import EvidenceError, Problem
-from stemdm.evidence.formats import EvidenceBundle, read_any, write_any, write_csv_dir
+from stemdm.evidence.formats import NOT_READ, EvidenceBundle, read_any, write_any, write_csv_dir
 from stemdm.evidence.records import Trial
 from stemdm.evidence.revman import read_revman
 from stemdm.evidence.store import Store, redact
@@ -364,6 +364,22 @@ def _read(
     raise AssertionError("unreachable")
 
 
+StrictOption = Annotated[
+    bool,
+    typer.Option("--strict", help="A file, sheet or key that is not read is an error, not a warning."),
+]
+
+
+def _strict(problems: list[Problem], strict: bool) -> list[Problem]:
+    """With --strict, every 'not read' warning (a file, sheet or JSON key that was skipped) is an error."""
+    if not strict:
+        return problems
+    return [
+        Problem(p.record_type, p.row, p.key, p.field, p.value, p.why, "error") if p.field == NOT_READ else p
+        for p in problems
+    ]
+
+
 RevmanOption = Annotated[
     Path | None,
     typer.Option(
@@ -379,11 +395,14 @@ def validate(
     db: DbOption = None,
     as_json: JsonOption = False,
     revman_map: RevmanOption = None,
+    strict: StrictOption = False,
 ) -> None:
     """Check a file against the schema and against the store (references, n, follow-up, duplicates, overlaps)
-    without changing anything. Exit code 2 when there is any error."""
+    without changing anything. Exit code 2 when there is any error; every file, sheet or key not read is
+    named (an error with --strict)."""
     store = _open(db, as_json)
     bundle, problems = _read(file, revman_map, store, as_json)
+    problems = _strict(problems, strict)
     problems += check_bundle(bundle, store.load(strict=False))
     if any(p.severity == "error" for p in problems):
         _fail_problems(problems, as_json, f"{file} is not valid")
@@ -401,10 +420,13 @@ def import_command(
     db: DbOption = None,
     as_json: JsonOption = False,
     revman_map: RevmanOption = None,
+    strict: StrictOption = False,
 ) -> None:
-    """Import a file in one transaction: all rows or none; re-importing the same file changes nothing."""
+    """Import a file in one transaction: all rows or none; re-importing the same file changes nothing. Every
+    file, sheet or key not read is named (with --strict, nothing is imported then)."""
     store = _open(db, as_json)
     bundle, problems = _read(file, revman_map, store, as_json)
+    problems = _strict(problems, strict)
     try:
         report = store.import_bundle(bundle, str(file), problems)
     except EvidenceError as error:

@@ -8,9 +8,12 @@ export reproduces the file byte for byte.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
+import re
+import stat
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -270,22 +273,92 @@ def kind_of_csv(path: Path, text: str) -> str:
     )
 
 
+#: the problem field of a file, sheet or key an import did not read (a warning; an error with --strict)
+NOT_READ = "not_read"
+#: CJK Unified Ideographs: text that decodes as GB18030 and holds some is taken as Chinese, not mojibake
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def check_regular_file(path: Path) -> None:
+    """Refuse a FIFO, device or socket before opening it (reading one could wait forever)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as error:
+        raise _file_error(path, "path", f"cannot read: {error.strerror or error}") from None
+    if not stat.S_ISREG(mode):
+        raise _file_error(path, "path", "not a regular file (a pipe, device or socket); give a file")
+
+
+def read_text(path: Path) -> tuple[str, list[Problem]]:
+    """A text file's content: UTF-8 (with or without a BOM), UTF-16 with its BOM, or GB18030/GBK as Chinese
+    tools (CNKI, Wanfang, Excel in a Chinese locale) often save, said in a warning; anything else is refused
+    with what to do."""
+    check_regular_file(path)
+    raw = path.read_bytes()
+    for bom, codec in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+                       (codecs.BOM_UTF16_BE, "utf-16")):  # fmt: skip
+        if raw.startswith(bom):
+            try:
+                return raw.decode(codec), []
+            except UnicodeDecodeError as error:
+                raise _file_error(path, "encoding", f"damaged {codec} text at byte {error.start}") from None
+    try:
+        return raw.decode("utf-8"), []
+    except UnicodeDecodeError as error:
+        first_bad = error.start
+    try:
+        text = raw.decode("gb18030")
+    except UnicodeDecodeError:
+        text = ""
+    if _looks_chinese(text):
+        return text, [
+            Problem("file", None, str(path), "encoding", "GB18030",
+                    "read as GB18030/GBK (not UTF-8); check the Chinese text, or save the file as UTF-8",
+                    "warning")
+        ]  # fmt: skip
+    raise _file_error(
+        path, "encoding", f"not UTF-8 text (byte {first_bad}); save the file as UTF-8 (Excel: CSV UTF-8)"
+    )
+
+
+def _looks_chinese(text: str) -> bool:
+    """Whether GB18030-decoded text reads as Chinese rather than mojibake: Chinese words are runs of two or
+    more ideographs, while Latin-1 text read as GB18030 turns each accented letter and the next one into a
+    lone ideograph between Latin letters ("Zürich" -> "Z黵ich")."""
+    ideographs = _CJK.findall(text)
+    if not ideographs:
+        return False
+    in_runs = sum(len(run) for run in re.findall(r"[\u4e00-\u9fff]{2,}", text))
+    return in_runs >= 0.8 * len(ideographs)
+
+
+def not_read(path: Path, what: str, name: str, why: str) -> Problem:
+    return Problem("file", None, str(path), NOT_READ, name, f"{what} not read: {why}", "warning")
+
+
 def read_csv(path: Path) -> tuple[EvidenceBundle, list[Problem]]:
     """Read one CSV template (or a directory of them)."""
     if path.is_dir():
         bundle, problems = EvidenceBundle(), []
         files = [path / f"{kind}.csv" for kind in RECORD_BY_KIND if (path / f"{kind}.csv").is_file()]
+        names = ", ".join(f"{kind}.csv" for kind in RECORD_BY_KIND)
+        for other in sorted(set(path.iterdir()) - set(files)):
+            if not other.name.startswith("."):
+                problems.append(
+                    not_read(other, "file", other.name, f"not named after a record type ({names})")
+                )
         if not files:
-            names = ", ".join(f"{kind}.csv" for kind in RECORD_BY_KIND)
             raise _file_error(path, "folder", f"no evidence files in this folder (expected any of {names})")
         for file in files:
             part, part_problems = read_csv(file)
             bundle.extend(part)
             problems.extend(part_problems)
         return bundle, problems
-    text = path.read_text(encoding="utf-8-sig")
+    text, problems = read_text(path)
     if "\x00" in text:
         raise _file_error(path, "file", "contains NUL bytes: not a text CSV file")
+    if not text.strip():
+        raise _file_error(path, "file", "empty: no header row and no records")
     kind = kind_of_csv(path, text)
     lines = text.splitlines(keepends=True)
     skipped = 0
@@ -303,7 +376,10 @@ def read_csv(path: Path) -> tuple[EvidenceBundle, list[Problem]]:
     if reader.fieldnames and len(set(reader.fieldnames)) < len(reader.fieldnames):
         repeated = sorted({n for n in reader.fieldnames if reader.fieldnames.count(n) > 1})
         raise _file_error(path, "header", f"column(s) {repeated} appear more than once")
-    records, problems = parse_rows(kind, rows, row_numbers=line_numbers)
+    if not reader.fieldnames:
+        raise _file_error(path, "header", "no header row (only comments): nothing to read")
+    records, found = parse_rows(kind, rows, row_numbers=line_numbers)
+    problems += found
     bundle = EvidenceBundle()
     for row, record in records:
         bundle.add(record, row)
@@ -338,8 +414,9 @@ def bundle_to_json(bundle: EvidenceBundle) -> str:
 
 
 def read_json(path: Path) -> tuple[EvidenceBundle, list[Problem]]:
+    text, problems = read_text(path)
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        document = json.loads(text)
     except json.JSONDecodeError as error:
         raise _file_error(path, "json", f"not valid JSON: {error}") from None
     except RecursionError:
@@ -348,7 +425,10 @@ def read_json(path: Path) -> tuple[EvidenceBundle, list[Problem]]:
         raise _file_error(
             path, "schema", 'not a stemdm evidence document (missing "schema": "stemdm-evidence")'
         )
-    bundle, problems = EvidenceBundle(), []
+    bundle = EvidenceBundle()
+    known = {"schema", "schema_version", "stemdm_version", "disclaimer", *RECORD_BY_KIND}
+    for key in sorted(set(document) - known):
+        problems.append(not_read(path, "key", key, f"not a record type ({', '.join(RECORD_BY_KIND)})"))
     for model in RECORD_TYPES:
         rows = document.get(model.kind, [])
         if not isinstance(rows, list):
@@ -413,6 +493,7 @@ def _xlsx_value(value: Any) -> Any:
 def read_xlsx(path: Path) -> tuple[EvidenceBundle, list[Problem]]:
     from openpyxl import load_workbook
 
+    check_regular_file(path)
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except Exception as error:  # openpyxl raises several types for a damaged or foreign file
@@ -421,6 +502,11 @@ def read_xlsx(path: Path) -> tuple[EvidenceBundle, list[Problem]]:
         ) from None
     bundle, problems = EvidenceBundle(), []
     sheets = [name for name in workbook.sheetnames if name in RECORD_BY_KIND]
+    for other in workbook.sheetnames:
+        if other not in RECORD_BY_KIND and other != "README":
+            problems.append(
+                not_read(path, "sheet", other, f"not named after a record type ({', '.join(RECORD_BY_KIND)})")
+            )
     if not sheets:
         raise EvidenceError(
             [

@@ -26,6 +26,7 @@ design field "not reported" (a reviewer completes them in the CSV/Excel template
 from __future__ import annotations
 
 import csv
+import io
 import re
 import tomllib
 import xml.etree.ElementTree as ET
@@ -34,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from stemdm.evidence.errors import EvidenceError, Problem
-from stemdm.evidence.formats import EvidenceBundle, parse_rows
+from stemdm.evidence.formats import EvidenceBundle, check_regular_file, parse_rows, read_text
 
 
 @dataclass(frozen=True)
@@ -107,8 +108,15 @@ def read_data_package_csv(path: Path) -> list[StudyRow]:
     """Study rows of a Cochrane data-package CSV (columns such as 'Analysis name', 'Study',
     'Experimental mean',
     'Experimental SD', 'Experimental N', 'Control cases'; dots or spaces, any case)."""
-    with path.open(encoding="utf-8-sig", newline="") as handle:
+    text, _warnings = read_text(path)
+    with io.StringIO(text, newline="") as handle:
         reader = csv.DictReader(handle)
+        names = reader.fieldnames or []
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise EvidenceError(
+                [Problem("file", None, str(path), "columns", repeated, "column(s) appear more than once")]
+            )
         columns = {
             name: _DATA_PACKAGE.get(re.sub(r"[._]+", " ", name).strip().lower())
             for name in reader.fieldnames or []
@@ -148,11 +156,40 @@ def read_data_package_csv(path: Path) -> list[StudyRow]:
 
 def read_mapping(path: Path) -> dict[str, Any]:
     try:
+        check_regular_file(path)
         mapping = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (tomllib.TOMLDecodeError, OSError) as error:
+    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as error:
         raise EvidenceError(
             [Problem("mapping", None, str(path), "toml", None, f"cannot read mapping: {error}")]
         ) from None
+    return _checked_mapping(mapping, path)
+
+
+#: what each part of a mapping file holds: a table of text values, or a list of such tables
+_MAPPING_SHAPE = {"defaults": dict, "outcome": list, "study": list}
+
+
+def _checked_mapping(mapping: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The mapping if its parts have the shapes the module docstring shows, else every misfit named."""
+    problems = []
+    for key, value in mapping.items():
+        if key not in _MAPPING_SHAPE:
+            problems.append(Problem("mapping", None, str(path), key, None,
+                                    f"unknown part; use {', '.join(_MAPPING_SHAPE)}"))  # fmt: skip
+        elif not isinstance(value, _MAPPING_SHAPE[key]):
+            shape = "a [defaults] table" if key == "defaults" else f"a list of [[{key}]] tables"
+            problems.append(Problem("mapping", None, str(path), key, None, f"must be {shape}"))
+        elif isinstance(value, list):
+            for i, item in enumerate(value, start=1):
+                if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+                    problems.append(Problem("mapping", i, str(path), f"{key}.name", None,
+                                            f"[[{key}]] entry {i} needs a name (text)"))  # fmt: skip
+                elif key == "outcome" and not isinstance(item.get("timepoint_weeks", 0), int | float):
+                    weeks = item.get("timepoint_weeks")
+                    problems.append(Problem("mapping", i, str(path), "outcome.timepoint_weeks", weeks,
+                                            "must be a number of weeks"))  # fmt: skip
+    if problems:
+        raise EvidenceError(problems, f"mapping {path}")
     return mapping
 
 
