@@ -167,7 +167,7 @@ def test_blinding_double_extraction_and_reconciliation(app):
     alice, bob, ada = (client_for(app, name) for name in ("alice", "bob", "ada"))
     first = extraction_form(alice, "Zang2022", mean="7.9")
     first_id = int(first.headers["location"].rsplit("/", 1)[1])
-    assert bob.get(f"/extractions/{first_id}").status_code == 403  # blinded: bob has not entered it
+    assert bob.get(f"/extractions/{first_id}").status_code == 404  # blinded: answered as "no such"
     assert "7.9" not in bob.get("/trials/Zang2022").text.split("Extractions you can see")[1]
     second = extraction_form(bob, "Zang2022", mean="7.6")
     assert second.status_code == 303

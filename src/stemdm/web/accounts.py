@@ -20,10 +20,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import secrets
+import stat
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -402,11 +404,19 @@ def secret_key(directory: Path | None = None) -> str:
     """The server's signing key: read from ``secret_key`` in the data directory, created there on first run
     (readable by its owner only). Several server processes share the file."""
     folder = directory or data_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with contextlib.suppress(OSError):  # the key and the runs' reports are the team's, not every local user's
+        os.chmod(folder, 0o700)
     path = folder / "secret_key"
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            raise AccountError(
+                f"{path}: readable by other users (mode {mode:o}); anyone who reads it can forge sign-ins. "
+                f"Run: chmod 600 {path}"
+            ) from None
         key = path.read_text(encoding="ascii").strip()
         if len(key) < 32:
             raise AccountError(

@@ -7,6 +7,7 @@ plus the ``X-CSRF-Token`` header for writes. No credentials: 401; a viewer writi
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter, Body, Request
@@ -91,7 +92,7 @@ def post_extraction(request: Request, record: dict[str, Any] = Body(...)) -> Any
         return problems_json(error)
     except ex.StaleError as error:
         return JSONResponse({"detail": str(error)}, status_code=409)
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, OverflowError) as error:
         return JSONResponse({"detail": [{"field": "version", "why": str(error)}]}, status_code=422)
     return {"id": saved.id, "slot": saved.slot, "version": saved.version}
 
@@ -130,6 +131,10 @@ def post_review(request: Request, body: dict[str, Any] | None = Body(None)) -> A
         return JSONResponse({"detail": [{"field": "lang", "why": "use en, zh or both"}]}, status_code=422)
     raw = body.get("protocol")
     if raw is not None:
+        from stemdm.review.protocol import MAX_PROTOCOL_BYTES
+
+        if len(json.dumps(raw, ensure_ascii=False).encode("utf-8")) > MAX_PROTOCOL_BYTES:
+            return _problems(f"protocol: larger than {MAX_PROTOCOL_BYTES:,} bytes; not a protocol")
         try:
             protocol_from_dict(raw, "protocol")
         except ProtocolError as error:

@@ -12,6 +12,7 @@ everywhere and links only for http(s) URLs.
 from __future__ import annotations
 
 import contextlib
+import json
 import secrets
 from dataclasses import dataclass
 from importlib import resources
@@ -93,9 +94,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         application.state.runner.shutdown()
 
-    app = FastAPI(
-        title="stemdm workbench", version=__version__, docs_url="/docs", redoc_url=None, lifespan=lifespan
-    )
+    app = FastAPI(  # /docs and /openapi.json are served below: locally, without scripts, signed in
+        title="stemdm workbench", version=__version__, docs_url=None, redoc_url=None, openapi_url=None,
+        lifespan=lifespan,
+    )  # fmt: skip
     app.state.store, app.state.engine = store, store.engine
     ex.repair_stranded_claims(store.engine, store)  # claims an earlier stemdm stranded (claim, then import)
     app.state.templates = {lang: _templates(lang) for lang in LANGUAGES}
@@ -107,6 +109,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         SessionMiddleware, secret_key=key, session_cookie="stemdm_session", max_age=SESSION_HOURS * 3600,
         same_site="lax", https_only=settings.secure_cookies,
     )  # fmt: skip
+
+    app.add_middleware(BodyLimit, limit=MAX_BODY_BYTES)
 
     @app.middleware("http")
     async def security_headers(request: Request, call_next):
@@ -131,11 +135,85 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     def favicon() -> Response:
         return Response(status_code=204)  # no icon shipped; a 404 would be a console error in every browser
 
+    @app.get("/docs", include_in_schema=False)
+    def api_docs(request: Request) -> Response:
+        """The API reference from the OpenAPI schema, as a plain page (no CDN, no script; signed in)."""
+        if session_user(request) is None:
+            return redirect("/login?next=/docs")
+        schema = app.openapi()
+        operations = [
+            {"method": method.upper(), "path": path,
+             "summary": op.get("description") or op.get("summary") or ""}
+            for path, item in sorted(schema["paths"].items()) for method, op in item.items()
+        ]  # fmt: skip
+        return render(request, "api_docs.html.j2", operations=operations)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi_schema(request: Request) -> Response:
+        if session_user(request) is None and _bearer_user(request) is None:
+            return JSONResponse({"detail": "sign in or send a bearer token"}, status_code=401)
+        return JSONResponse(app.openapi())
+
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, Any]:
         return {"status": "ok", "version": __version__, "schema": head_revision()}
 
     return app
+
+
+#: the largest request body accepted (the 1 MB protocol upload and its form fields), bytes
+MAX_BODY_BYTES = 2_000_000
+
+
+class _TooLargeError(Exception):
+    pass
+
+
+class BodyLimit:
+    """ASGI middleware: a request whose body is larger than ``limit`` bytes gets 413 before it is read whole
+    (its Content-Length, or the bytes counted as they arrive)."""
+
+    def __init__(self, app, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers") or []).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            await self._refuse(send)
+            return
+        seen = 0
+
+        async def counted():
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLargeError
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _TooLargeError:
+            await self._refuse(send)
+
+    async def _refuse(self, send) -> None:
+        body = json.dumps({"detail": f"request body larger than {self.limit:,} bytes"}).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+
+def _bearer_user(request: Request) -> User | None:
+    header = request.headers.get("authorization", "")
+    return (
+        accounts.user_for_token(request.app.state.engine, header[7:])
+        if header.startswith("Bearer ")
+        else None
+    )
 
 
 # -- shared by pages and api ------------------------------------------------------------------------

@@ -196,7 +196,10 @@ def serve(
     store = _store(db)  # migrate once here, before any worker starts
     os.environ["STEMDM_DB"] = store.url
     os.environ["STEMDM_SECURE_COOKIES"] = "1" if secure_cookies else "0"
-    accounts.secret_key()  # created once here, shared by the workers
+    try:
+        accounts.secret_key()  # created once here, shared by the workers
+    except accounts.AccountError as error:
+        _fail(str(error))
     console.print(f"stemdm workbench on http://{host}:{port} (store {term(redact(store.url))})")
     trusted = [ip.strip() for ip in (forwarded_allow_ips or "").split(",") if ip.strip()]
     uvicorn.run(

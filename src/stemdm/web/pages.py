@@ -165,6 +165,8 @@ async def extract(request: Request, trial_id: str) -> Response:
         return refused
     data: dict[str, Any] = {k: form.get(k, "") for k in MEASUREMENT_FIELDS} | {"trial_id": trial_id}
     version = form.get("version") or None
+    if version is not None and not (version.isascii() and version.isdigit() and len(version) < 10):
+        return _extract_page(request, trial_id, form, ["version: not a version number; reload the page"], 422)
     try:
         saved = ex.save(request.app.state.engine, request.app.state.store, user, data,
                         expected_version=int(version) if version else None,
@@ -195,10 +197,10 @@ def extraction_page(request: Request, extraction_id: int) -> Response:
         return refused
     try:
         found = ex.get(request.app.state.engine, extraction_id, user)
-    except LookupError:
-        return render(request, "error.html.j2", status=404, message=tr(request, "No such extraction."))
-    except ex.BlindedError:
-        return forbidden(request, tr(request, "Blinded until a second reviewer has entered this number."))
+    except (LookupError, ex.BlindedError):
+        # the same answer for "none" and "another's, still blinded": a 403 would tell who entered what
+        why = tr(request, "No such extraction, or blinded until a second reviewer has entered this number.")
+        return render(request, "error.html.j2", status=404, message=why)
     return render(request, "extraction.html.j2", extraction=found)
 
 
