@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -17,7 +19,7 @@ from rich.console import Console
 
 from stemdm.evidence.cli import announce_bundled_update
 from stemdm.evidence.errors import EvidenceError
-from stemdm.evidence.store import Store, redact
+from stemdm.evidence.store import Store, normalize_url, redact
 from stemdm.sanitize import term
 from stemdm.web import accounts
 from stemdm.web.tables import ROLES
@@ -64,6 +66,54 @@ def _password() -> str:
             _fail("password: set STEMDM_PASSWORD or run in a terminal to be asked")
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     return password
+
+
+@db_app.command("backup")
+def backup_command(
+    target: Annotated[Path, typer.Argument(help="A new folder for the backup")],
+    db: DbOption = None,
+) -> None:
+    """Back up the whole workbench: the database (evidence, accounts, extractions, audit, runs; SQLite by its
+    online backup API, PostgreSQL by pg_dump) and the data folder's signing key and run files."""
+    from stemdm.db.backup import BackupError, backup
+
+    store = _store(db)
+    try:
+        manifest = backup(store, accounts.data_dir(), target)
+    except (BackupError, OSError, sqlite3.Error) as error:
+        _fail(f"backup: {error}")
+    tables = manifest["counts"]
+    console.print(
+        f"backed up {term(redact(store.url))} (schema {manifest['schema_revision']}) into "
+        f"{term(str(target))}: "
+        f"{tables.get('users', 0)} accounts, {tables.get('extractions', 0)} extractions, "
+        f"{tables.get('audit', 0) + tables.get('web_audit', 0)} audit rows, {tables.get('jobs', 0)} runs"
+    )
+
+
+@db_app.command("restore")
+def restore_command(
+    source: Annotated[Path, typer.Argument(help="A folder written by `stemdm db backup`")],
+    db: DbOption = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an existing store and move run files aside")
+    ] = False,
+) -> None:
+    """Restore a backup into the store (--db) and the data folder (STEMDM_DATA_DIR); the store is then
+    migrated to this stemdm's schema. Stop the server first."""
+    from stemdm.db.backup import BackupError, restore
+    from stemdm.evidence.store import default_url
+
+    url = normalize_url(db or default_url())
+    try:
+        manifest = restore(source, url, accounts.data_dir(), force=force)
+    except (BackupError, OSError, sqlite3.Error, KeyError, ValueError) as error:
+        _fail(f"restore: {error}")
+    store = _store(db)  # migrates the restored store to this stemdm's schema
+    console.print(
+        f"restored {term(str(source))} (made {manifest['at']} by stemdm {manifest['stemdm_version']}) into "
+        f"{term(redact(store.url))}"
+    )
 
 
 @users_app.command("add")
