@@ -19,6 +19,9 @@ from stemdm.web.tables import reconciliations, web_audit
 from tests.web.conftest import client_for, csrf_of, extraction_form
 
 SLOT_PREFIX = "Zang2022/hba1c/24/msc"
+RECORD = {"trial_id": "Zang2022", "outcome_id": "hba1c", "timepoint_weeks": 24, "timepoint_label": "24 w",
+          "arm_id": "msc", "n": 40, "value_type": "final", "statistic": "mean_sd", "sd": 1.0, "unit": "%",
+          "source_url": "https://example.org/fulltext", "locator": "Table 2"}  # fmt: skip
 
 
 def _id(response) -> int:
@@ -81,11 +84,8 @@ def test_a_form_without_versions_is_refused(app):
 def test_a_crash_between_claim_and_import_leaves_neither(app, monkeypatch):
     engine, store = app.state.engine, app.state.store
     alice, bob, ada = (accounts.find_user(engine, n) for n in ("alice", "bob", "ada"))
-    record = {"trial_id": "Zang2022", "outcome_id": "hba1c", "timepoint_weeks": 24, "timepoint_label": "24 w",
-              "arm_id": "msc", "n": 40, "value_type": "final", "statistic": "mean_sd", "sd": 1.0, "unit": "%",
-              "source_url": "https://example.org/fulltext", "locator": "Table 2"}  # fmt: skip
-    a = ex.save(engine, store, alice, record | {"mean": 7.1})
-    ex.save(engine, store, bob, record | {"mean": 7.4})
+    a = ex.save(engine, store, alice, RECORD | {"mean": 7.1})
+    ex.save(engine, store, bob, RECORD | {"mean": 7.4})
 
     def killed(*_args, **_kwargs):
         raise RuntimeError("the server was killed here")  # between the claim and the import
@@ -104,11 +104,8 @@ def test_a_crash_between_claim_and_import_leaves_neither(app, monkeypatch):
 def test_a_claim_stranded_by_an_earlier_stemdm_is_freed_on_start(app, store_url, tmp_path):
     engine, store = app.state.engine, app.state.store
     alice, bob, ada = (accounts.find_user(engine, n) for n in ("alice", "bob", "ada"))
-    record = {"trial_id": "Zang2022", "outcome_id": "hba1c", "timepoint_weeks": 24, "timepoint_label": "24 w",
-              "arm_id": "msc", "n": 40, "value_type": "final", "statistic": "mean_sd", "sd": 1.0, "unit": "%",
-              "source_url": "https://example.org/fulltext", "locator": "Table 2"}  # fmt: skip
-    a = ex.save(engine, store, alice, record | {"mean": 7.2})
-    ex.save(engine, store, bob, record | {"mean": 7.3})
+    a = ex.save(engine, store, alice, RECORD | {"mean": 7.2})
+    ex.save(engine, store, bob, RECORD | {"mean": 7.3})
     with engine.begin() as connection:  # what a kill -9 between the two transactions of 0.1.0 left
         connection.execute(insert(reconciliations).values(
             trial_id="Zang2022", slot=a.slot, reconciler_id=ada.id, chosen_extraction_id=a.id,

@@ -202,12 +202,10 @@ def cancel_simulation(request: Request, job_id: int) -> Any:
 def _cancel(request: Request, job_id: int, kind: str) -> Any:
     from stemdm.web import jobs
 
-    user = _user(request, writing=True)
-    if isinstance(user, Response):
-        return user
-    job = jobs.get(request.app.state.engine, job_id)
-    if job is None or job["kind"] != kind:
-        return JSONResponse({"detail": f"no {kind} {job_id}"}, status_code=404)
+    found = _find_job(request, job_id, kind, writing=True)
+    if isinstance(found, Response):
+        return found
+    user, job = found
     if user.role != "admin" and job["user"] != user.name:
         return JSONResponse({"detail": "only the run's author or an admin can cancel it"}, status_code=403)
     jobs.cancel(request.app.state.engine, job_id, user)
@@ -217,10 +215,18 @@ def _cancel(request: Request, job_id: int, kind: str) -> Any:
 def _job(request: Request, job_id: int, kind: str) -> Any:
     from stemdm.web import jobs
 
-    user = _user(request, writing=False)
+    found = _find_job(request, job_id, kind, writing=False)
+    return found if isinstance(found, Response) else jobs.api_view(found[1])
+
+
+def _find_job(request: Request, job_id: int, kind: str, writing: bool) -> tuple[User, dict] | Response:
+    """The caller and the run ``job_id`` of ``kind``, or the 401/403/404 response."""
+    from stemdm.web import jobs
+
+    user = _user(request, writing=writing)
     if isinstance(user, Response):
         return user
     job = jobs.get(request.app.state.engine, job_id)
     if job is None or job["kind"] != kind:
         return JSONResponse({"detail": f"no {kind} {job_id}"}, status_code=404)
-    return jobs.api_view(job)
+    return user, job
