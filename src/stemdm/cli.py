@@ -33,7 +33,7 @@ from stemdm.review.cli import app as review_app
 from stemdm.sanitize import term
 from stemdm.sim.cli import calibrate_command
 from stemdm.sim.cli import simulate as simulate_command
-from stemdm.web.cli import db_app, users_app
+from stemdm.web.cli import db_app, runs_app, users_app
 from stemdm.web.cli import serve as serve_command
 
 app = typer.Typer(
@@ -48,6 +48,7 @@ app.command("simulate")(simulate_command)
 app.command("calibrate")(calibrate_command)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
+app.add_typer(runs_app, name="runs")
 app.command("serve")(serve_command)
 console = Console()
 errors = Console(stderr=True)

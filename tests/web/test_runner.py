@@ -141,3 +141,17 @@ def test_run_folders_are_keyed_and_cleared(app):
     with engine.begin() as connection:  # a run made before run keys keeps its id folder
         connection.execute(update(jobs_table).where(jobs_table.c.id == job_id).values(run_key=None))
     assert jobs.folder_of(app.state.data_dir, jobs.get(engine, job_id)).name == str(job_id)
+
+
+def test_runs_are_listed_and_cancelled_from_the_command_line(app, store_url):
+    engine = app.state.engine
+    alice = accounts.find_user(engine, "alice")
+    long_run = {"design": SMALL | {"patients_per_arm": 3000, "weeks": 104}}
+    job_id = app.state.runner.submit(engine, alice, "simulation", long_run, "en")
+    runner = CliRunner()
+    assert f"simulation #{job_id}" in runner.invoke(cli, ["runs", "list", "--db", store_url]).output
+    done = runner.invoke(cli, ["runs", "cancel", str(job_id), "--db", store_url])
+    assert done.exit_code == 0 and jobs.get(engine, job_id)["status"] == "cancelled"
+    again = runner.invoke(cli, ["runs", "cancel", str(job_id), "--db", store_url])
+    assert again.exit_code == 2 and "already ended" in again.output
+    assert runner.invoke(cli, ["runs", "cancel", "99999", "--db", store_url]).exit_code == 2

@@ -30,8 +30,11 @@ DbOption = Annotated[
     str | None, typer.Option("--db", help="Database URL or SQLite path (default: STEMDM_DB)")
 ]
 
-db_app = typer.Typer(help="The database's schema version.", no_args_is_help=True)
+db_app = typer.Typer(help="The database: schema version, backup and restore.", no_args_is_help=True)
 users_app = typer.Typer(help="Accounts of the web workbench.", no_args_is_help=True)
+runs_app = typer.Typer(
+    help="Background runs of the workbench (reviews, in-silico trials).", no_args_is_help=True
+)
 
 
 def _fail(message: str) -> None:
@@ -114,6 +117,35 @@ def restore_command(
         f"restored {term(str(source))} (made {manifest['at']} by stemdm {manifest['stemdm_version']}) into "
         f"{term(redact(store.url))}"
     )
+
+
+@runs_app.command("list")
+def list_runs(db: DbOption = None) -> None:
+    """The newest runs of each kind: id, kind, status, progress, who started them, when."""
+    from stemdm.web import jobs
+
+    engine = _store(db).engine
+    for kind in jobs.KINDS:
+        for run in jobs.listing(engine, kind, limit=20):
+            console.print(
+                f"{kind} #{run['id']}: {run['status']} ({run['progress'] * 100:.0f} %), "
+                f"by {term(run['user'])}, {str(run['created_at'])[:19]}"
+                + (f" - {term(run['error'])}" if run["error"] else ""),
+                highlight=False,
+            )
+
+
+@runs_app.command("cancel")
+def cancel_run(run_id: int, db: DbOption = None) -> None:
+    """Cancel a queued or running run (its worker stops at its next progress report)."""
+    from stemdm.web import jobs
+
+    engine = _store(db).engine
+    if jobs.get(engine, run_id) is None:
+        _fail(f"run: no run {run_id}")
+    if not jobs.cancel(engine, run_id, accounts.User(0, "cli", "admin")):
+        _fail(f"run: #{run_id} had already ended ({jobs.get(engine, run_id)['status']})")
+    console.print(f"cancelled run #{run_id}")
 
 
 @users_app.command("add")
