@@ -234,3 +234,20 @@ def test_the_chinese_review_says_it_in_chinese(tmp_path):
     older_store(path)
     result = CliRunner().invoke(app, ["review", "run", "--db", path, "--lang", "zh"])
     assert result.exit_code == 0 and "内置证据已更新至 0.2.0（数据 " in result.output
+
+
+def test_status_names_the_store_without_its_password(store_url):
+    import json
+
+    from typer.testing import CliRunner
+
+    from stemdm.cli import app
+
+    Store.open(store_url)
+    result = CliRunner().invoke(app, ["evidence", "status", "--db", store_url, "--json"])
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.output)["store"]
+    if "@" in store_url:  # PostgreSQL: user:password@host
+        password = store_url.split("://", 1)[1].split("@", 1)[0].split(":", 1)[1]
+        assert f":{password}@" not in shown and ":***@" in shown
+    assert json.loads(result.output)["bundled"]["status"] == "current"
