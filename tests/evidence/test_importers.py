@@ -123,7 +123,10 @@ def test_a_data_package_with_a_column_twice_is_refused(tmp_path):
     ("toml", "field"),
     [('outcome = "HbA1c"\n', "outcome"), ("[[outcome]]\ntimepoint_weeks = 52\n", "outcome.name"),
      ('[[outcome]]\nname = "HbA1c"\ntimepoint_weeks = "a year"\n', "outcome.timepoint_weeks"),
-     ('[outcomes]\nname = "x"\n', "outcomes")],
+     ('[outcomes]\nname = "x"\n', "outcomes"),
+     ('[[outcome]]\nname = "HbA1c"\ntimepoint_weeks = true\n', "outcome.timepoint_weeks"),
+     ('[[outcome]]\nname = "HbA1c"\nvaluetype = "change"\n', "outcome.valuetype"),
+     ('[defaults]\nexperimantal_arm = "msc"\n', "defaults.experimantal_arm")],
 )  # fmt: skip
 def test_a_mistyped_mapping_exits_2_naming_the_field(tmp_path, toml, field):
     path = tmp_path / "package.csv"

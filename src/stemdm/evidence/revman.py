@@ -167,30 +167,61 @@ def read_mapping(path: Path) -> dict[str, Any]:
 
 #: what each part of a mapping file holds: a table of text values, or a list of such tables
 _MAPPING_SHAPE = {"defaults": dict, "outcome": list, "study": list}
+#: the keys each part may hold (a misspelt key would otherwise be ignored and its default used silently)
+_MAPPING_KEYS = {
+    "defaults": {"diabetes_type", "experimental_arm", "control_arm"},
+    "outcome": {
+        "name",
+        "outcome_id",
+        "event_type",
+        "timepoint_weeks",
+        "timepoint_label",
+        "unit",
+        "value_type",
+    },
+    "study": {"name", "trial_id"},
+}
 
 
 def _checked_mapping(mapping: dict[str, Any], path: Path) -> dict[str, Any]:
-    """The mapping if its parts have the shapes the module docstring shows, else every misfit named."""
+    """The mapping if its parts have the shapes and keys the module docstring shows, else every misfit named
+    (a misspelt key would otherwise be ignored and its default used silently)."""
     problems = []
-    for key, value in mapping.items():
-        if key not in _MAPPING_SHAPE:
-            problems.append(Problem("mapping", None, str(path), key, None,
-                                    f"unknown part; use {', '.join(_MAPPING_SHAPE)}"))  # fmt: skip
-        elif not isinstance(value, _MAPPING_SHAPE[key]):
-            shape = "a [defaults] table" if key == "defaults" else f"a list of [[{key}]] tables"
-            problems.append(Problem("mapping", None, str(path), key, None, f"must be {shape}"))
-        elif isinstance(value, list):
-            for i, item in enumerate(value, start=1):
-                if not isinstance(item, dict) or not isinstance(item.get("name"), str):
-                    problems.append(Problem("mapping", i, str(path), f"{key}.name", None,
-                                            f"[[{key}]] entry {i} needs a name (text)"))  # fmt: skip
-                elif key == "outcome" and not isinstance(item.get("timepoint_weeks", 0), int | float):
-                    weeks = item.get("timepoint_weeks")
-                    problems.append(Problem("mapping", i, str(path), "outcome.timepoint_weeks", weeks,
-                                            "must be a number of weeks"))  # fmt: skip
+    for part, value in mapping.items():
+        if part not in _MAPPING_SHAPE:
+            problems.append(
+                _mapping_problem(path, None, part, f"unknown part; use {', '.join(_MAPPING_SHAPE)}")
+            )
+        elif not isinstance(value, _MAPPING_SHAPE[part]):
+            shape = "a [defaults] table" if part == "defaults" else f"a list of [[{part}]] tables"
+            problems.append(_mapping_problem(path, None, part, f"must be {shape}"))
+        else:
+            entries = [value] if part == "defaults" else value
+            for i, entry in enumerate(entries, start=1):
+                problems += _entry_problems(path, part, i, entry)
     if problems:
         raise EvidenceError(problems, f"mapping {path}")
     return mapping
+
+
+def _entry_problems(path: Path, part: str, i: int, entry: Any) -> list[Problem]:
+    if not isinstance(entry, dict):
+        return [_mapping_problem(path, i, part, f"[[{part}]] entry {i} must be a table")]
+    allowed = _MAPPING_KEYS[part]
+    found = [_mapping_problem(path, i, f"{part}.{k}", f"unknown key; use {', '.join(sorted(allowed))}")
+             for k in sorted(set(entry) - allowed)]  # fmt: skip
+    if part != "defaults" and not isinstance(entry.get("name"), str):
+        found.append(_mapping_problem(path, i, f"{part}.name", f"[[{part}]] entry {i} needs a name (text)"))
+    weeks = entry.get("timepoint_weeks", 0)
+    if part == "outcome" and (isinstance(weeks, bool) or not isinstance(weeks, int | float)):
+        found.append(
+            _mapping_problem(path, i, "outcome.timepoint_weeks", f"must be a number of weeks, not {weeks!r}")
+        )
+    return found
+
+
+def _mapping_problem(path: Path, entry: int | None, field: str, why: str) -> Problem:
+    return Problem("mapping", entry, str(path), field, None, why)
 
 
 def _trial_id(study: str) -> str:
