@@ -155,3 +155,37 @@ def test_runs_are_listed_and_cancelled_from_the_command_line(app, store_url):
     again = runner.invoke(cli, ["runs", "cancel", str(job_id), "--db", store_url])
     assert again.exit_code == 2 and "already ended" in again.output
     assert runner.invoke(cli, ["runs", "cancel", "99999", "--db", store_url]).exit_code == 2
+
+
+def test_a_run_whose_worker_stops_beating_is_failed_without_a_restart(app):
+    engine = app.state.engine
+    alice = accounts.find_user(engine, "alice")
+    now = datetime.now(UTC)
+    params = '{"design": ' + __import__("json").dumps(SMALL) + "}"
+    with engine.begin() as connection:  # its server was killed a minute and a half ago and restarted since
+        lost = connection.execute(insert(jobs_table).values(
+            kind="simulation", status="running", progress=0.3, params=params, lang="en", created_by=alice.id,
+            created_at=now - timedelta(minutes=3), started_at=now - timedelta(minutes=3),
+            heartbeat_at=now - timedelta(seconds=90), run_key="lostlostlostlost",
+        )).inserted_primary_key[0]  # fmt: skip
+    assert app.state.runner.reap(engine) == [lost]
+    assert "no sign of life" in jobs.get(engine, lost)["error"]
+
+
+def test_killing_the_worker_of_a_two_process_run_fails_it(app):
+    """A trial large enough to run its therapy arm in a forked child: the child dies with the worker, so the
+    pool sees the death (before, the orphan held the worker's pipes and the run stayed 'running')."""
+    engine, runner = app.state.engine, app.state.runner
+    alice = accounts.find_user(engine, "alice")
+    big = {"design": SMALL | {"patients_per_arm": 1500, "weeks": 104, "visits": [0, 104]}}
+    job_id = runner.submit(engine, alice, "simulation", big, "en")
+    deadline = time.monotonic() + 120
+    while (jobs.get(engine, job_id)["progress"] < 0.01) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    for process in list(runner.pool._processes.values()):
+        process.kill()
+    deadline = time.monotonic() + 60
+    while jobs.get(engine, job_id)["status"] == "running" and time.monotonic() < deadline:
+        time.sleep(0.3)
+    lost = jobs.get(engine, job_id)
+    assert lost["status"] == "failed" and "worker process was stopped" in lost["error"], lost

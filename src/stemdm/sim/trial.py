@@ -11,6 +11,7 @@ contaminate a measured fasting insulin, so this is what a C-peptide-based HOMA a
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import math
@@ -427,10 +428,23 @@ def _run_local(
     import multiprocessing
 
     context = multiprocessing.get_context("fork")
-    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context, initializer=_die_with_parent) as pool:
         therapy = pool.submit(run, t_name, _subset(cohort, t_index), t_regimen, None)
         placebo = run(p_name, _subset(cohort, p_index), None, progress, 2.0)
         return {t_name: therapy.result(), p_name: placebo}
+
+
+def _die_with_parent() -> None:
+    """In the therapy arm's child: be killed when the process that forked it dies (Linux prctl
+    PR_SET_PDEATHSIG), so a killed worker never leaves an orphan holding its pipes (its pool would then never
+    learn that the worker died). Elsewhere a no-op."""
+    import ctypes
+    import signal
+    import sys
+
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
 
 
 def _chunked_arm(

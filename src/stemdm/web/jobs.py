@@ -10,9 +10,12 @@
 - Every run has its own folder, named by a random run key (ids can repeat after a store is restored), cleared
   when the run is submitted; its files are served only once it is done.
 - Restarts and crashes: a worker marks its run running only if it is still queued (so a run submitted twice
-  runs once) and beats a heartbeat with its progress. When a server starts, runs left queued are submitted
-  again and runs left running without a heartbeat for ``STALE_AFTER`` are failed with the reason. A pool
-  whose worker was killed (``BrokenProcessPool``) is replaced and its unfinished runs are failed, saying so.
+  runs once) and beats its heartbeat every ``HEARTBEAT_S`` (a thread, whatever the run is doing). When a
+  server starts, runs left queued are submitted again; a watchdog thread fails, with the reason, every run
+  left running without a heartbeat for ``STALE_AFTER`` (its server or worker was killed) and replaces the
+  pool when the run was its own. A pool whose worker was killed (``BrokenProcessPool``) is replaced and its
+  unfinished runs are failed, saying so; the therapy arm's child process of a large trial dies with its
+  worker (``sim.trial._die_with_parent``), so the pool always learns of the death.
 - A queued or running run can be cancelled (page button, API); the worker stops at its next progress report.
 - A review run keeps its protocol, the evidence store's version (newest audit id) and its time, so two runs
   can be compared: rows added, removed or changed, with the protocol differences and the evidence records
@@ -22,11 +25,13 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import json
 import multiprocessing
 import os
 import secrets
 import shutil
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -46,8 +51,12 @@ MAX_PENDING = 20
 PROGRESS_EVERY_S = 0.5
 #: a run still queued or running this long after it was started was lost (server restarted, worker killed)
 LOST_AFTER = timedelta(hours=6)
-#: a running run whose worker gave no sign of life for this long, when a server starts, was lost
-STALE_AFTER = timedelta(minutes=15)
+#: a worker beats its run's heartbeat this often (seconds), whatever the run is doing
+HEARTBEAT_S = 10.0
+#: a running run whose worker gave no sign of life for this long was lost (server or worker killed)
+STALE_AFTER = timedelta(seconds=60)
+#: how often a server looks for lost runs (seconds)
+WATCHDOG_S = 15.0
 
 
 class JobError(ValueError):
@@ -74,8 +83,31 @@ class JobRunner:
         self.db_url, self.data_dir, self.workers = db_url, data_dir, workers
         self.pool = self._new_pool()
         self.running: dict[int, concurrent.futures.Future] = {}
+        self._stop = threading.Event()
         if engine is not None:
             self.recover(engine)
+            self._watchdog = threading.Thread(target=self._watch, args=(engine,), daemon=True)
+            self._watchdog.start()
+
+    def _watch(self, engine: Engine) -> None:
+        while not self._stop.wait(WATCHDOG_S):
+            with contextlib.suppress(Exception):  # a database hiccup must not end the watchdog
+                self.reap(engine)
+
+    def reap(self, engine: Engine) -> list[int]:
+        """Fail the runs whose worker gave no sign of life for ``STALE_AFTER`` (killed with its server, or a
+        worker the pool cannot see die); when one was this server's, its pool is replaced. Returns the ids."""
+        cutoff = datetime.now(UTC) - STALE_AFTER
+        with engine.connect() as connection:
+            running = connection.execute(
+                select(jobs.c.id, jobs.c.heartbeat_at, jobs.c.started_at).where(jobs.c.status == "running")
+            ).all()
+        lost = [r.id for r in running if _older(r.heartbeat_at or r.started_at, cutoff)]
+        fail_unfinished(engine, lost, f"its worker stopped (no sign of life for {STALE_AFTER.seconds} s); "
+                        "start it again")  # fmt: skip
+        if set(lost) & set(self.running):
+            self._replace_pool(engine)
+        return lost
 
     def _new_pool(self) -> concurrent.futures.ProcessPoolExecutor:
         return concurrent.futures.ProcessPoolExecutor(
@@ -150,6 +182,7 @@ class JobRunner:
         return {"failed": stale, "resubmitted": [j["id"] for j in queued]}
 
     def shutdown(self) -> None:
+        self._stop.set()
         self.pool.shutdown(wait=False, cancel_futures=True)
 
 
@@ -336,6 +369,30 @@ def _start(db_url: str, job_id: int) -> tuple[Store, dict[str, Any]]:
     return store, job
 
 
+class _Heartbeat:
+    """In a worker: beats the run's heartbeat every ``HEARTBEAT_S`` while the run executes, also through
+    steps that report no progress (figures, the report), so a server can tell a slow run from a lost one."""
+
+    def __init__(self, engine: Engine, job_id: int) -> None:
+        self.engine, self.job_id, self.stop = engine, job_id, threading.Event()
+        self.thread = threading.Thread(target=self._beat, daemon=True)
+
+    def __enter__(self) -> _Heartbeat:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self.stop.set()
+
+    def _beat(self) -> None:
+        while not self.stop.wait(HEARTBEAT_S):
+            with contextlib.suppress(Exception), write_transaction(self.engine) as connection:
+                connection.execute(
+                    update(jobs).where(jobs.c.id == self.job_id, jobs.c.status == "running")
+                    .values(heartbeat_at=datetime.now(UTC))
+                )  # fmt: skip
+
+
 def _finish(store: Store, job_id: int, result: dict[str, Any]) -> None:
     payload = json.dumps(json_safe(result), ensure_ascii=False)
     with write_transaction(store.engine) as connection:
@@ -364,48 +421,52 @@ def _run_review(db_url: str, job_id: int, out: str) -> None:
         from stemdm.review.run import run_review
 
         store, job = _start(db_url, job_id)
-        raw = job["params"].get("protocol")
-        protocol = load_protocol() if raw is None else protocol_from_dict(raw, "protocol")
-        review = run_review(store.load(strict=False), protocol, progress=_Progress(store.engine, job_id))
-        write_report(review, Path(out), lang=job["lang"])
-        _finish(store, job_id, review_json(review))
+        with _Heartbeat(store.engine, job_id):
+            raw = job["params"].get("protocol")
+            protocol = load_protocol() if raw is None else protocol_from_dict(raw, "protocol")
+            review = run_review(store.load(strict=False), protocol, progress=_Progress(store.engine, job_id))
+            write_report(review, Path(out), lang=job["lang"])
+            _finish(store, job_id, review_json(review))
     except Exception as error:  # any failure becomes the job's stated reason
         _fail(db_url, job_id, error)
 
 
 def _run_simulation(db_url: str, job_id: int, out: str) -> None:
     try:
-        from stemdm.i18n import figure_language
-        from stemdm.sim.parameters import default_parameters
-        from stemdm.sim.plots import responder_plot, trajectory_plot
-        from stemdm.sim.responders import responder_analysis
-        from stemdm.sim.trial import TrialDesign, run_trial
-
         store, job = _start(db_url, job_id)
-        design = TrialDesign.model_validate(job["params"]["design"])
-        total = 2 * (design.weeks * 7 + 1)
-        tick = _Progress(store.engine, job_id)
-        done = [0.0]
-
-        def days(n: float) -> None:
-            done[0] += n
-            tick(0.8 * done[0] / total)  # the last fifth: figures
-
-        scheduler = os.environ.get("STEMDM_DASK_SCHEDULER") or None
-        result = run_trial(
-            design, default_parameters(), scheduler=scheduler, progress=None if scheduler else days
-        )
-        folder = Path(out)
-        folder.mkdir(parents=True, exist_ok=True)
-        table = responder_analysis(design, max(200, min(2 * design.patients_per_arm, 2000)))
-        table.to_csv(folder / "responders.csv", index=False)
-        with figure_language(job["lang"]):  # labels in the language of the page that started the run
-            trajectory_plot(result, folder / "trajectories.png")
-            responder_plot(table, folder / "responders.png")
-        payload = result.to_dict()
-        (folder / "result.json").write_text(
-            json.dumps(json_safe(payload), ensure_ascii=False), encoding="utf-8"
-        )
-        _finish(store, job_id, payload)
+        with _Heartbeat(store.engine, job_id):
+            _simulate(store, job, job_id, Path(out))
     except Exception as error:  # any failure becomes the job's stated reason
         _fail(db_url, job_id, error)
+
+
+def _simulate(store: Store, job: dict[str, Any], job_id: int, folder: Path) -> None:
+    """A simulation run's work (in a worker, inside its heartbeat): the trial, responders, figures, JSON."""
+    from stemdm.i18n import figure_language
+    from stemdm.sim.parameters import default_parameters
+    from stemdm.sim.plots import responder_plot, trajectory_plot
+    from stemdm.sim.responders import responder_analysis
+    from stemdm.sim.trial import TrialDesign, run_trial
+
+    design = TrialDesign.model_validate(job["params"]["design"])
+    total = 2 * (design.weeks * 7 + 1)
+    tick = _Progress(store.engine, job_id)
+    done = [0.0]
+
+    def days(n: float) -> None:
+        done[0] += n
+        tick(0.8 * done[0] / total)  # the last fifth: figures
+
+    scheduler = os.environ.get("STEMDM_DASK_SCHEDULER") or None
+    result = run_trial(
+        design, default_parameters(), scheduler=scheduler, progress=None if scheduler else days
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    table = responder_analysis(design, max(200, min(2 * design.patients_per_arm, 2000)))
+    table.to_csv(folder / "responders.csv", index=False)
+    with figure_language(job["lang"]):  # labels in the language of the page that started the run
+        trajectory_plot(result, folder / "trajectories.png")
+        responder_plot(table, folder / "responders.png")
+    payload = result.to_dict()
+    (folder / "result.json").write_text(json.dumps(json_safe(payload), ensure_ascii=False), encoding="utf-8")
+    _finish(store, job_id, payload)
