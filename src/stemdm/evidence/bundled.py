@@ -182,8 +182,7 @@ _WORDS = {
         "added": "{items} added", "changed": "{items} changed", "removed": "{items} removed",
         "conflicts": "{n} conflict(s) with your own records, kept as yours",
         "not_applied": "bundled evidence NOT updated to {version}: {n} problem(s) with the records in the "
-        "store; "
-        "the review runs on the evidence the store already had (stemdm evidence status)",
+        "store; the review runs on the evidence the store already had (stemdm evidence status)",
         "newer": "evidence store follows the bundled evidence of stemdm {previous}, newer than this stemdm "
         "({current}): left as it is",
     },
@@ -192,8 +191,7 @@ _WORDS = {
         "added": "新增 {items}", "changed": "修改 {items}", "removed": "移除 {items}",
         "conflicts": "{n} 处与您自己的记录冲突，保留您的记录",
         "not_applied": "内置证据未更新至 {version}：证据库中的记录有 {n} 个问题；"
-        "系统评价仍基于证据库原有的证据"
-        "（stemdm evidence status）",
+        "系统评价仍基于证据库原有的证据（stemdm evidence status）",
         "newer": "证据库采用的是 stemdm {previous} 的内置证据，比当前 stemdm（{current}）更新：保持不变",
     },
 }  # fmt: skip
@@ -236,7 +234,7 @@ def plan_update(
     candidates = [
         r for key, r in stored.items() if key not in wanted and owners.get(key, "").startswith(BUNDLED_PREFIX)
     ]
-    keep = _referenced(candidates, existing, incoming, owners)
+    keep = _referenced(candidates, existing, incoming)
     for record in keep:
         report.conflicts.append(
             f"{record.kind} {record.natural_key()}: no longer in the bundle, "
@@ -245,9 +243,7 @@ def plan_update(
     return incoming, [r for r in candidates if r not in keep]
 
 
-def _referenced(
-    candidates: list[Record], existing: EvidenceBundle, incoming: EvidenceBundle, owners: dict
-) -> list[Record]:
+def _referenced(candidates: list[Record], existing: EvidenceBundle, incoming: EvidenceBundle) -> list[Record]:
     """Removal candidates (trials, arms) that a record staying in the store refers to, directly or through
     another kept record (an arm kept for a user's measurement keeps its trial; a kept trial keeps its
     arms)."""
@@ -280,8 +276,10 @@ def _dump(record: Record) -> str:
 
 def pending(state: dict[str, str], made_from_bundle: bool, empty: bool) -> str:
     """Whether a store follows this stemdm's bundle: ``current``, ``older`` (brought up to date on the next
-    ordinary open), ``newer`` (a later stemdm's: left alone) or ``none`` (never made from the bundle).
-    ``state``: its settings; ``made_from_bundle``: some record was last written by the bundle."""
+    ordinary open; a new, empty store too), ``newer`` (a later stemdm's: left alone) or ``none`` (the user's
+    own store, never made from the bundle). ``state``: its settings; ``made_from_bundle``: some record was
+    last written by the bundle; ``empty``: no import yet. The one rule ``Store.follow_bundle`` and
+    ``stemdm evidence status`` both apply."""
     if state.get("bundled_sha256") == bundle_sha256():
         return "current"
     if "bundled_stemdm" in state and version_tuple(state["bundled_stemdm"]) > version_tuple(__version__):

@@ -68,9 +68,9 @@ from stemdm.evidence.bundled import (
     bundle_sha256,
     bundle_version,
     load_bundled,
+    pending,
     plan_update,
     read_state,
-    version_tuple,
     write_state,
 )
 from stemdm.evidence.errors import EvidenceError, Problem, validation_problems
@@ -427,7 +427,6 @@ class Store:
         """What ``stemdm evidence status`` shows: the store (password hidden), its schema version, the
         bundled dataset it follows, records per type (bundled / yours) and the last change."""
         from stemdm.db.migrate import current_revision, head_revision
-        from stemdm.evidence.bundled import pending
 
         counts = self.load(strict=False).count()
         with self.engine.connect() as connection:
@@ -466,18 +465,13 @@ class Store:
         bundle: EvidenceBundle,
         source: str,
         problems: list[Problem] | None = None,
-        *,
-        only_if_empty: bool = False,
     ) -> ImportReport:
         """Validate and import ``bundle`` in one locked transaction (see the module docstring): the store is
         read, checked against and written under the same lock, so a concurrent import is never lost.
-        ``problems`` are those the reader already found (they count too). ``only_if_empty``: do nothing when
-        the store already holds an import (first-use load). Raises :class:`EvidenceError` listing every
-        error, having changed nothing."""
+        ``problems`` are those the reader already found (they count too). Raises :class:`EvidenceError`
+        listing every error, having changed nothing."""
         try:
             with self._writing() as connection:
-                if only_if_empty and _count_imports(connection):
-                    return ImportReport(source)
                 return self.import_within(connection, bundle, source, problems)
         except SQLAlchemyError as error:
             raise EvidenceError(
@@ -523,15 +517,14 @@ class Store:
 
     def _follow_locked(self, connection: Connection) -> BundledUpdate | None:
         state = read_state(connection)
-        if state.get("bundled_sha256") == bundle_sha256():
-            return None  # another process brought it here meanwhile
         owners = self.last_writers(connection)
         made_from_bundle = any(source.startswith(BUNDLED_PREFIX) for source in owners.values())
-        if _count_imports(connection) and not made_from_bundle and "bundled_sha256" not in state:
-            return None  # the user's own store: never filled from the bundle
+        status = pending(state, made_from_bundle, empty=not _count_imports(connection))
+        if status in ("current", "none"):
+            return None  # brought here meanwhile by another process, or the user's own store
         previous = state.get("bundled_version") or ("unrecorded" if made_from_bundle else None)
         report = BundledUpdate(bundle_version(), previous)
-        if "bundled_stemdm" in state and version_tuple(state["bundled_stemdm"]) > version_tuple(__version__):
+        if status == "newer":
             report.newer, report.previous = True, state["bundled_stemdm"]
             return report
         existing, _stale = _load(connection)

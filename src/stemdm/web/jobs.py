@@ -12,11 +12,12 @@
 - Restarts and crashes: a worker marks its run running only if it is still queued (so a run submitted twice
   runs once) and beats its heartbeat every ``HEARTBEAT_S`` (a thread, whatever the run is doing). When a
   server starts, runs left queued are submitted again; a watchdog thread fails, with the reason, every run
-  left running without a heartbeat for ``STALE_AFTER`` (its server or worker was killed) and replaces the
-  pool when the run was its own. A pool whose worker was killed (``BrokenProcessPool``) is replaced and its
-  unfinished runs are failed, saying so; the therapy arm's child process of a large trial dies with its
-  worker (``sim.trial._die_with_parent``), so the pool always learns of the death.
-- A queued or running run can be cancelled (page button, API); the worker stops at its next progress report.
+  left running without a heartbeat for ``STALE_AFTER`` (its server or worker was killed). A pool whose
+  worker was killed (``BrokenProcessPool``) is replaced and its unfinished runs are failed, saying so; the
+  therapy arm's child process of a large trial dies with its worker (``sim.trial._die_with_parent``), so the
+  pool always learns of the death.
+- A queued or running run can be cancelled (page button, API, ``stemdm runs cancel``); the worker stops at
+  its next progress report.
 - A review run keeps its protocol, the evidence store's version (newest audit id) and its time, so two runs
   can be compared: rows added, removed or changed, with the protocol differences and the evidence records
   changed between the two versions as the reasons.
@@ -95,8 +96,9 @@ class JobRunner:
                 self.reap(engine)
 
     def reap(self, engine: Engine) -> list[int]:
-        """Fail the runs whose worker gave no sign of life for ``STALE_AFTER`` (killed with its server, or a
-        worker the pool cannot see die); when one was this server's, its pool is replaced. Returns the ids."""
+        """Fail the runs whose worker gave no sign of life for ``STALE_AFTER`` (killed with its server, or
+        stopped); returns their ids. The pool is left as it is: its other runs may be healthy (a worker that
+        dies breaks the pool, and that is handled where the pool says so)."""
         cutoff = datetime.now(UTC) - STALE_AFTER
         with engine.connect() as connection:
             running = connection.execute(
@@ -105,8 +107,6 @@ class JobRunner:
         lost = [r.id for r in running if _older(r.heartbeat_at or r.started_at, cutoff)]
         fail_unfinished(engine, lost, f"its worker stopped (no sign of life for {STALE_AFTER.seconds} s); "
                         "start it again")  # fmt: skip
-        if set(lost) & set(self.running):
-            self._replace_pool(engine)
         return lost
 
     def _new_pool(self) -> concurrent.futures.ProcessPoolExecutor:
