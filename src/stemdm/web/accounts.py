@@ -163,14 +163,6 @@ def find_user(engine: Engine, name: str) -> User | None:
     return None if row is None else User(row["id"], row["name"], row["role"])
 
 
-def user_by_id(engine: Engine, user_id: int) -> User | None:
-    with engine.connect() as connection:
-        row = (
-            connection.execute(select(users).where(users.c.id == user_id, users.c.active)).mappings().first()
-        )
-    return None if row is None else User(row["id"], row["name"], row["role"])
-
-
 def verify_password(engine: Engine, name: str, password: str) -> User | None:
     """The account when the password is right, else None (the same work either way: no timing oracle on
     whether the account exists)."""
