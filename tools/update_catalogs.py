@@ -26,7 +26,7 @@ def extracted() -> Catalog:
         method_map, options_map = parse_mapping_cfg(handle)
     template = Catalog(project="stemdm")
     for filename, lineno, message, comments, context in extract_from_dir(
-        str(ROOT), method_map, options_map, keywords={"_": None, "gettext": None, "ngettext": (1, 2), "tr": (2,)}
+        str(ROOT), method_map, options_map, keywords={"_": None, "gettext": None, "ngettext": (1, 2), "tr": (2,), "msg": (1,)}
     ):
         template.add(message, None, [(filename, lineno)], auto_comments=comments, context=context)
     for term in all_terms():  # data values shown translated (outcome ids, sources, ...): no literal to extract

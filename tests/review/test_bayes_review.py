@@ -12,6 +12,7 @@ import pytest
 from stemdm.evidence.bundled import load_bundled
 from stemdm.meta.bayes import bayes_effects
 from stemdm.meta.priors import parse_mu_prior, parse_tau_prior
+from stemdm.review.narrative import prior_text
 from stemdm.review.protocol import Protocol, ProtocolError, default_protocol_path, load_protocol
 from stemdm.review.run import run_review
 from tests.review.conftest import normand_bundle
@@ -48,7 +49,9 @@ def test_narrative_states_probabilities_in_both_languages():
             and "可信区间" in sentence["zh"]
             and "概率" in sentence["zh"]
         )
-        assert row["tau_prior"] in sentence["en"] and row["tau_prior"] in sentence["zh"]
+        # the prior as readers write it: half-normal HN(s) / 半正态先验 HN(s)
+        assert prior_text(row["tau_prior"], "en") in sentence["en"]
+        assert prior_text(row["tau_prior"], "zh") in sentence["zh"] and "半正态先验 HN(" in sentence["zh"]
 
 
 def test_bad_prior_in_protocol_names_the_field(tmp_path):
@@ -75,10 +78,12 @@ def test_prior_sensitivity_table(tmp_path):
     overall = [r for r in payload["results"] if r["subgroup"] == "overall"]
     assert overall
     for row in overall:
-        table = payload["prior_sensitivity"][f"{row['outcome']} {row['timepoint_months']:g} months"]
-        assert [t["tau_prior"] for t in table][0] == row["tau_prior"] and len(table) == 3
+        table = payload["prior_sensitivity"][f"{row['outcome']} {row['timepoint_months']:g} months"]["rows"]
+        assert [t["tau_prior"] for t in table][0] == row["tau_prior"] and len(table) == 5
         assert table[0]["post_ci_lb"] == row["post_ci_lb"]
         widths = [t["post_ci_ub"] - t["post_ci_lb"] for t in table]
-        assert widths[1] < widths[0] < widths[2]  # half the scale narrower, half-Cauchy wider
+        # half the scale narrower; twice the scale, the uniform on [0, 5s] and the half-Cauchy wider
+        assert widths[1] < widths[0] < min(widths[2:])
+        assert [t["wider_than_protocol"] for t in table] == [False, False, True, True, True]
     html = write_report(review, tmp_path)["report"].read_text(encoding="utf-8")
     assert "Prior sensitivity" in html and "P(≥ MID)" in html

@@ -145,19 +145,17 @@ def test_bundled_review_pools_responders_from_counts_and_a_contrast(tmp_path):
     review = run_review(load_bundled(), load_protocol())
     result = next(r for r in review.results if r.outcome == "responder_hba1c7_insulin50")
     summary = result.summary()
-    assert summary["data_kinds"] == {"Bhansali2017": "counts", "Zang2022": "contrast"}
+    # Zang 2022's printed percentages give back its counts (9/45, 2/44): arm-level counts beat the contrast
+    assert summary["data_kinds"] == {"Bhansali2017": "counts", "Zang2022": "counts"}
     bhansali = next(r for r in result.rows if r.trial_id == "Bhansali2017")
     assert (bhansali.events1, bhansali.n1, bhansali.events2, bhansali.n2) == (6, 10, 0, 10)
-    assert any("arm mnc (mononuclear) left out" in s for s in bhansali.steps)
+    assert any("arm mnc (mononuclear cells) left out" in s for s in bhansali.steps)
     zang = next(r for r in result.rows if r.trial_id == "Zang2022")
-    assert any("Cochrane Handbook" in s and "CI" in s for s in zang.steps)
-    assert any(
-        "counts cannot be recovered" in s for s in zang.steps
-    )  # why the arm-level numbers were not used
-    assert any("beyond the possible range of a risk difference" in n for n in summary["notes"])
+    assert any("counts recovered from the printed 20.0%" in s for s in zang.steps)
+    assert any("arm-level numbers take precedence" in s for s in zang.steps)
     sentence = next(s for s in review.narrative if s["outcome"] == "responder_hba1c7_insulin50")
-    assert "risk difference" in sentence["en"] and "probability" in sentence["en"]
-    assert "风险差" in sentence["zh"] and "概率" in sentence["zh"]
+    assert "risk ratio" in sentence["en"] and "probability" in sentence["en"]
+    assert "相对危险度" in sentence["zh"] and "概率" in sentence["zh"] and "风险比" not in sentence["zh"]
     html = write_report(review, tmp_path)["report"].read_text(encoding="utf-8")
     assert "Corrections flagged by a later curation pass" in html
     assert "company press releases call the trial single-blind" in html

@@ -20,15 +20,16 @@ def test_sample_size_textbook_values():
         n_per_arm(0.0, 1.0, 0.05, 0.8)
 
 
-def test_imprecision_reads_the_credible_interval_against_the_mid():
+def test_imprecision_reads_the_ci_against_the_mid_on_both_sides():
+    """GRADE 34/35 (Zeng 2022): one level when the CI includes no effect, two when it includes appreciable
+    benefit and appreciable harm, three beyond twice the MID on both sides."""
     from types import SimpleNamespace
 
-    from stemdm.review.grade import _credible_interval_reason
+    from stemdm.review.grade import _imprecision
 
-    def with_posterior(lb, ub):
-        return SimpleNamespace(posterior={"post_ci_lb": lb, "post_ci_ub": ub}, is_ratio=False)
+    def levels(lb, ub):
+        result = SimpleNamespace(better="lower", is_ratio=False, measure="MD", rows=[], n=100)
+        return _imprecision(result, {"ci_lb": lb, "ci_ub": ub}, 0.5)[0]
 
-    assert _credible_interval_reason(with_posterior(-1.2, 0.1), 0.5) == "credible interval includes no effect"
-    assert "crosses the MID" in _credible_interval_reason(with_posterior(-1.2, -0.3), 0.5)
-    assert _credible_interval_reason(with_posterior(-1.2, -0.6), 0.5) == ""
-    assert _credible_interval_reason(SimpleNamespace(posterior=None, is_ratio=False), 0.5) == ""
+    assert levels(-1.2, 0.1) == 1 and levels(-1.2, -0.3) == 1
+    assert levels(-1.2, 0.6) == 2 and levels(-4.9, 3.0) == 3

@@ -30,11 +30,12 @@ def test_level_80_is_printed_as_80(tmp_path):
         assert "80%置信区间" in sentence["zh"] and "95%置信区间" not in sentence["zh"]
         assert "80% credible interval" in sentence["en"] and "80%可信区间" in sentence["zh"]
     html = write_report(review, tmp_path)["report"].read_text(encoding="utf-8")
-    results_table = html.split('id="results"')[1].split('id="sof"')[0]
+    results_table = html.split('id="results"')[1].split('id="safety"')[0]
     # quoted source text (e.g. "95% CI of difference" in a contrast's as-reported text) is data, not a label
     labels = re.findall(r"<th>[^<]*</th>|<p>[A-Z]+ [^<]*</p>", results_table)
     assert "<th>80% CI</th>" in labels and not any("95% CI" in label for label in labels)
-    assert "80% CI and prediction intervals" in html and "80% 置信区间" in html  # methods, both languages
+    chinese = (tmp_path / "report.zh.html").read_text(encoding="utf-8")
+    assert "80% CI and prediction intervals" in html and "80% 置信区间" in chinese  # methods, both languages
 
 
 def test_cli_table_header_uses_level(tmp_path):

@@ -72,7 +72,7 @@ def test_prior_sensitivity_in_words():
     from stemdm.review.narrative import prior_sensitivity_sentences
 
     def rows(*p_mid):
-        return [{"tau_prior": f"p{i}", "p_benefit": 0.9, "p_mid": p} for i, p in enumerate(p_mid)]
+        return {"rows": [{"tau_prior": f"p{i}", "p_benefit": 0.9, "p_mid": p} for i, p in enumerate(p_mid)]}
 
     steady = prior_sensitivity_sentences(rows(0.8, 0.85, 0.9))
     assert "does not hinge" in steady["en"] and "80% to 90%" in steady["en"]
@@ -80,3 +80,11 @@ def test_prior_sensitivity_in_words():
     for decisive in (rows(0.45, 0.55, 0.5), rows(0.6, 0.7, 0.85)):  # straddles 50 %, or spreads > 20 points
         words = prior_sensitivity_sentences(decisive)
         assert "the prior, not the data, decides" in words["en"] and "取决于先验" in words["zh"]
+    unread = prior_sensitivity_sentences(
+        rows(0.8, 0.85, 0.9) | {"tau_not_updated": True, "ci_exclusion_depends": True}
+    )
+    assert (
+        "the data do not inform it" in unread["en"]
+        and "excludes no effect depends on the prior" in unread["en"]
+    )
+    assert "数据未提供关于异质性的信息" in unread["zh"]

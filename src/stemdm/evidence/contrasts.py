@@ -26,6 +26,7 @@ from stemdm.evidence.errors import ConversionError
 from stemdm.evidence.records import Contrast
 from stemdm.evidence.units import Derivation
 from stemdm.evidence.vocab import LOG_RATIO_MEASURES, RATIO_MEASURES
+from stemdm.i18n.messages import clauses, msg, verbatim
 
 #: Handbook 6.5.2.3: below this many participants per group a difference in means is tested with t.
 SMALL_SAMPLE_PER_GROUP = 60
@@ -50,9 +51,15 @@ class ContrastEffect:
         return self.se**2
 
     def describe(self) -> str:
-        """The derivation in words, for a review row."""
-        notes = f"; {'; '.join(self.derivation.notes)}" if self.derivation.notes else ""
-        return f"contrast: {self.derivation.method} ({self.derivation.reference}){notes}"
+        """The derivation in words, for a review row (a translatable message)."""
+        head = msg("contrast: %(method)s (%(reference)s)", method=self.derivation.method,
+                   reference=self.derivation.reference)  # fmt: skip
+        return clauses([head, *self.derivation.notes])
+
+
+def handbook(sections: str) -> str:
+    """The Cochrane Handbook sections a derivation follows, as a message."""
+    return msg("Cochrane Handbook v6.4 (Higgins et al. 2023) %(sections)s", sections=sections)
 
 
 def _where(c: Contrast) -> str:
@@ -79,12 +86,14 @@ def _quantile(c: Contrast, tail: float, n1: int | None, n2: int | None) -> tuple
     # Handbook 6.5.2.3 concerns differences in means; ratios and risk differences use the normal quantile.
     is_difference = c.measure in ("MD", "SMD")
     if c.df is not None:
-        return float(stats.t.isf(tail, c.df)), f"t with the reported {c.df} df"
+        return float(stats.t.isf(tail, c.df)), msg("t with the reported %(df)s df", df=c.df)
     if is_difference and n1 is not None and n2 is not None and min(n1, n2) < SMALL_SAMPLE_PER_GROUP:
         df = n1 + n2 - 2
         if df >= 1:
-            return float(stats.t.isf(tail, df)), f"t with n1 + n2 - 2 = {df} df (fewer than 60 per group)"
-    reason = "normal" if not is_difference else "normal (arm sizes unknown or >= 60 per group)"
+            return float(stats.t.isf(tail, df)), msg(
+                "t with n1 + n2 - 2 = %(df)s df (fewer than 60 per group)", df=df
+            )
+    reason = msg("normal") if not is_difference else msg("normal (arm sizes unknown or >= 60 per group)")
     return float(stats.norm.isf(tail)), reason
 
 
@@ -99,44 +108,56 @@ def contrast_effect(
     n1, n2 = c.n1, c.n2
     if n1 is None and n1_fallback is not None:
         n1 = n1_fallback
-        notes.append(f"n of {c.arm_id} not stated; randomized n = {n1} used")
+        notes.append(msg("n of %(arm)s not stated; randomized n = %(n)s used", arm=c.arm_id, n=n1))
     if n2 is None and n2_fallback is not None:
         n2 = n2_fallback
-        notes.append(f"n of {c.comparator_arm_id} not stated; randomized n = {n2} used")
+        notes.append(msg("n of %(arm)s not stated; randomized n = %(n)s used", arm=c.comparator_arm_id, n=n2))
     yi = _on_analysis_scale(c, c.estimate)
     inputs: dict[str, float | str | None] = {"estimate": c.estimate, "measure": c.measure}
     if c.statistic == "estimate_se":
         se = c.se
-        method, reference = "SE as reported", "reported"
+        method, reference = msg("SE as reported"), msg("reported")
         if c.measure in RATIO_MEASURES:
-            notes.append("the SE of a ratio is read as the SE of its log")
+            notes.append(msg("the SE of a ratio is read as the SE of its log"))
         inputs["se"] = c.se
     elif c.statistic == "estimate_ci":
         lower, upper = _on_analysis_scale(c, c.ci_lb), _on_analysis_scale(c, c.ci_ub)
         q, which = _quantile(c, (1 - c.ci_level / 100) / 2, n1, n2)
         se = (upper - lower) / (2 * q)
-        method = f"SE from the {c.ci_level:g}% CI: (upper - lower) / (2 x {q:.4f}), {which}"
-        reference = f"{HANDBOOK} 6.3.1, 6.5.2.3"
+        method = msg(
+            "SE from the %(level)s%% CI: (upper - lower) / (2 x %(q)s), %(which)s",
+            level=f"{c.ci_level:g}",
+            q=f"{q:.4f}",
+            which=which,
+        )
+        reference = handbook("6.3.1, 6.5.2.3")
         inputs |= {"ci_lb": c.ci_lb, "ci_ub": c.ci_ub, "ci_level": c.ci_level}
     elif c.statistic == "estimate_p":
         q, which = _quantile(c, c.p_value / 2, n1, n2)
         se = abs(yi) / q
-        method = f"SE from the exact p = {c.p_value:g}: |estimate| / {q:.4f}, {which}"
-        reference = f"{HANDBOOK} 6.3.2, 6.5.2.3"
+        method = msg(
+            "SE from the exact p = %(p)s: |estimate| / %(q)s, %(which)s",
+            p=f"{c.p_value:g}",
+            q=f"{q:.4f}",
+            which=which,
+        )
+        reference = handbook("6.3.2, 6.5.2.3")
         inputs["p_value"] = c.p_value
     else:
         se = abs(yi) / abs(c.t_value)
-        method = f"SE from t = {c.t_value:g}: |estimate| / |t|"
-        reference = f"{HANDBOOK} 6.3.2, 6.5.2.3"
+        method = msg("SE from t = %(t)s: |estimate| / |t|", t=f"{c.t_value:g}")
+        reference = handbook("6.3.2, 6.5.2.3")
         inputs["t_value"] = c.t_value
     if c.measure in RATIO_MEASURES:
-        notes.append(f"analysed as log {c.measure}")
+        notes.append(msg("analysed as log %(measure)s", measure=c.measure))
     if c.measure == "RD" and c.unit == "percentage points":
-        notes.append("risk difference in percentage points analysed as a proportion (/100)")
+        notes.append(msg("risk difference in percentage points analysed as a proportion (/100)"))
         if c.statistic == "estimate_se":
             se = se / 100
     if c.estimate_derived:
-        notes.append(f"the estimate itself was computed by the curators: {c.derivation}")
+        notes.append(
+            msg("the estimate itself was computed by the curators: %(how)s", how=verbatim(c.derivation))
+        )
     if not (se is not None and math.isfinite(se) and se > 0):
         raise ConversionError(f"{_where(c)}: the derived SE is {se}; check the reported numbers")
     step = Derivation(method, inputs, reference, {"yi": yi, "se": se}, tuple(notes))

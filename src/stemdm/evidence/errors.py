@@ -55,4 +55,10 @@ class EvidenceError(ValueError):
 
 
 class ConversionError(ValueError):
-    """A conversion cannot be done with what was given (e.g. IU/kg/day without a body weight)."""
+    """A conversion cannot be done with what was given (e.g. IU/kg/day without a body weight). Its argument
+    may be a translatable message (``stemdm.i18n.messages``); ``reason`` keeps it."""
+
+    @property
+    def reason(self) -> str:
+        """The reason as given (a message stays a message; ``str(error)`` would give its English only)."""
+        return self.args[0] if self.args and isinstance(self.args[0], str) else str(self)

@@ -99,3 +99,26 @@ def implausible(outcome_id: str, unit: str, value_type: str, values: dict[str, A
                 f"({low:g} to {high:g} {unit}); check the unit and the decimal point"
             )
     return None
+
+
+#: (outcome, unit) -> the smallest between-patient SD plausible for one arm of a diabetes trial. ASSUMPTIONS of
+#: stemdm, about half the smallest arm SDs usual in such trials (HbA1c SDs are mostly 0.7-1.5 %, fasting
+#: glucose 1.5-3 mmol/L, 2-h glucose 2-4 mmol/L): an unlabelled "mean ± x" whose x, read as an SD, is below
+#: its floor is flagged "possibly an SE" (a standard error of a small arm is several times smaller than its
+#: SD), never changed silently.
+SD_FLOORS: dict[tuple[str, str], float] = {
+    ("hba1c", "%"): 0.4,
+    ("fbg", "mg/dL"): 0.8 * 18.016,
+    ("ppbg", "mg/dL"): 1.5 * 18.016,
+    ("cpep_fasting", "ng/mL"): 0.1,
+    ("cpep_stimulated", "ng/mL"): 0.2,
+    ("insulin_dose", "IU/day"): 2.0,
+    ("homa_ir", "index"): 0.5,
+    ("homa_b", "%"): 5.0,
+}
+
+
+def implausibly_small_sd(outcome: str, unit: str, sd: float | None) -> float | None:
+    """The floor an SD falls below (``SD_FLOORS``), or None when it does not or no floor is set."""
+    floor = SD_FLOORS.get((outcome, unit))
+    return floor if floor is not None and sd is not None and sd < floor else None

@@ -66,6 +66,18 @@ FIGURES = (
 )  # fmt: skip
 
 
+#: how a number was derived (evidence.derive, dispersion, units): method ids and fixed references
+DERIVATIONS = (
+    "pm_as_sd", "sd_from_se", "sd_from_ci", "sd_from_diff_ci", "sd_from_t", "sd_from_p", "mean_sd_from_quantiles",
+    "change_sd", "correlation_from_sds", "pooled_correlation", "combine_arms", "identity", "unit:glucose",
+    "unit:c_peptide", "unit:hba1c", "unit:insulin_dose", "user choice: unlabelled ± read as SD",
+    "glucose molar mass 180.16 g/mol: 1 mmol/L = 18.016 mg/dL",
+    "C-peptide molar mass 3020.3 g/mol: 1 ng/mL = 0.33109 nmol/L",
+    "IFCC-NGSP master equation, Hoelzel et al. 2004 (Clin Chem 50:166)",
+    "IU/day = IU/kg/day x body weight (kg)",
+)  # fmt: skip
+
+
 def bundled_caveat_texts() -> list[str]:
     """The curated dataset's caveats (evidence/data/caveats.json): shown in the reader's language."""
     from stemdm.evidence.bundled import bundled_caveats
@@ -79,6 +91,28 @@ def all_terms() -> list[str]:
     for literal in _LITERALS:
         found += [str(v) for v in typing.get_args(literal)]
     found += list(Measurement.model_fields)
-    found += [*ROLES, *ACTIONS, *CONVERSIONS, *RUNS, *REPORT, *SIMULATION, *FIGURES, *BUNDLED_QUESTION]
+    found += [
+        *vocab.FLAGS,
+        "possibly_se",
+        "not stated",
+        "not rated",
+        "cell-therapy",
+        "mean difference",
+        "standardized mean difference",
+        "risk ratio",
+        "odds ratio",
+        "risk difference",
+    ]
+    found += [
+        *ROLES,
+        *ACTIONS,
+        *CONVERSIONS,
+        *RUNS,
+        *REPORT,
+        *SIMULATION,
+        *FIGURES,
+        *BUNDLED_QUESTION,
+        *DERIVATIONS,
+    ]
     found += bundled_caveat_texts()
     return sorted(set(found))

@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import special
+from scipy import special, stats
 
 from stemdm.meta.errors import MetaInputError
 
@@ -47,6 +47,24 @@ class TauPrior:
     upper: float = math.inf
     proper: bool = True
     tail: float | None = None
+
+    def quantile(self, p: float) -> float | None:
+        """The prior's ``p`` quantile of tau (None for an improper prior): what the data would have to move
+        for the posterior of tau to say something the prior did not."""
+        if not self.proper or not 0 < p < 1:
+            return None
+        family, params = self.family, self.params
+        if family == "halfnormal":
+            return float(params[0] * stats.norm.ppf((1 + p) / 2))
+        if family == "halfcauchy":
+            return float(params[0] * math.tan(math.pi * p / 2))
+        if family == "halft":
+            return float(params[1] * stats.t.ppf((1 + p) / 2, params[0]))
+        if family == "uniform":
+            return self.lower + p * (self.upper - self.lower)
+        if family == "lognormal_tau2":
+            return float(math.exp((params[0] + params[1] * stats.norm.ppf(p)) / 2))
+        return None
 
     def log_density(self, tau: np.ndarray, sigma2: np.ndarray) -> np.ndarray:
         """log p(tau) at each tau (-inf outside the support); ``sigma2`` the studies' variances (jeffreys)."""

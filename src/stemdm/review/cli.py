@@ -17,7 +17,7 @@ from stemdm.evidence.cli import announce_bundled_update
 from stemdm.evidence.errors import EvidenceError
 from stemdm.evidence.store import Store
 from stemdm.i18n import translations
-from stemdm.i18n.sentences import translate
+from stemdm.i18n.messages import render
 from stemdm.review.analysis import POSTERIOR_KEYS
 from stemdm.review.narrative import fmt
 from stemdm.review.protocol import ProtocolError, load_protocol
@@ -74,13 +74,17 @@ def run(
         bool, typer.Option("--json", help="Print the results and skipped analyses as JSON")
     ] = False,
     lang: Annotated[
-        str, typer.Option(help="Report language: en, zh or both (the whole report in each, one file)")
-    ] = "both",
+        str,
+        typer.Option(
+            help="Report language: split (report.html in English + report.zh.html in Chinese, linked), "
+            "en, zh, or both (English then Chinese in one report.html)"
+        ),
+    ] = "split",
 ) -> None:
     """Run the review: pool every outcome x timepoint x subgroup with data, grade it, compare with published
     meta-analyses, size the next trial; report what could not be analysed and why."""
     try:
-        lang = choice(lang, ("en", "zh", "both"), "--lang")
+        lang = choice(lang, ("split", "en", "zh", "both"), "--lang")
         if out is not None:
             output_path(out, "--out", folder=True)
         chosen = load_protocol(protocol)
@@ -138,15 +142,23 @@ def results_table(review: Review, title: str, overall_only: bool = False, lang: 
             continue
         to = _("to")
         bayes = (
-            "—" if r["post_median"] is None
+            "—" if r["post_median"] is None or r["post_ci_lb"] is None
             else f"{fmt(r['post_median'])} ({fmt(r['post_ci_lb'])} {to} {fmt(r['post_ci_ub'])})"
         )  # fmt: skip
-        frequentist = term(f"{fmt(r['estimate'])} ({fmt(r['ci_lb'])} {to} {fmt(r['ci_ub'])}) {r['unit']}")
+        frequentist = (
+            term(_("not estimable")) if r["estimate"] is None or r["ci_lb"] is None
+            else term(f"{fmt(r['estimate'])} ({fmt(r['ci_lb'])} {to} {fmt(r['ci_ub'])}) {_(r['unit'])}")
+        )  # fmt: skip
         cells = [_(r["outcome"]), f"{r['timepoint_months']:g}"]
         cells += [] if overall_only else [term(_(r["subgroup"]))]
         cells += [str(r["k"]), str(r["n"]), frequentist]
         cells += (
-            [] if overall_only else ["<0.001" if r["pval"] < 0.001 else f"{r['pval']:.3f}", f"{r['i2']:.0f}%"]
+            []
+            if overall_only
+            else [
+                "—" if r["pval"] is None else "<0.001" if r["pval"] < 0.001 else f"{r['pval']:.3f}",
+                f"{r['i2']:.0f}%",
+            ]  # fmt: skip
         )
         cells += [bayes, _percent(r["p_benefit"]), _percent(r["p_mid"]), _(str(r["certainty"]))]
         table.add_row(*cells)
@@ -167,5 +179,5 @@ def _print(review: Review, lang: str = "en") -> None:
             if skipped.timepoint_months is None
             else _("%(m)s months") % {"m": f"{skipped.timepoint_months:g}"}
         )
-        reason = translate(skipped.reason, lang) or skipped.reason
+        reason = render(skipped.reason, lang)
         console.print(term(f"  {_(skipped.outcome)} {months} {_(skipped.subgroup)}: {reason}"))

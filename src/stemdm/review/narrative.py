@@ -9,6 +9,8 @@ support.
 
 from __future__ import annotations
 
+import re
+
 from stemdm.evidence.vocab import OUTCOMES
 
 OUTCOME_ZH = {
@@ -17,10 +19,10 @@ OUTCOME_ZH = {
     "ppbg": "餐后血糖",
     "cpep_fasting": "空腹C肽",
     "cpep_stimulated": "刺激后C肽",
-    "insulin_dose": "每日胰岛素用量",
+    "insulin_dose": "每日胰岛素剂量",
     "homa_b": "HOMA-β",
     "homa_ir": "HOMA-IR",
-    "responder_hba1c7_insulin50": "HbA1c < 7%且胰岛素用量减少至少一半",
+    "responder_hba1c7_insulin50": "HbA1c < 7%且胰岛素剂量减少至少一半",
 }
 CERTAINTY_ZH = {"high": "高", "moderate": "中", "low": "低", "very low": "极低", None: "未评价"}
 UNIT_ZH = {"%": "个百分点", "index": "", "SD": "个标准差"}
@@ -68,17 +70,24 @@ def _subgroup_en(result: dict) -> str:
     return "" if result["subgroup"] == "overall" else f" ({result['subgroup'].replace('=', ': ')})"
 
 
+BINARY_NAMES = {"RD": ("risk difference", "率差"), "RR": ("risk ratio", "相对危险度"),
+                "OR": ("odds ratio", "比值比")}  # fmt: skip
+
+
 def _binary_english(result: dict) -> str:
-    """A binary outcome: the proportion of patients with it, as a risk difference or a ratio."""
+    """A binary outcome: the proportion of patients with it, as a ratio (or a risk difference)."""
     label = OUTCOMES[result["outcome"]].label
-    est, lb, ub = result["estimate"], result["ci_lb"], result["ci_ub"]
-    name = {"RD": "risk difference", "RR": "risk ratio", "OR": "odds ratio"}[result["measure"]]
-    ci = f"{level_label(result)}% CI {fmt(lb)} to {fmt(ub)}"
+    name = BINARY_NAMES[result["measure"]][0]
     basis = f"{result['k']} trials, {result['n']} participants"
+    head = (
+        f"{_when(result)}{_subgroup_en(result)}, patients reaching '{label}' with cell therapy vs control: "
+    )
+    if result["estimate"] is None or result["ci_lb"] is None:
+        return f"{head}{name} not estimable ({basis}). Certainty of evidence: {result.get('certainty') or 'not rated'}."
+    ci = f"{level_label(result)}% CI {fmt(result['ci_lb'])} to {fmt(result['ci_ub'])}"
     verdict = "statistically significant" if significant(result) else "not statistically significant"
     return (
-        f"{_when(result)}{_subgroup_en(result)}, patients reaching '{label}' with cell therapy vs control: "
-        f"{name} {fmt(est)} ({ci}; {basis}; p = {_p(result['pval'])}), {verdict}. "
+        f"{head}{name} {fmt(result['estimate'])} ({ci}; {basis}; p = {_p(result['pval'])}), {verdict}. "
         f"Certainty of evidence: {result.get('certainty') or 'not rated'}."
     )
 
@@ -87,13 +96,16 @@ def _binary_chinese(result: dict) -> str:
     label = OUTCOME_ZH.get(result["outcome"], OUTCOMES[result["outcome"]].label)
     months = result["timepoint_months"]
     when = f"{months:g}个月时" if months is not None else "随访结束时"
-    name = {"RD": "风险差", "RR": "风险比", "OR": "比值比"}[result["measure"]]
+    name = BINARY_NAMES[result["measure"]][1]
+    certainty = CERTAINTY_ZH.get(result.get("certainty"), "未评价")
+    head = f"{when}，达到“{label}”的患者比例（干细胞治疗组对比对照组）："
+    basis = f"{result['k']}项试验，{result['n']}名受试者"
+    if result["estimate"] is None or result["ci_lb"] is None:
+        return f"{head}{name}无法估计（{basis}）。证据确定性：{certainty}。"
     ci = f"{level_label(result)}%置信区间 {fmt(result['ci_lb'])} 至 {fmt(result['ci_ub'])}"
     verdict = "差异有统计学意义" if significant(result) else "差异无统计学意义"
-    certainty = CERTAINTY_ZH.get(result.get("certainty"), "未评价")
     return (
-        f"{when}，达到“{label}”的患者比例（干细胞治疗组对比对照组）：{name} {fmt(result['estimate'])}（{ci}；"
-        f"{result['k']}项试验，{result['n']}名受试者；p = {_p(result['pval'])}），{verdict}。"
+        f"{head}{name} {fmt(result['estimate'])}（{ci}；{basis}；p = {_p(result['pval'])}），{verdict}。"
         f"证据确定性：{certainty}。"
     )
 
@@ -150,7 +162,7 @@ def chinese(result: dict) -> str:
     return f"{when}{subgroup}，{verdict}。证据确定性：{certainty}。{_bayes_zh(result)}"
 
 
-def _percent(p: float) -> str:
+def percent(p: float) -> str:
     """A probability as a whole percentage, never 0 % or 100 % (the posterior is never certain)."""
     if p < 0.005:
         return "<1%"
@@ -159,21 +171,34 @@ def _percent(p: float) -> str:
     return f"{p * 100:.0f}%"
 
 
+def prior_text(text: str, lang: str) -> str:
+    """A tau prior as readers write it: half-normal HN(s), half-Cauchy HC(s), uniform U(a, b); in Chinese
+    半正态先验 HN(s) and so on. Other priors as written."""
+    found = re.fullmatch(r"(halfnormal|halfcauchy|uniform|halft)\(([^)]*)\)", text.strip())
+    if not found:
+        return text
+    family, args = found.groups()
+    args = ", ".join(a.strip() for a in args.split(","))
+    names = {"halfnormal": ("half-normal HN", "半正态先验 HN"), "halfcauchy": ("half-Cauchy HC", "半柯西先验 HC"),
+             "uniform": ("uniform U", "均匀先验 U"), "halft": ("half-t", "半t先验 ")}[family]  # fmt: skip
+    return f"{names[0 if lang == 'en' else 1]}({args})"
+
+
 def _bayes_en(result: dict) -> str:
     """The Bayesian probabilities in words, when the result has them."""
-    if result.get("p_mid") is None:
+    if result.get("p_mid") is None or result.get("post_ci_lb") is None:
         return ""
     label = OUTCOMES[result["outcome"]].label
     verb = "lowers" if result.get("better", "lower") == "lower" else "raises"
-    digits = _digits(result)
+    digits = 2
     if result.get("measure") in ("RD", "RR", "OR"):
         label = f"the share of patients reaching '{label}'"
     return (
-        f" Bayesian analysis (prior on heterogeneity: {result['tau_prior']}): median "
+        f" Bayesian analysis (prior on heterogeneity: {prior_text(result['tau_prior'], 'en')}): median "
         f"{fmt(result['post_median'], digits)}, {level_label(result)}% credible interval "
         f"{fmt(result['post_ci_lb'], digits)} to {fmt(result['post_ci_ub'], digits)}; probability that cell "
-        f"therapy {verb} {label} at all: {_percent(result['p_benefit'])}; by at least "
-        f"{_mid_text(result, 'en')}: {_percent(result['p_mid'])}."
+        f"therapy {verb} {label} at all: {percent(result['p_benefit'])}; by at least "
+        f"{_mid_text(result, 'en')}: {percent(result['p_mid'])}."
     )
 
 
@@ -196,7 +221,7 @@ def _mid_text(result: dict, language: str) -> str:
 
 
 def _bayes_zh(result: dict) -> str:
-    if result.get("p_mid") is None:
+    if result.get("p_mid") is None or result.get("post_ci_lb") is None:
         return ""
     label = OUTCOME_ZH.get(result["outcome"], OUTCOMES[result["outcome"]].label)
     verb = "降低" if result.get("better", "lower") == "lower" else "升高"
@@ -204,11 +229,11 @@ def _bayes_zh(result: dict) -> str:
     if result.get("measure") in ("RD", "RR", "OR"):
         label = f"达到“{label}”的患者比例"
     return (
-        f"贝叶斯分析（异质性先验：{result['tau_prior']}）：中位数 {fmt(result['post_median'], digits)}，"
+        f"贝叶斯分析（异质性先验：{prior_text(result['tau_prior'], 'zh')}）：中位数 {fmt(result['post_median'], digits)}，"
         f"{level_label(result)}%可信区间 {fmt(result['post_ci_lb'], digits)} 至 "
         f"{fmt(result['post_ci_ub'], digits)}；"
-        f"细胞治疗使{label}{verb}的概率为{_percent(result['p_benefit'])}，"
-        f"{verb}至少{_mid_text(result, 'zh')}的概率为{_percent(result['p_mid'])}。"
+        f"细胞治疗使{label}{verb}的概率为{percent(result['p_benefit'])}，"
+        f"{verb}至少{_mid_text(result, 'zh')}的概率为{percent(result['p_mid'])}。"
     )
 
 
@@ -217,30 +242,43 @@ def _bayes_zh(result: dict) -> str:
 PRIOR_DECIDES_SPREAD = 0.2
 
 
-def prior_sensitivity_sentences(rows: list[dict]) -> dict[str, str]:
+def prior_sensitivity_sentences(reading: dict) -> dict[str, str]:
     """The prior-sensitivity table in words (English and Chinese): the range of P(benefit) and P(>= MID)
-    across the priors on the heterogeneity, and whether the answer hinges on the prior."""
-    priors = ", ".join(r["tau_prior"] for r in rows)
+    across the priors on the heterogeneity, whether the credible interval's exclusion of no effect or
+    P(>= MID) crossing 50 % depends on the prior, and whether the data updated the tau prior."""
+    rows = reading["rows"]
+    priors_en = ", ".join(prior_text(r["tau_prior"], "en") for r in rows)
+    priors_zh = "、".join(prior_text(r["tau_prior"], "zh") for r in rows)
     benefit = [r["p_benefit"] for r in rows]
     mid = [r["p_mid"] for r in rows]
     spread = max(mid) - min(mid)
-    decides = spread > PRIOR_DECIDES_SPREAD or (min(mid) < 0.5 < max(mid))
+    crosses_half = min(mid) < 0.5 < max(mid)
+    decides = spread > PRIOR_DECIDES_SPREAD or crosses_half or reading.get("ci_exclusion_depends")
     en = (
-        f"Under {len(rows)} priors on the heterogeneity ({priors}) the probability of any benefit ranges "
-        f"from {_percent(min(benefit))} to {_percent(max(benefit))} and of at least the MID from "
-        f"{_percent(min(mid))} to {_percent(max(mid))}: "
+        f"Under {len(rows)} priors on the heterogeneity ({priors_en}) the probability of any benefit ranges "
+        f"from {percent(min(benefit))} to {percent(max(benefit))} and of at least the MID from "
+        f"{percent(min(mid))} to {percent(max(mid))}: "
         + (
-            "with this few trials the prior, not the data, decides the answer."
+            "with this few trials the prior, not the data, decides the answer"
             if decides
-            else "the answer does not hinge on the choice among these priors."
+            else "the answer does not hinge on the choice among these priors"
         )
     )
     zh = (
-        f"在{len(rows)}种异质性先验（{priors}）下，获益概率为{_percent(min(benefit))}至{_percent(max(benefit))}，"
-        f"达到最小重要差值的概率为{_percent(min(mid))}至{_percent(max(mid))}："
-        + ("试验太少，结论取决于先验而非数据。" if decides else "结论不随这些先验的选择而改变。")
+        f"在{len(rows)}种异质性先验（{priors_zh}）下，获益概率为{percent(min(benefit))}至{percent(max(benefit))}，"
+        f"达到最小重要差值的概率为{percent(min(mid))}至{percent(max(mid))}："
+        + ("试验太少，结论取决于先验而非数据" if decides else "结论不随这些先验的选择而改变")
     )
-    return {"en": en, "zh": zh}
+    if reading.get("ci_exclusion_depends"):
+        en += "; whether the credible interval excludes no effect depends on the prior"
+        zh += "；可信区间是否排除无效应取决于先验"
+    if crosses_half:
+        en += "; whether P(>= MID) exceeds 50% depends on the prior"
+        zh += "；达到最小重要差值的概率是否超过50%取决于先验"
+    if reading.get("tau_not_updated"):
+        en += "; the posterior of the heterogeneity is essentially its prior: the data do not inform it"
+        zh += "；异质性的后验分布与其先验几乎相同：数据未提供关于异质性的信息"
+    return {"en": en + ".", "zh": zh + "。"}
 
 
 def _p(p: float | None) -> str:

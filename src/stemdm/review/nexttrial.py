@@ -8,6 +8,7 @@ e.g. Julious 2004 Stat Med 23:1921), SD the trials' pooled within-arm SD, delta 
 
 from __future__ import annotations
 
+from stemdm.i18n.messages import msg
 from stemdm.review.analysis import PooledResult
 from stemdm.review.grade import MAX_PER_ARM, n_per_arm, pooled_sd
 
@@ -46,15 +47,19 @@ def next_trial(result: PooledResult, mid: float, alpha: float, powers: list[floa
         )
     pi_lb, pi_ub = d.get("pi_lb"), d.get("pi_ub")
     if pi_lb is None or pi_ub is None:
-        out["pi_statement"] = "no prediction interval (fewer than 2 trials)"
+        out["pi_statement"] = msg("no prediction interval (fewer than 2 trials)")
     elif pi_lb <= 0 <= pi_ub:
-        out["pi_statement"] = (
-            f"the prediction interval [{pi_lb:.3g}, {pi_ub:.3g}] includes no effect: in a new "
-            "setting the effect may be nil, so no sample size guarantees a positive trial"
+        out["pi_statement"] = msg(
+            "the prediction interval [%(lb)s, %(ub)s] includes no effect: in a new setting the effect may be "
+            "nil, so no sample size guarantees a positive trial",
+            lb=f"{pi_lb:.3g}",
+            ub=f"{pi_ub:.3g}",
         )
     else:
         nearest = min(abs(pi_lb), abs(pi_ub))
-        out["pi_statement"] = f"the prediction-interval limit nearest no effect is {nearest:.3g}"
+        out["pi_statement"] = msg(
+            "the prediction-interval limit nearest no effect is %(x)s", x=f"{nearest:.3g}"
+        )
         for power in powers:
             per_arm = n_per_arm(nearest, sd, alpha, power)
             out["rows"].append(
@@ -86,20 +91,26 @@ def _size_statement(rows: list[dict], largest: int) -> str:
     first = next(r for r in rows if r["target"] == "minimal important difference")
     mid_total, power = first["total"], f"{first['power'] * 100:g}%"
     if mid_total is None:
-        return (
-            f"detecting the minimal important difference with {power} power would need more than "
-            f"{2 * MAX_PER_ARM:,} patients: no trial can; check the protocol's MID"
+        return msg(
+            "Detecting the minimal important difference with %(power)s power would need more than %(n)s "
+            "patients: no trial can; check the protocol's MID",
+            power=power,
+            n=f"{2 * MAX_PER_ARM:,}",
         )
     ratio = mid_total / largest
     if ratio > 1:
-        return (
-            f"detecting the minimal important difference with {power} power needs {mid_total} patients, "
-            f"{ratio:.1f} times the largest trial so far ({largest}): larger, multicentre trials are needed"
+        return msg(
+            "Detecting the minimal important difference with %(power)s power needs %(n)s patients, %(ratio)s "
+            "times the largest trial so far (%(largest)s): larger, multicentre trials are needed",
+            power=power,
+            n=mid_total,
+            ratio=f"{ratio:.1f}",
+            largest=largest,
         )
-    return (
-        f"the largest trial so far ({largest}) already had the size to detect the minimal important "
-        f"difference "
-        f"({mid_total} needed); the remaining uncertainty comes from heterogeneity between trials, which "
-        f"more "
-        "and more varied trials, not a larger single one, resolve"
+    return msg(
+        "The largest trial so far (%(largest)s) already had the size to detect the minimal important "
+        "difference (%(n)s needed); the remaining uncertainty comes from heterogeneity between trials, which "
+        "more and more varied trials, not a larger single one, resolve",
+        largest=largest,
+        n=mid_total,
     )

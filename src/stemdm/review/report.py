@@ -16,9 +16,9 @@ from stemdm import NOT_MEDICAL_ADVICE_BY_LANGUAGE, __version__
 from stemdm.evidence.vocab import OUTCOMES
 from stemdm.i18n import figure_language, translations
 from stemdm.i18n.fonts import MISSING, cjk_font
-from stemdm.i18n.sentences import translate
+from stemdm.i18n.messages import translatable
 from stemdm.meta import forest_plot, funnel_plot
-from stemdm.review.narrative import fmt
+from stemdm.review.narrative import fmt, percent, prior_sensitivity_sentences, prior_text
 from stemdm.review.plots import umbrella_forest
 from stemdm.review.run import Review
 from stemdm.sanitize import safe_url
@@ -65,7 +65,7 @@ def _figures(review: Review, figures: Path, lang: str = "en") -> dict[str, Any]:
                 figures / f"forest_{result.outcome}_{result.timepoint_months:g}m_{rid}{suffix}.png",
                 labels=better,
                 group_names=(_("Cells"), _("Control")),
-                title=f"{label} ({result.unit if result.measure == 'MD' else 'SMD'}), "
+                title=f"{label} ({_(figure_measure(result))}), "
                 + _("%(m)s months") % {"m": f"{result.timepoint_months:g}"}
                 + f", {_(result.subgroup)}",
             )
@@ -137,13 +137,15 @@ def template_environment(lang: str = "en") -> Environment:
         return translation.gettext(str(value))
 
     def marked(text: object) -> Markup:
-        """A sentence translated when the catalog has it, else shown as English and marked so."""
+        """A message rendered in the page's language; other text translated when the catalog has it, else
+        shown as written and marked as English (never passed off as Chinese)."""
+        if text is None:
+            return Markup("—")
+        if translatable(text):
+            return escape(text.render(lang))
         translated = translation.gettext(str(text))
         if lang == "en" or translated != str(text):
             return escape(translated)
-        sentence = translate(str(text), lang)
-        if sentence is not None:
-            return escape(sentence)
         return Markup('<span lang="en" translate="no">') + escape(text) + Markup("</span>")
 
     def subgroup(value: object) -> Markup:
@@ -156,36 +158,103 @@ def template_environment(lang: str = "en") -> Environment:
     env.filters["term"] = term
     env.filters["reason"] = marked
     env.filters["subgroup"] = subgroup
-    env.filters["analysis_name"] = lambda name: marked(name)
+    env.filters["analysis_name"] = lambda name: analysis_label(str(name), lang)
+    env.filters["prior"] = lambda text: "—" if not text else prior_text(str(text), lang)
+    env.filters["percent"] = lambda p: "—" if p is None else percent(p)
+    env.filters["record"] = lambda key: record_label(str(key), lang)
+    env.filters["group"] = lambda group: group_label(str(group), lang)
+    env.filters["statistics"] = lambda text: ", ".join(
+        term(x.strip()) for x in str(text).split(",") if x.strip()
+    )
     env.globals.update(
         anchor=anchor, result_id=result_id, OUTCOMES=OUTCOMES, data_lang=english, narrative_key=lang,
         html_lang={"en": "en", "zh": "zh-Hans"}[lang],
+        narrative_for=lambda narrative, result: next(
+            (s[lang] for s in narrative if (s["outcome"], s["timepoint_months"], s["subgroup"])
+             == (result.outcome, result.timepoint_months, result.subgroup)), None),
+        prior_words=lambda reading: prior_sensitivity_sentences(reading)[lang],
     )  # fmt: skip
     return env
 
 
-def write_report(review: Review, out: Path, lang: str = "both") -> dict[str, Path]:
-    """Write report.html, results.json and figures/ under ``out``; returns their paths. ``lang``: "en",
-    "zh", or "both" (the whole report in English, then the whole report in Chinese, in one file)."""
-    if lang not in ("en", "zh", "both"):
-        raise ValueError(f"lang: {lang!r}; use en, zh or both")
+def figure_measure(result) -> str:
+    """What a forest plot's title names: the measure actually pooled (with the unit for an MD)."""
+    if result.measure == "MD":
+        return result.unit
+    return {"SMD": "Std. Mean Difference", "RR": "Risk Ratio", "OR": "Odds Ratio",
+            "RD": "Risk Difference"}.get(result.measure, result.measure)  # fmt: skip
+
+
+def record_label(key: str, lang: str) -> str:
+    """A record's natural key for people: trial · outcome · week · arm · statistic · unit (the parts through
+    the term catalog; the machine key stays in results.json and in the anchors)."""
+    _ = translations(lang).gettext
+    parts = []
+    for part in key.split("/"):
+        if part in ("True", "False", ""):
+            continue
+        try:
+            weeks = float(part)
+        except ValueError:
+            parts.append(_(part))
+        else:
+            parts.append(_("%(w)s wk") % {"w": f"{weeks:g}"})
+    return " · ".join(parts)
+
+
+def analysis_label(name: str, lang: str) -> str:
+    """A results.json key "hba1c 6 months" for people, in ``lang``."""
+    _ = translations(lang).gettext
+    outcome, _sep, months = name.partition(" ")
+    number = months.split(" ")[0]
+    return f"{_(outcome)}, " + _("%(m)s months") % {"m": number} if number else _(outcome)
+
+
+def group_label(group: str, lang: str) -> str:
+    """An umbrella group ("MD, between arm (IU/kg/day)") with its words translated, the unit kept."""
+    _ = translations(lang).gettext
+    head, _sep, unit = group.partition(" (")
+    return _(head) + (f" ({unit}" if unit else "")
+
+
+#: report file per language when each language has its own file
+REPORT_FILES = {"en": "report.html", "zh": "report.zh.html"}
+
+
+def write_report(review: Review, out: Path, lang: str = "split") -> dict[str, Path]:
+    """Write the report, results.json and figures/ under ``out``; returns their paths. ``lang``: "split"
+    (the default: report.html in English and report.zh.html in Chinese, each linking to the other), "en" or
+    "zh" (report.html in that language only), or "both" (English then Chinese in one report.html)."""
+    if lang not in ("en", "zh", "both", "split"):
+        raise ValueError(f"lang: {lang!r}; use split, en, zh or both")
     out.mkdir(parents=True, exist_ok=True)
     payload = review.to_dict()
     results_path = out / "results.json"
     results_path.write_text(json.dumps(payload, indent=1, ensure_ascii=False), encoding="utf-8")
-    languages = ("en", "zh") if lang == "both" else (lang,)
-    pages = {
-        code: _render(review, payload, _figures(review, out / "figures", code), code,
-                      prefix="zh-" if lang == "both" and code == "zh" else "")
-        for code in languages
-    }  # fmt: skip
-    html = pages[lang] if lang != "both" else _bilingual(pages["en"], pages["zh"])
-    report_path = out / "report.html"
-    report_path.write_text(html, encoding="utf-8")
-    return {"report": report_path, "results": results_path, "figures": out / "figures"}
+    languages = ("en",) if lang == "en" else ("zh",) if lang == "zh" else ("en", "zh")
+    figures = {code: _figures(review, out / "figures", code) for code in languages}
+    paths = {"results": results_path, "figures": out / "figures"}
+    if lang == "both":
+        pages = {code: _render(review, payload, figures[code], code, prefix="zh-" if code == "zh" else "")
+                 for code in languages}  # fmt: skip
+        html = _bilingual(pages["en"], pages["zh"])
+        paths["report"] = out / "report.html"
+        paths["report"].write_text(html, encoding="utf-8")
+        return paths
+    for code in languages:
+        other = None
+        if lang == "split":
+            other_code = "zh" if code == "en" else "en"
+            other = {"href": REPORT_FILES[other_code], "hreflang": {"en": "en", "zh": "zh-Hans"}[other_code],
+                     "name": {"en": "English", "zh": "中文"}[other_code]}  # fmt: skip
+        html = _render(review, payload, figures[code], code, prefix="", other_language=other)
+        path = out / (REPORT_FILES[code] if lang == "split" else "report.html")
+        path.write_text(html, encoding="utf-8")
+        paths["report" if code == languages[0] else f"report_{code}"] = path
+    return paths
 
 
-def _render(review: Review, payload: dict, figures: dict, lang: str, prefix: str) -> str:
+def _render(review: Review, payload: dict, figures: dict, lang: str, prefix: str, other_language=None) -> str:
     level = review.protocol.model.level
     _ = translations(lang).gettext
     return (
@@ -202,6 +271,7 @@ def _render(review: Review, payload: dict, figures: dict, lang: str, prefix: str
             disclaimer=NOT_MEDICAL_ADVICE_BY_LANGUAGE[lang],
             sources=review.sources,
             p=prefix,
+            other_language=other_language,
         )
     )
 
@@ -213,8 +283,8 @@ def _bilingual(english: str, chinese: str) -> str:
     body_en = rest.rpartition("</body>")[0]
     body_zh = chinese.partition("<body>")[2].rpartition("</body>")[0]
     switch = (
-        '<nav class="languages"><a href="#summary" hreflang="en">English</a> '
-        '<a href="#zh-summary" hreflang="zh-Hans" lang="zh-Hans">中文</a></nav>'
+        '<nav class="languages"><a href="#verdicts" hreflang="en">English</a> '
+        '<a href="#zh-verdicts" hreflang="zh-Hans" lang="zh-Hans">中文</a></nav>'
     )
     return (
         f'{head}<body>\n{switch}\n<div lang="en">{body_en}</div>\n<hr>\n'

@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from stemdm.evidence.derive import combine, in_unit, to_mean_sd
 from stemdm.evidence.errors import ConversionError
 from stemdm.evidence.formats import EvidenceBundle
+from stemdm.evidence.plausibility import SD_FLOORS, implausibly_small_sd
 from stemdm.evidence.records import AdverseEvent, Arm, Contrast, Measurement, Trial
 from stemdm.evidence.validate import overlap_groups
 from stemdm.evidence.vocab import OUTCOMES
 from stemdm.evidence.windows import WEEKS_PER_MONTH, TimeWindow
+from stemdm.i18n.messages import clauses, msg, term, verbatim
 from stemdm.review.protocol import OutcomeRule, Protocol
 from stemdm.review.rows import StudyRow, contrast_row, count_row, effect_of
 
@@ -72,7 +74,9 @@ def eligible_trials(bundle: EvidenceBundle, protocol: Protocol) -> Eligibility:
     for group in overlap_groups(list(trials.values())):
         kept = max(sorted(group), key=lambda t: n_total.get(t, 0))
         for other in sorted(group - {kept}):
-            excluded[other] = f"may share participants with {kept}; the larger trial ({kept}) is kept"
+            excluded[other] = msg(
+                "may share participants with %(kept)s; the larger trial (%(kept)s) is kept", kept=kept
+            )
             trials.pop(other, None)
     return Eligibility(trials, excluded)
 
@@ -86,7 +90,12 @@ def _exclusion_reason(trial: Trial, rules) -> str | None:
     )
     for name, value, allowed in checks:
         if value not in allowed:
-            return f"{name} '{value}' not in the protocol's {', '.join(allowed)}"
+            return msg(
+                "%(field)s '%(value)s' not in the protocol's %(allowed)s",
+                field=term(name),
+                value=term(value),
+                allowed=[term(a) for a in allowed],
+            )
     return None
 
 
@@ -126,7 +135,8 @@ def study_rows(
         found, offered = reported.get(trial_id, []), contrasts.get(trial_id, [])
         row, errors = _row(trial, found, offered, arms, protocol, rule, window)
         if row is None:
-            skipped.append(Skipped(rule.id, window.months, "overall", f"{trial_id}: {'; '.join(errors)}"))
+            why = msg("%(trial)s: %(errors)s", trial=trial_id, errors=clauses(errors))
+            skipped.append(Skipped(rule.id, window.months, "overall", why))
             continue
         if trial_id in corrections:
             row.flags = tuple(sorted({*row.flags, "correction_flagged"}))
@@ -150,22 +160,26 @@ def _row(
         try:
             row = _pair(trial, measurements, arms, protocol, rule, window)
         except ConversionError as error:
-            errors.append(f"arm-level numbers not usable: {error}" if contrasts else str(error))
+            errors.append(msg("arm-level numbers not usable: %(error)s", error=error.reason)
+                          if contrasts else error.reason)  # fmt: skip
         else:
             if contrasts:
                 row.steps += (
-                    "a reported between-group contrast exists too; arm-level numbers take precedence",
+                    msg("a reported between-group contrast exists too; arm-level numbers take precedence"),
                 )
             return row, []
     if contrasts:
         try:
             row = contrast_row(trial, contrasts, arms, protocol, rule, window)
         except ConversionError as error:
-            errors.append(f"contrast not usable: {error}")
+            errors.append(msg("contrast not usable: %(error)s", error=error.reason))
         else:
             _trial_fields(row, trial, protocol)
             if errors:
-                row.steps = (f"{errors[0]}; the reported contrast is used instead",) + row.steps
+                row.steps = (
+                    msg("%(error)s; the reported contrast is used instead", error=errors[0]),
+                    *row.steps,
+                )
             return row, []
     return None, errors
 
@@ -177,7 +191,11 @@ def _corrections_by_trial(bundle: EvidenceBundle) -> dict[str, list[str]]:
         if c.status == "flagged":
             what = f"{c.record_kind}.{c.field}" + (f" ({c.outcome_id})" if c.outcome_id else "")
             out.setdefault(c.trial_id, []).append(
-                f"correction flagged, not applied: {what}: {c.reported_value}"
+                msg(
+                    "correction flagged, not applied: %(what)s: %(value)s",
+                    what=what,
+                    value=verbatim(c.reported_value),
+                )
             )
     return out
 
@@ -196,11 +214,23 @@ def select_arms(
         if arm is None or arm.role not in by_role:
             continue
         if arm.part_of is not None and arm.part_of in reporting:
-            notes.add(f"arm {arm.arm_id} is part of arm {arm.part_of}, which is used (not counted twice)")
+            notes.add(
+                msg(
+                    "arm %(arm)s is part of arm %(whole)s, which is used (not counted twice)",
+                    arm=arm.arm_id,
+                    whole=arm.part_of,
+                )
+            )
             continue
         product = arm.cell_type or trial.cell_type
         if arm.role == "experimental" and product not in protocol.inclusion.cell_types:
-            notes.add(f"arm {arm.arm_id} ({product}) left out: not one of the protocol's cell types")
+            notes.add(
+                msg(
+                    "arm %(arm)s (%(product)s) left out: not one of the protocol's cell types",
+                    arm=arm.arm_id,
+                    product=term(product),
+                )
+            )
             continue
         by_role[arm.role].append(m)
     return by_role, sorted(notes)
@@ -217,14 +247,41 @@ def _pair(
     by_role, arm_notes = select_arms(measurements, arms, trial, protocol)
     if not by_role["control"] or not by_role["experimental"]:
         missing = "control" if not by_role["control"] else "cell-therapy"
-        raise ConversionError(f"no {missing}-arm number for {rule.id} in this window")
+        raise ConversionError(
+            msg(
+                "no %(role)s-arm number for %(outcome)s in this window",
+                role=term(missing),
+                outcome=term(rule.id),
+            )
+        )
     if OUTCOMES[rule.id].kind == "binary":
         row = count_row(trial, by_role, arms, protocol, rule)
     else:
         row = _mean_row(trial, by_role, arms, protocol, rule, window)
+        _flag_possible_se(row, rule, protocol)
     row.steps = tuple(arm_notes) + row.steps
     _trial_fields(row, trial, protocol)
     return row
+
+
+def _flag_possible_se(row: StudyRow, rule: OutcomeRule, protocol: Protocol) -> None:
+    """An unlabelled ± read as SD whose SD is below the outcome's plausible floor (evidence.plausibility):
+    flagged "possibly_se" with a step saying so; the numbers are not changed (the sensitivity analysis reads
+    ± as SE)."""
+    if "pm_unlabelled" not in row.flags or protocol.data.pm_as != "sd":
+        return
+    small = [(arm, sd) for arm, sd in ((term("cells"), row.sd1), (term("control"), row.sd2))
+             if implausibly_small_sd(rule.id, rule.unit, sd) is not None]  # fmt: skip
+    if not small:
+        return
+    floor = SD_FLOORS[(rule.id, rule.unit)]
+    row.flags = tuple(sorted({*row.flags, "possibly_se"}))
+    row.steps += tuple(
+        msg("%(arm)s: possibly an SE: the unlabelled ± read as SD gives SD %(sd)s %(unit)s, below the smallest "
+            "SD plausible for %(outcome)s (%(floor)s)", arm=arm, sd=f"{sd:.3g}", unit=rule.unit,
+            outcome=term(rule.id), floor=f"{floor:.3g}")
+        for arm, sd in small
+    )  # fmt: skip
 
 
 def _trial_fields(row: StudyRow, trial: Trial, protocol: Protocol) -> None:
@@ -249,25 +306,29 @@ def _mean_row(
             control = _arm_values(by_role["control"], value_type, arms, protocol, rule, window)
             break
         except ConversionError as error:
-            errors.append(f"{value_type} scores: {error}")
+            errors.append(msg("%(scores)s scores: %(error)s", scores=term(value_type), error=error.reason))
     else:
-        raise ConversionError("; ".join(errors))
+        raise ConversionError(clauses(errors))
     if len(control) > 1:
-        raise ConversionError("more than one control arm; split the comparison in the evidence base")
+        raise ConversionError(msg("more than one control arm; split the comparison in the evidence base"))
     steps = []
     if len(experimental) > 1:
         combined = experimental[0]
         for other in experimental[1:]:
             combined = combine(combined, other, "cells_combined")
         steps.append(
-            f"cell-therapy arms {', '.join(m.arm_id for m in experimental)} combined "
-            "(Cochrane Handbook 6.5.2.10)"
+            msg(
+                "cell-therapy arms %(arms)s combined (Cochrane Handbook 6.5.2.10)",
+                arms=", ".join(m.arm_id for m in experimental),
+            )
         )
         experimental = [combined]
     e, c = experimental[0], control[0]
     used = tuple(sorted({m.natural_key() for m in by_role["experimental"] + by_role["control"]}))
     if errors:
-        steps.append(f"{errors[0]}; {value_type} scores used instead")
+        steps.append(
+            msg("%(error)s; %(scores)s scores used instead", error=errors[0], scores=term(value_type))
+        )
     steps = _describe(e, "cells") + _describe(c, "control") + steps
     yi, vi, notes = effect_of(
         {"m1i": e.mean, "sd1i": e.sd, "n1i": e.n, "m2i": c.mean, "sd2i": c.sd, "n2i": c.n}, rule.measure
@@ -284,12 +345,17 @@ def _value_types(by_role: dict[str, list[Measurement]], rule: OutcomeRule) -> li
     types = [{m.value_type for m in ms} for ms in by_role.values()]
     if rule.scores != "either":
         if not all(rule.scores in t for t in types):
-            raise ConversionError(f"the protocol asks for {rule.scores} scores; both arms do not report them")
+            raise ConversionError(
+                msg(
+                    "the protocol asks for %(scores)s scores; both arms do not report them",
+                    scores=term(rule.scores),
+                )
+            )
         return [rule.scores]
     # MD may mix final and change scores across trials, never within one trial's comparison
     choices = [choice for choice in ("change", "final") if all(choice in t for t in types)]
     if not choices:
-        raise ConversionError("the arms report different score types (final vs change)")
+        raise ConversionError(msg("the arms report different score types (final vs change)"))
     return choices
 
 
@@ -313,16 +379,23 @@ def _arm_values(
                 out.append(_usable(m, arms[(m.trial_id, m.arm_id)], protocol, rule))
                 break
             except ConversionError as error:
-                errors.append(str(error))
+                errors.append(error.reason)
         else:
-            raise ConversionError("; ".join(dict.fromkeys(errors)) or f"arm {arm_id}: no {value_type} value")
+            unique = list(dict.fromkeys(errors))
+            raise ConversionError(
+                clauses(unique)
+                if unique
+                else msg("arm %(arm)s: no %(scores)s value", arm=arm_id, scores=term(value_type))
+            )
     return out
 
 
 def _usable(m: Measurement, arm: Arm, protocol: Protocol, rule: OutcomeRule) -> Measurement:
     rules = protocol.data
     if m.statistic == "mean_pm" and rules.pm_as == "exclude":
-        raise ConversionError(f"arm {m.arm_id}: unlabelled ± and the protocol excludes such numbers")
+        raise ConversionError(
+            msg("arm %(arm)s: unlabelled ± and the protocol excludes such numbers", arm=m.arm_id)
+        )
     fallback = arm.n_randomized if rules.n_fallback == "randomized" else None
     pm_as = None if rules.pm_as == "exclude" else rules.pm_as
     derived = to_mean_sd(
@@ -330,31 +403,60 @@ def _usable(m: Measurement, arm: Arm, protocol: Protocol, rule: OutcomeRule) -> 
     )
     if derived.unit == "as printed":
         raise ConversionError(
-            f"arm {m.arm_id}: unit {m.unit_as_reported!r} cannot be converted to {rule.unit}"
+            msg(
+                "arm %(arm)s: unit '%(unit)s' cannot be converted to %(target)s",
+                arm=m.arm_id,
+                unit=verbatim(m.unit_as_reported),
+                target=rule.unit,
+            )
         )
     derived = in_unit(derived, rule.unit)
     if derived.n is None:
         derived = derived.with_changes(n=fallback)
     if derived.n is None:
-        raise ConversionError(f"arm {m.arm_id}: n not reported and no randomized n")
+        raise ConversionError(msg("arm %(arm)s: n not reported and no randomized n", arm=m.arm_id))
     if not derived.sd > 0:
-        raise ConversionError(f"arm {m.arm_id}: SD is {derived.sd}; an MD needs a positive SD")
+        raise ConversionError(
+            msg("arm %(arm)s: SD is %(sd)s; an MD needs a positive SD", arm=m.arm_id, sd=derived.sd)
+        )
     return derived
+
+
+#: how dispersion.py names the Cochrane Handbook in a derivation's reference
+HANDBOOK_PREFIX = "Cochrane Handbook v6.4 (2023) "
+
+
+def derivation_text(text: str) -> str:
+    """A derivation's method id, reference or note as a message: Handbook sections by a message, other
+    fixed texts (method ids, conversion sources) through the term catalog (i18n/terms.py: DERIVATIONS)."""
+    if text.startswith(HANDBOOK_PREFIX):
+        return msg("Cochrane Handbook v6.4 (2023) %(sections)s", sections=text[len(HANDBOOK_PREFIX) :])
+    return term(text)
 
 
 def _describe(m: Measurement, role: str) -> list[str]:
     n_note = (
-        [f"{role}: n analysed not reported; randomized n = {m.n} used"]
+        [msg("%(role)s: n analysed not reported; randomized n = %(n)s used", role=term(role), n=m.n)]
         if ("n_analysed_not_reported" in m.flags)
         else []
     )
     if not m.derivation:
-        return [f"{role}: reported mean and SD used as printed", *n_note]
+        return [msg("%(role)s: reported mean and SD used as printed", role=term(role)), *n_note]
     steps = json.loads(m.derivation)
     return n_note + [
-        f"{role}: {s['method']} ({s['reference']})" + (f"; {'; '.join(s['notes'])}" if s.get("notes") else "")
+        msg("%(role)s: %(method)s (%(reference)s)", role=term(role), method=derivation_text(s["method"]),
+            reference=derivation_text(s["reference"]))
+        if not _notes(s) else
+        msg("%(role)s: %(method)s (%(reference)s); %(notes)s", role=term(role),
+            method=derivation_text(s["method"]), reference=derivation_text(s["reference"]),
+            notes=clauses(derivation_text(n) for n in _notes(s)))
         for s in steps
-    ]
+    ]  # fmt: skip
+
+
+def _notes(step: dict) -> list[str]:
+    """A derivation step's notes, less the n fallback (the row's own step says it, from the flag)."""
+    return [n for n in step.get("notes") or [] if not n.startswith("n analysed not reported")]
 
 
 def _attrs(trial: Trial, protocol: Protocol) -> dict[str, str]:
@@ -394,7 +496,9 @@ def event_rows(
         cells = [e for e in events if arms[(e.trial_id, e.arm_id)].role == "experimental"]
         control = [e for e in events if arms[(e.trial_id, e.arm_id)].role == "control"]
         if not cells or not control:
-            notes.append(f"{trial_id}: {event_type} reported for one arm only")
+            notes.append(
+                msg("%(trial)s: %(event)s reported for one arm only", trial=trial_id, event=term(event_type))
+            )
             continue
         rows.append(
             EventRow(

@@ -11,6 +11,7 @@ from stemdm import NOT_MEDICAL_ADVICE, __version__
 from stemdm.evidence.bundled import bundled_caveats
 from stemdm.evidence.coverage import CoverageCell, coverage
 from stemdm.evidence.formats import EvidenceBundle
+from stemdm.i18n.messages import msg
 from stemdm.meta.errors import ConvergenceError, MetaInputError
 from stemdm.meta.report import json_safe
 from stemdm.review import grade
@@ -20,15 +21,20 @@ from stemdm.review.analysis import (
     SubgroupTest,
     analyse_outcome,
     analyse_safety,
+    model_label,
     posterior_summary,
     prior_sensitivity,
     safety_summary,
+    single_result,
+    single_study_effect,
+    variant,
 )
 from stemdm.review.narrative import prior_sensitivity_sentences, sentences
 from stemdm.review.nexttrial import next_trial
 from stemdm.review.protocol import Protocol
 from stemdm.review.resolve import Eligibility, Skipped, eligible_trials, event_rows, study_rows
-from stemdm.review.umbrella import umbrella
+from stemdm.review.umbrella import explanations, umbrella
+from stemdm.review.verdict import single_verdict, verdict
 
 
 @dataclass
@@ -43,8 +49,12 @@ class Review:
     extras: dict[tuple[str, float], dict[str, Any]] = field(default_factory=dict)
     safety: list[SafetyResult] = field(default_factory=list)
     umbrella_rows: list[dict] = field(default_factory=list)
+    #: one explanation (message) per published estimate beside the re-analysis (umbrella.explanations)
+    umbrella_notes: list[dict] = field(default_factory=list)
     next_trials: list[dict] = field(default_factory=list)
     narrative: list[dict] = field(default_factory=list)
+    #: the first screen: one verdict per outcome x time (messages; review.verdict)
+    verdicts: list[dict] = field(default_factory=list)
     coverage: list[CoverageCell] = field(default_factory=list)
     sources: dict[str, Any] = field(default_factory=dict)  # measurement / event natural key -> record
     caveats: list[dict] = field(default_factory=list)
@@ -106,8 +116,22 @@ class Review:
                 ],
                 "safety": [safety_summary(s) for s in self.safety],
                 "umbrella": self.umbrella_rows,
+                "umbrella_explanations": [
+                    {key: note[key] for key in ("review_id", "outcome", "subgroup", "pooled")}
+                    | {"en": note["text"].render("en"), "zh": note["text"].render("zh")}
+                    for note in self.umbrella_notes
+                ],
                 "next_trial": self.next_trials,
                 "narrative": self.narrative,
+                "verdicts": [
+                    {
+                        "outcome": v["outcome"],
+                        "timepoint_months": v["timepoint_months"],
+                        "en": f"{v['head']}: {v['text']}",
+                        "zh": f"{v['head'].render('zh')}：{v['text'].render('zh')}",
+                    }
+                    for v in self.verdicts
+                ],  # fmt: skip
                 "protocol": self.protocol.model_dump(),
                 "caveats": self.caveats,
                 "corrections": self.corrections,
@@ -136,10 +160,74 @@ def _add_prior_sentences(review: Review) -> None:
         rows = review.extras.get((sentence["outcome"], sentence["timepoint_months"]), {}).get(
             "prior_sensitivity"
         )
-        if rows:
+        if rows and rows.get("rows"):
             words = prior_sensitivity_sentences(rows)
             sentence["en"] += " " + words["en"]
             sentence["zh"] += words["zh"]
+
+
+def _pm_as_se(bundle, protocol: Protocol, eligibility, rule, window, rows, extras: dict) -> None:
+    """Where an unlabelled ± was read as SD: the same analysis with ± read as SE, and how it changes
+    (a sensitivity row for a pool, ``pm_as_se`` beside a single trial's effect)."""
+    if protocol.data.pm_as != "sd" or not any("pm_unlabelled" in r.flags for r in rows):
+        return
+    as_se = protocol.model_copy(update={"data": protocol.data.model_copy(update={"pm_as": "se"})})
+    alternative, _ = study_rows(bundle, as_se, eligibility, rule, window)
+    name = msg("unlabelled ± read as SE")
+    if "single_study" in extras and len(alternative) == 1:
+        effect = _single_effect(alternative[0], rule, protocol)
+        extras["single_study"]["pm_as_se"] = effect
+        return
+    if "sensitivity" in extras:
+        extras["sensitivity"].append(variant(name, alternative, rule, protocol))
+
+
+def _single_effect(row, rule, protocol: Protocol) -> dict:
+    single = single_study_effect(row, rule, protocol, 0.0)
+    return {key: single.get(key) for key in ("estimate", "ci_lb", "ci_ub")}
+
+
+def _single_summaries(review: Review) -> list[dict]:
+    """Outcomes a single trial reports, shaped like results rows (for the umbrella comparison)."""
+    out = []
+    for (outcome, months), extras in review.extras.items():
+        single = extras.get("single_study")
+        if single:
+            out.append({"outcome": outcome, "timepoint_months": months, "subgroup": "overall", "k": 1,
+                        "n": single["n"], "measure": single["measure"], "estimate": single.get("estimate"),
+                        "ci_lb": single.get("ci_lb"), "ci_ub": single.get("ci_ub")})  # fmt: skip
+    return out
+
+
+def _grade_single(single: dict, row, rule, protocol: Protocol, months: float) -> None:
+    """A single trial's effect rated by GRADE like a pooled one (it is not certain evidence either)."""
+    result = single_result(row, rule, protocol, months)
+    if result is None:
+        return
+    result.grade = grade.rate(result, rule.analysis_mid, protocol.small_study.min_k)
+    single["certainty"] = result.certainty = result.grade["certainty"]
+    single["grade"] = result.grade
+    single["footnotes"] = grade.footnotes(result.grade)
+
+
+def _verdicts(review: Review) -> list[dict]:
+    """One verdict per outcome x time: pooled results first, then outcomes a single trial reports."""
+    out = []
+    summaries = {(r.outcome, r.timepoint_months, r.subgroup): r.summary() for r in review.results}
+    for result in review.results:
+        if result.subgroup != "overall":
+            continue
+        extras = review.extras.get((result.outcome, result.timepoint_months), {})
+        summary = summaries[(result.outcome, result.timepoint_months, "overall")]
+        out.append(verdict(result, summary, extras.get("sensitivity"), extras.get("prior_sensitivity")))
+    better = {rule.id: rule.better for rule in review.protocol.outcomes}
+    for (outcome, months), extras in review.extras.items():
+        if "single_study" in extras:
+            out.append(single_verdict(outcome, months, extras["single_study"], better[outcome]))
+    order = {rule.id: i for i, rule in enumerate(review.protocol.outcomes)}
+    return sorted(
+        out, key=lambda v: (v.get("single", False), order.get(v["outcome"], 99), v["timepoint_months"])
+    )
 
 
 def run_review(
@@ -168,6 +256,9 @@ def run_review(
                 )
                 skipped.append(Skipped(rule.id, window.months, "overall", why))
             results, tests, more_skipped, extras = analyse_outcome(rows, rule, protocol, window.months)
+            _pm_as_se(bundle, protocol, eligibility, rule, window, rows, extras)
+            if "single_study" in extras:
+                _grade_single(extras["single_study"], rows[0], rule, protocol, window.months)
             for result in results:
                 result.posterior = _posterior(result, rule, protocol, skipped)
                 if result.subgroup == "overall" and result.posterior is not None:
@@ -204,7 +295,15 @@ def run_review(
     review.corrections = [c.model_dump() for c in bundle["corrections"]]
     units = {rule.id: rule.unit for rule in protocol.outcomes}
     review.umbrella_rows = umbrella(list(bundle["published_estimates"]), review.summaries(), units)
+    review.umbrella_notes = explanations(
+        list(bundle["published_estimates"]),
+        review.summaries() + _single_summaries(review),
+        model_label(protocol.model.method, protocol.model.test),
+        [s.to_dict() for s in review.skipped],
+        units,
+    )
     review.narrative = sentences(review.summaries())
+    review.verdicts = _verdicts(review)
     _add_prior_sentences(review)
     review.coverage = coverage(bundle, tuple(protocol.windows()))
     return review
