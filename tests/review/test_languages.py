@@ -73,8 +73,8 @@ def test_sentences_are_messages_rendered_in_the_readers_language():
         and "合并" in single.render("zh")
         and "trial" not in single.render("zh")
     )
-    nested = clauses([msg("%(role)s: n analysed not reported; randomized n = %(n)s used", role=term("cells"), n=21),
-                      verbatim("7.1 - 6.2 = 0.9")])  # fmt: skip
+    step = msg("%(role)s: n analysed not reported; randomized n = %(n)s used", role=term("cells"), n=21)
+    nested = clauses([step, verbatim("7.1 - 6.2 = 0.9")])
     assert nested.render("zh").endswith("；7.1 - 6.2 = 0.9") and "21" in nested.render("zh")
     assert str(nested).startswith("cells: n analysed not reported")
     import pickle

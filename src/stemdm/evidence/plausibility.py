@@ -101,11 +101,11 @@ def implausible(outcome_id: str, unit: str, value_type: str, values: dict[str, A
     return None
 
 
-#: (outcome, unit) -> the smallest between-patient SD plausible for one arm of a diabetes trial. ASSUMPTIONS of
-#: stemdm, about half the smallest arm SDs usual in such trials (HbA1c SDs are mostly 0.7-1.5 %, fasting
-#: glucose 1.5-3 mmol/L, 2-h glucose 2-4 mmol/L): an unlabelled "mean ± x" whose x, read as an SD, is below
-#: its floor is flagged "possibly an SE" (a standard error of a small arm is several times smaller than its
-#: SD), never changed silently.
+#: (outcome, unit) -> the smallest between-patient SD plausible for one arm of a diabetes trial.
+#: ASSUMPTIONS of stemdm, about half the smallest arm SDs usual in such trials (HbA1c SDs are mostly
+#: 0.7-1.5 %, fasting glucose 1.5-3 mmol/L, 2-h glucose 2-4 mmol/L): an unlabelled "mean ± x" whose x,
+#: read as an SD, is below its floor is flagged "possibly an SE" (a standard error of a small arm is
+#: several times smaller than its SD), never changed silently.
 SD_FLOORS: dict[tuple[str, str], float] = {
     ("hba1c", "%"): 0.4,
     ("fbg", "mg/dL"): 0.8 * 18.016,

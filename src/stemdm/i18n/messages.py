@@ -1,6 +1,6 @@
 """Sentences built from data as messages: a message id (the English text with ``%(name)s`` placeholders,
-which is also the gettext msgid of the catalogs) and named parameters, kept as data until output and rendered in the
-reader's language through the catalogs.
+which is also the gettext msgid of the catalogs) and named parameters, kept as data until output and rendered
+in the reader's language through the catalogs.
 
 - ``msg(id, **params)`` makes a :class:`Message`. It *is* a ``str`` (its English rendering), so JSON, logs and
   code that only needs English keep working; ``render(lang)`` gives any language.

@@ -40,13 +40,14 @@ REPORT = (
     "uncertain", "MD, between arm", "MD, pre post", "RD, between arm", "RR, between arm", "SMD, between arm",
     "SMD, mixed", "SMD, pre post", "no eligible trial reports it in this window",
     "no eligible trial reports usable numbers in this window", "1-2 million/kg", "inclusion status",
-    "cell type",
+    "cell type", "end of follow-up", "UCB", "WJ-MSC", "between_arm", "pre_post", "mixed",
 )  # fmt: skip
 
 
 #: the bundled protocol's question (src/stemdm/review/data/default_protocol.toml): shown translated like data
 #: values; an uploaded protocol's own text is shown as written
 BUNDLED_QUESTION = (
+    "MSC therapy for diabetes: re-analysis of randomized trials",
     "Adults and adolescents with type 1 or type 2 diabetes",
     "Mesenchymal stem/stromal cells (any source, dose, route), alone or with other cells",
     "Placebo, sham or standard care without cells",
@@ -68,8 +69,9 @@ FIGURES = (
 
 #: how a number was derived (evidence.derive, dispersion, units): method ids and fixed references
 DERIVATIONS = (
-    "pm_as_sd", "sd_from_se", "sd_from_ci", "sd_from_diff_ci", "sd_from_t", "sd_from_p", "mean_sd_from_quantiles",
-    "change_sd", "correlation_from_sds", "pooled_correlation", "combine_arms", "identity", "unit:glucose",
+    "pm_as_sd", "sd_from_se", "sd_from_ci", "sd_from_diff_ci", "sd_from_t", "sd_from_p",
+    "mean_sd_from_quantiles", "change_sd", "correlation_from_sds", "pooled_correlation", "combine_arms",
+    "identity", "unit:glucose",
     "unit:c_peptide", "unit:hba1c", "unit:insulin_dose", "user choice: unlabelled ± read as SD",
     "glucose molar mass 180.16 g/mol: 1 mmol/L = 18.016 mg/dL",
     "C-peptide molar mass 3020.3 g/mol: 1 ng/mL = 0.33109 nmol/L",

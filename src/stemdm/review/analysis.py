@@ -389,8 +389,12 @@ def _subgroups(rows, rule, protocol, months, variable):
     if max(levels.values()) < 2:
         members = clauses(msg("%(level)s: %(trial)s", level=term(r.attrs[variable]), trial=r.trial_id)
                           for r in rows)  # fmt: skip
-        why = msg("every %(variable)s subgroup has a single trial (%(members)s); the comparison would be the "
-                  "difference between trials, not tested", variable=term(variable), members=members)  # fmt: skip
+        why = msg(
+            "every %(variable)s subgroup has a single trial (%(members)s); the comparison would be the "
+            "difference between trials, not tested",
+            variable=term(variable),
+            members=members,
+        )
         return [], None, [Skipped(rule.id, months, variable, why)]
     data = frame(rows)
     effects = row_effects(rows, rule.measure)

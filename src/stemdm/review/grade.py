@@ -145,8 +145,12 @@ def _risk_of_bias(result: PooledResult, weights: list[float]) -> tuple[int, Mess
     unassessed, high, concerns = shares[None], shares["high"], shares["some_concerns"]
     described = msg(
         "weight from trials at low risk %(low)s, some concerns %(some)s, high risk %(high)s, not assessed "
-        "%(none)s", low=_share(shares["low"]), some=_share(concerns), high=_share(high), none=_share(unassessed),
-    )  # fmt: skip
+        "%(none)s",
+        low=_share(shares["low"]),
+        some=_share(concerns),
+        high=_share(high),
+        none=_share(unassessed),
+    )
     if unassessed >= 0.999:
         return 1, msg("no RoB 2 judgements recorded for these trials: risk of bias cannot be judged low")
     if high >= 0.5:
@@ -330,6 +334,8 @@ def summary_of_findings(result: PooledResult) -> dict:
             entry |= _absolute_mean(rows, summary)
         elif result.measure == "RR":
             entry |= _absolute_risk(rows, summary)
+        elif result.measure == "RD":
+            entry |= _absolute_difference(rows, summary)
         out["populations"].append(entry)
     return out
 
@@ -342,6 +348,25 @@ def _absolute_mean(rows: list, summary: dict) -> dict:
     control = sum(r.m2 * r.n2 for r in with_means) / control_n
     return {"control_mean": control, "cells_mean": control + summary["estimate"],
             "cells_lb": control + summary["ci_lb"], "cells_ub": control + summary["ci_ub"]}  # fmt: skip
+
+
+def _absolute_difference(rows: list, summary: dict) -> dict:
+    """Per 1,000 from a risk difference: control risk + RD, only when the RD's interval was estimable and
+    the risks stay within 0-1,000."""
+    counted = [r for r in rows if r.events2 is not None]
+    total = sum(r.n2 for r in counted)
+    if not total:
+        return {"control_per_1000": None, "cells_per_1000": None}
+    risk = sum(r.events2 for r in counted) / total
+    if summary["estimate"] is None or summary["ci_lb"] is None:
+        return {"control_per_1000": 1000 * risk, "cells_per_1000": None,
+                "absolute_note": summary["not_estimable"]["ci"]}  # fmt: skip
+    values = [1000 * (risk + summary[key]) for key in ("estimate", "ci_lb", "ci_ub")]
+    if min(values) < 0 or max(values) > 1000:
+        note = msg("not estimable: the risk difference's interval implies risks outside 0-1,000 per 1,000")
+        return {"control_per_1000": 1000 * risk, "cells_per_1000": None, "absolute_note": note}
+    return {"control_per_1000": 1000 * risk, "cells_per_1000": values[0], "cells_lb": values[1],
+            "cells_ub": values[2]}  # fmt: skip
 
 
 def _absolute_risk(rows: list, summary: dict) -> dict:
@@ -363,4 +388,9 @@ def _absolute_risk(rows: list, summary: dict) -> dict:
             "not estimable: the risk ratio's interval implies more than 1,000 per 1,000 with cells at this "
             "control risk"
         )
+    posterior = [summary.get(key) for key in ("post_median", "post_ci_lb", "post_ci_ub")]
+    if risk > 0 and None not in posterior and 1000 * risk * posterior[2] <= 1000:
+        # the Bayesian pooled ratio (its credible interval) read the same way
+        entry |= dict(zip(("bayes_cells_per_1000", "bayes_cells_lb", "bayes_cells_ub"),
+                          (1000 * risk * v for v in posterior), strict=True))  # fmt: skip
     return entry

@@ -1,31 +1,18 @@
-"""One sentence per result, in English and in Chinese, generated from the numbers only.
+"""One sentence per result, generated from the numbers only, as a message (``stemdm.i18n.messages``) rendered
+in English and Chinese through the catalogs.
 
 Each sentence states the direction and size with its CI, whether the difference is statistically significant
 (a CI that includes 0 is "no significant difference"), the number of trials and participants, and the
-certainty
-of evidence. Words are chosen by rules on the numbers (tested by a property test): nothing the numbers do not
-support.
+certainty of evidence; then the Bayesian probabilities. Words are chosen by rules on the numbers (tested by a
+property test): nothing the numbers do not support. Every word is a message or a catalog term, so a new
+protocol or evidence base never meets a sentence without its Chinese.
 """
 
 from __future__ import annotations
 
 import re
 
-from stemdm.evidence.vocab import OUTCOMES
-
-OUTCOME_ZH = {
-    "hba1c": "糖化血红蛋白（HbA1c）",
-    "fbg": "空腹血糖",
-    "ppbg": "餐后血糖",
-    "cpep_fasting": "空腹C肽",
-    "cpep_stimulated": "刺激后C肽",
-    "insulin_dose": "每日胰岛素剂量",
-    "homa_b": "HOMA-β",
-    "homa_ir": "HOMA-IR",
-    "responder_hba1c7_insulin50": "HbA1c < 7%且胰岛素剂量减少至少一半",
-}
-CERTAINTY_ZH = {"high": "高", "moderate": "中", "low": "低", "very low": "极低", None: "未评价"}
-UNIT_ZH = {"%": "个百分点", "index": "", "SD": "个标准差"}
+from stemdm.i18n.messages import Message, msg, term
 
 
 def fmt(value: float, digits: int = 2) -> str:
@@ -54,112 +41,138 @@ def significant(result: dict) -> bool:
     return result["ci_lb"] > null or result["ci_ub"] < null
 
 
-def _when(result: dict) -> str:
+def _when(result: dict) -> Message:
     months = result["timepoint_months"]
-    return f"At {months:g} months" if months is not None else "At the end of follow-up"
+    return msg("At %(m)s months", m=f"{months:g}") if months is not None else msg("At the end of follow-up")
 
 
-def _unit_en(result: dict) -> str:
-    unit = result["unit"]
-    if unit == "risk difference":
-        return " (risk difference)"
-    return {"%": " percentage points", "index": "", "SD": " standard deviations"}.get(unit, f" {unit}")
+def _subgroup(result: dict) -> Message | str:
+    if result["subgroup"] == "overall":
+        return ""
+    name, _sep, level = result["subgroup"].partition("=")
+    return msg(" (subgroup %(name)s: %(level)s)", name=term(name), level=term(level))
 
 
-def _subgroup_en(result: dict) -> str:
-    return "" if result["subgroup"] == "overall" else f" ({result['subgroup'].replace('=', ': ')})"
+def _size(value: float, result: dict, digits: int) -> Message:
+    """A difference with its unit in words ("0.95 percentage points", "30.4 mg/dL")."""
+    return _with_unit(fmt(value, digits), result["unit"])
 
 
-BINARY_NAMES = {"RD": ("risk difference", "率差"), "RR": ("risk ratio", "相对危险度"),
-                "OR": ("odds ratio", "比值比")}  # fmt: skip
+def _with_unit(number: str, unit: str) -> Message:
+    if unit == "%":
+        return msg("%(value)s percentage points", value=number)
+    if unit == "SD":
+        return msg("%(value)s standard deviations", value=number)
+    if unit == "index":
+        return msg("%(value)s", value=number)
+    return msg("%(value)s %(unit)s", value=number, unit=unit)
 
 
-def _binary_english(result: dict) -> str:
+def _ci(result: dict, digits: int) -> Message:
+    return msg("%(level)s%% CI %(lb)s to %(ub)s", level=level_label(result), lb=fmt(result["ci_lb"], digits),
+               ub=fmt(result["ci_ub"], digits))  # fmt: skip
+
+
+def _basis(result: dict) -> Message:
+    return msg("%(k)s trials, %(n)s participants", k=result["k"], n=result["n"])
+
+
+def _certainty(result: dict) -> Message:
+    return term(result.get("certainty") or "not rated")
+
+
+BINARY_NAMES = {"RD": "risk difference", "RR": "risk ratio", "OR": "odds ratio"}
+
+
+def _binary(result: dict) -> Message:
     """A binary outcome: the proportion of patients with it, as a ratio (or a risk difference)."""
-    label = OUTCOMES[result["outcome"]].label
-    name = BINARY_NAMES[result["measure"]][0]
-    basis = f"{result['k']} trials, {result['n']} participants"
-    head = (
-        f"{_when(result)}{_subgroup_en(result)}, patients reaching '{label}' with cell therapy vs control: "
-    )
+    common = {
+        "when": _when(result),
+        "subgroup": _subgroup(result),
+        "label": term(result["outcome"]),
+        "name": term(BINARY_NAMES[result["measure"]]),
+        "basis": _basis(result),
+        "certainty": _certainty(result),
+    }
     if result["estimate"] is None or result["ci_lb"] is None:
-        return f"{head}{name} not estimable ({basis}). Certainty of evidence: {result.get('certainty') or 'not rated'}."
-    ci = f"{level_label(result)}% CI {fmt(result['ci_lb'])} to {fmt(result['ci_ub'])}"
-    verdict = "statistically significant" if significant(result) else "not statistically significant"
-    return (
-        f"{head}{name} {fmt(result['estimate'])} ({ci}; {basis}; p = {_p(result['pval'])}), {verdict}. "
-        f"Certainty of evidence: {result.get('certainty') or 'not rated'}."
+        return msg(
+            "%(when)s%(subgroup)s, patients reaching '%(label)s' with cell therapy vs control: "
+            "%(name)s not estimable (%(basis)s). Certainty of evidence: %(certainty)s.",
+            **common,
+        )
+    values = {"estimate": fmt(result["estimate"]), "ci": _ci(result, 2), "p": _p(result["pval"])}
+    if significant(result):
+        return msg(
+            "%(when)s%(subgroup)s, patients reaching '%(label)s' with cell therapy vs control: "
+            "%(name)s %(estimate)s (%(ci)s; %(basis)s; p = %(p)s), statistically significant. "
+            "Certainty of evidence: %(certainty)s.",
+            **common,
+            **values,
+        )
+    return msg(
+        "%(when)s%(subgroup)s, patients reaching '%(label)s' with cell therapy vs control: "
+        "%(name)s %(estimate)s (%(ci)s; %(basis)s; p = %(p)s), not statistically significant. "
+        "Certainty of evidence: %(certainty)s.",
+        **common,
+        **values,
     )
 
 
-def _binary_chinese(result: dict) -> str:
-    label = OUTCOME_ZH.get(result["outcome"], OUTCOMES[result["outcome"]].label)
-    months = result["timepoint_months"]
-    when = f"{months:g}个月时" if months is not None else "随访结束时"
-    name = BINARY_NAMES[result["measure"]][1]
-    certainty = CERTAINTY_ZH.get(result.get("certainty"), "未评价")
-    head = f"{when}，达到“{label}”的患者比例（干细胞治疗组对比对照组）："
-    basis = f"{result['k']}项试验，{result['n']}名受试者"
-    if result["estimate"] is None or result["ci_lb"] is None:
-        return f"{head}{name}无法估计（{basis}）。证据确定性：{certainty}。"
-    ci = f"{level_label(result)}%置信区间 {fmt(result['ci_lb'])} 至 {fmt(result['ci_ub'])}"
-    verdict = "差异有统计学意义" if significant(result) else "差异无统计学意义"
-    return (
-        f"{head}{name} {fmt(result['estimate'])}（{ci}；{basis}；p = {_p(result['pval'])}），{verdict}。"
-        f"证据确定性：{certainty}。"
+def _continuous(result: dict) -> Message:
+    digits = _digits(result)
+    est = result["estimate"]
+    common = {
+        "when": _when(result),
+        "subgroup": _subgroup(result),
+        "label": term(result["outcome"]),
+        "ci": _ci(result, digits),
+        "basis": _basis(result),
+        "p": _p(result["pval"]),
+        "certainty": _certainty(result),
+    }
+    if not significant(result):
+        return msg(
+            "%(when)s%(subgroup)s, there was no significant difference in %(label)s between "
+            "cell therapy and control (mean difference %(size)s, %(ci)s; %(basis)s; p = %(p)s). "
+            "Certainty of evidence: %(certainty)s.",
+            size=_size(est, result, digits),
+            **common,
+        )
+    size = _size(abs(est), result, digits)
+    if est < 0:
+        return msg(
+            "%(when)s%(subgroup)s, %(label)s was %(size)s lower with cell therapy than with control "
+            "(%(ci)s; %(basis)s); the difference is statistically significant (p = %(p)s). "
+            "Certainty of evidence: %(certainty)s.",
+            size=size,
+            **common,
+        )
+    return msg(
+        "%(when)s%(subgroup)s, %(label)s was %(size)s higher with cell therapy than with control "
+        "(%(ci)s; %(basis)s); the difference is statistically significant (p = %(p)s). "
+        "Certainty of evidence: %(certainty)s.",
+        size=size,
+        **common,
     )
+
+
+def sentence(result: dict) -> list[Message]:
+    """The result's sentence and, when it has a posterior, its Bayesian sentence (messages)."""
+    main = _binary(result) if result.get("measure") in BINARY_NAMES else _continuous(result)
+    bayes = _bayes(result)
+    return [main] + ([bayes] if bayes is not None else [])
+
+
+def _joined(parts: list[Message], lang: str) -> str:
+    return (" " if lang == "en" else "").join(part.render(lang) for part in parts)
 
 
 def english(result: dict) -> str:
-    if result.get("measure") in ("RD", "RR", "OR"):
-        return _binary_english(result) + _bayes_en(result)
-    label = OUTCOMES[result["outcome"]].label
-    digits = _digits(result)
-    est, lb, ub = result["estimate"], result["ci_lb"], result["ci_ub"]
-    direction = "lower" if est < 0 else "higher"
-    size = f"{fmt(abs(est), digits)}{_unit_en(result)}"
-    ci = f"{level_label(result)}% CI {fmt(lb, digits)} to {fmt(ub, digits)}"
-    basis = f"{result['k']} trials, {result['n']} participants"
-    certainty = result.get("certainty") or "not rated"
-    if significant(result):
-        verdict = (
-            f"{label} was {size} {direction} with cell therapy than with control ({ci}; {basis}); "
-            f"the difference is statistically significant (p = {_p(result['pval'])})"
-        )
-    else:
-        verdict = (
-            f"there was no significant difference in {label} between cell therapy and control "
-            f"(mean difference {fmt(est, digits)}{_unit_en(result)}, {ci}; {basis}; p = {_p(result['pval'])})"
-        )
-    sentence = f"{_when(result)}{_subgroup_en(result)}, {verdict}. Certainty of evidence: {certainty}."
-    return sentence + _bayes_en(result)
+    return _joined(sentence(result), "en")
 
 
 def chinese(result: dict) -> str:
-    if result.get("measure") in ("RD", "RR", "OR"):
-        return _binary_chinese(result) + _bayes_zh(result)
-    label = OUTCOME_ZH.get(result["outcome"], OUTCOMES[result["outcome"]].label)
-    digits = _digits(result)
-    est, lb, ub = result["estimate"], result["ci_lb"], result["ci_ub"]
-    months = result["timepoint_months"]
-    when = f"{months:g}个月时" if months is not None else "随访结束时"
-    subgroup = "" if result["subgroup"] == "overall" else f"（亚组 {result['subgroup']}）"
-    unit = UNIT_ZH.get(result["unit"], f" {result['unit']}")
-    ci = f"{level_label(result)}%置信区间 {fmt(lb, digits)} 至 {fmt(ub, digits)}"
-    basis = f"{result['k']}项试验，{result['n']}名受试者"
-    certainty = CERTAINTY_ZH.get(result.get("certainty"), "未评价")
-    if significant(result):
-        direction = "降低" if est < 0 else "升高"
-        verdict = (
-            f"与对照组相比，干细胞治疗组{label}{direction}{fmt(abs(est), digits)}{unit}（{ci}；{basis}），"
-            f"差异有统计学意义（p = {_p(result['pval'])}）"
-        )
-    else:
-        verdict = (
-            f"干细胞治疗组与对照组的{label}差异无统计学意义（均数差 {fmt(est, digits)}{unit}，{ci}；{basis}；"
-            f"p = {_p(result['pval'])}）"
-        )
-    return f"{when}{subgroup}，{verdict}。证据确定性：{certainty}。{_bayes_zh(result)}"
+    return _joined(sentence(result), "zh")
 
 
 def percent(p: float) -> str:
@@ -171,70 +184,57 @@ def percent(p: float) -> str:
     return f"{p * 100:.0f}%"
 
 
-def prior_text(text: str, lang: str) -> str:
-    """A tau prior as readers write it: half-normal HN(s), half-Cauchy HC(s), uniform U(a, b); in Chinese
-    半正态先验 HN(s) and so on. Other priors as written."""
+def prior_message(text: str) -> str:
+    """A tau prior as readers write it: half-normal HN(s), half-Cauchy HC(s), uniform U(a, b) (in Chinese
+    半正态先验 HN(s)...); other priors as written."""
     found = re.fullmatch(r"(halfnormal|halfcauchy|uniform|halft)\(([^)]*)\)", text.strip())
     if not found:
         return text
     family, args = found.groups()
     args = ", ".join(a.strip() for a in args.split(","))
-    names = {"halfnormal": ("half-normal HN", "半正态先验 HN"), "halfcauchy": ("half-Cauchy HC", "半柯西先验 HC"),
-             "uniform": ("uniform U", "均匀先验 U"), "halft": ("half-t", "半t先验 ")}[family]  # fmt: skip
-    return f"{names[0 if lang == 'en' else 1]}({args})"
+    return {
+        "halfnormal": msg("half-normal HN(%(args)s)", args=args),
+        "halfcauchy": msg("half-Cauchy HC(%(args)s)", args=args),
+        "uniform": msg("uniform U(%(args)s)", args=args),
+        "halft": msg("half-t(%(args)s)", args=args),
+    }[family]
 
 
-def _bayes_en(result: dict) -> str:
+def prior_text(text: str, lang: str) -> str:
+    """``prior_message`` in ``lang``."""
+    shown = prior_message(text)
+    return shown.render(lang) if isinstance(shown, Message) else shown
+
+
+def _mid(result: dict) -> Message:
+    """The MID in words: a ratio, percentage points of a risk difference, or the outcome's own unit."""
+    if is_ratio(result):
+        return msg("a %(measure)s of %(mid)s", measure=result["measure"], mid=f"{result['mid']:g}")
+    if result.get("measure") == "RD":
+        return msg("%(value)s percentage points", value=f"{result['mid'] * 100:g}")
+    return _with_unit(f"{result['mid']:g}", result["unit"])
+
+
+def _bayes(result: dict) -> Message | None:
     """The Bayesian probabilities in words, when the result has them."""
     if result.get("p_mid") is None or result.get("post_ci_lb") is None:
-        return ""
-    label = OUTCOMES[result["outcome"]].label
-    verb = "lowers" if result.get("better", "lower") == "lower" else "raises"
-    digits = 2
-    if result.get("measure") in ("RD", "RR", "OR"):
-        label = f"the share of patients reaching '{label}'"
-    return (
-        f" Bayesian analysis (prior on heterogeneity: {prior_text(result['tau_prior'], 'en')}): median "
-        f"{fmt(result['post_median'], digits)}, {level_label(result)}% credible interval "
-        f"{fmt(result['post_ci_lb'], digits)} to {fmt(result['post_ci_ub'], digits)}; probability that cell "
-        f"therapy {verb} {label} at all: {percent(result['p_benefit'])}; by at least "
-        f"{_mid_text(result, 'en')}: {percent(result['p_mid'])}."
-    )
-
-
-#: How the MID is worded for a ratio and for a risk difference, by language.
-MID_WORDS = {
-    "en": ("a {measure} of {mid:g}", "{points:g} percentage points"),
-    "zh": ("{measure} {mid:g}", "{points:g}个百分点"),
-}
-
-
-def _mid_text(result: dict, language: str) -> str:
-    """The MID in words: a ratio, percentage points of a risk difference, or the outcome's own unit."""
-    ratio, points = MID_WORDS[language]
-    if is_ratio(result):
-        return ratio.format(measure=result["measure"], mid=result["mid"])
-    if result.get("measure") == "RD":
-        return points.format(points=result["mid"] * 100)
-    unit = _unit_en(result) if language == "en" else UNIT_ZH.get(result["unit"], " " + result["unit"])
-    return f"{result['mid']:g}{unit}"
-
-
-def _bayes_zh(result: dict) -> str:
-    if result.get("p_mid") is None or result.get("post_ci_lb") is None:
-        return ""
-    label = OUTCOME_ZH.get(result["outcome"], OUTCOMES[result["outcome"]].label)
-    verb = "降低" if result.get("better", "lower") == "lower" else "升高"
-    digits = _digits(result)
-    if result.get("measure") in ("RD", "RR", "OR"):
-        label = f"达到“{label}”的患者比例"
-    return (
-        f"贝叶斯分析（异质性先验：{prior_text(result['tau_prior'], 'zh')}）：中位数 {fmt(result['post_median'], digits)}，"
-        f"{level_label(result)}%可信区间 {fmt(result['post_ci_lb'], digits)} 至 "
-        f"{fmt(result['post_ci_ub'], digits)}；"
-        f"细胞治疗使{label}{verb}的概率为{percent(result['p_benefit'])}，"
-        f"{verb}至少{_mid_text(result, 'zh')}的概率为{percent(result['p_mid'])}。"
-    )
+        return None
+    label = term(result["outcome"])
+    if result.get("measure") in BINARY_NAMES:
+        label = msg("the share of patients reaching '%(label)s'", label=label)
+    values = {
+        "prior": prior_message(result["tau_prior"]), "median": fmt(result["post_median"]),
+        "level": level_label(result), "lb": fmt(result["post_ci_lb"]), "ub": fmt(result["post_ci_ub"]),
+        "label": label, "p_any": percent(result["p_benefit"]), "mid": _mid(result),
+        "p_mid": percent(result["p_mid"]),
+    }  # fmt: skip
+    if result.get("better", "lower") == "lower":
+        return msg("Bayesian analysis (prior on heterogeneity: %(prior)s): median %(median)s, %(level)s%% "
+                   "credible interval %(lb)s to %(ub)s; probability that cell therapy lowers %(label)s at "
+                   "all: %(p_any)s; by at least %(mid)s: %(p_mid)s.", **values)  # fmt: skip
+    return msg("Bayesian analysis (prior on heterogeneity: %(prior)s): median %(median)s, %(level)s%% "
+               "credible interval %(lb)s to %(ub)s; probability that cell therapy raises %(label)s at all: "
+               "%(p_any)s; by at least %(mid)s: %(p_mid)s.", **values)  # fmt: skip
 
 
 #: A spread of P(>= MID) across the priors above this many percentage points, or one that straddles 50 %,
@@ -242,53 +242,51 @@ def _bayes_zh(result: dict) -> str:
 PRIOR_DECIDES_SPREAD = 0.2
 
 
-def prior_sensitivity_sentences(reading: dict) -> dict[str, str]:
-    """The prior-sensitivity table in words (English and Chinese): the range of P(benefit) and P(>= MID)
-    across the priors on the heterogeneity, whether the credible interval's exclusion of no effect or
-    P(>= MID) crossing 50 % depends on the prior, and whether the data updated the tau prior."""
+def prior_sensitivity_messages(reading: dict) -> list[Message]:
+    """The prior-sensitivity table in words: the range of P(benefit) and P(>= MID) across the priors on the
+    heterogeneity, whether the credible interval's exclusion of no effect or P(>= MID) crossing 50 % depends
+    on the prior, and whether the data updated the tau prior. The first message is the sentence; each
+    further one a clause that brings its own separator."""
     rows = reading["rows"]
-    priors_en = ", ".join(prior_text(r["tau_prior"], "en") for r in rows)
-    priors_zh = "、".join(prior_text(r["tau_prior"], "zh") for r in rows)
     benefit = [r["p_benefit"] for r in rows]
     mid = [r["p_mid"] for r in rows]
-    spread = max(mid) - min(mid)
     crosses_half = min(mid) < 0.5 < max(mid)
-    decides = spread > PRIOR_DECIDES_SPREAD or crosses_half or reading.get("ci_exclusion_depends")
-    en = (
-        f"Under {len(rows)} priors on the heterogeneity ({priors_en}) the probability of any benefit ranges "
-        f"from {percent(min(benefit))} to {percent(max(benefit))} and of at least the MID from "
-        f"{percent(min(mid))} to {percent(max(mid))}: "
-        + (
-            "with this few trials the prior, not the data, decides the answer"
-            if decides
-            else "the answer does not hinge on the choice among these priors"
-        )
+    decides = (
+        max(mid) - min(mid) > PRIOR_DECIDES_SPREAD or crosses_half or reading.get("ci_exclusion_depends")
     )
-    zh = (
-        f"在{len(rows)}种异质性先验（{priors_zh}）下，获益概率为{percent(min(benefit))}至{percent(max(benefit))}，"
-        f"达到最小重要差值的概率为{percent(min(mid))}至{percent(max(mid))}："
-        + ("试验太少，结论取决于先验而非数据" if decides else "结论不随这些先验的选择而改变")
-    )
+    reading_words = (msg("with this few trials the prior, not the data, decides the answer") if decides
+                     else msg("the answer does not hinge on the choice among these priors"))  # fmt: skip
+    out = [msg(
+        "Under %(n)s priors on the heterogeneity (%(priors)s) the probability of any benefit ranges from "
+        "%(b1)s to %(b2)s and of at least the MID from %(m1)s to %(m2)s: %(reading)s",
+        n=len(rows), priors=[prior_message(r["tau_prior"]) for r in rows], b1=percent(min(benefit)),
+        b2=percent(max(benefit)), m1=percent(min(mid)), m2=percent(max(mid)), reading=reading_words,
+    )]  # fmt: skip
     if reading.get("ci_exclusion_depends"):
-        en += "; whether the credible interval excludes no effect depends on the prior"
-        zh += "；可信区间是否排除无效应取决于先验"
+        out.append(msg("; whether the credible interval excludes no effect depends on the prior"))
     if crosses_half:
-        en += "; whether P(>= MID) exceeds 50% depends on the prior"
-        zh += "；达到最小重要差值的概率是否超过50%取决于先验"
+        out.append(msg("; whether P(>= MID) exceeds 50% depends on the prior"))
     if reading.get("tau_not_updated"):
-        en += "; the posterior of the heterogeneity is essentially its prior: the data do not inform it"
-        zh += "；异质性的后验分布与其先验几乎相同：数据未提供关于异质性的信息"
-    return {"en": en + ".", "zh": zh + "。"}
+        out.append(
+            msg("; the posterior of the heterogeneity is essentially its prior: the data do not inform it")
+        )
+    return out
 
 
-def _p(p: float | None) -> str:
+def prior_sensitivity_sentences(reading: dict) -> dict[str, str]:
+    """``prior_sensitivity_messages`` rendered in English and Chinese."""
+    parts = prior_sensitivity_messages(reading)
+    return {lang: "".join(p.render(lang) for p in parts) + end for lang, end in (("en", "."), ("zh", "。"))}
+
+
+def _p(p: float | None) -> Message | str:
     if p is None:
-        return "not available"
+        return msg("not available")
     return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def sentences(results: list[dict]) -> list[dict]:
-    """English and Chinese sentences for every pooled result."""
+    """English and Chinese sentences for every pooled result (rendered from the same messages)."""
     return [
         {
             "outcome": r["outcome"],

@@ -45,17 +45,27 @@ def umbrella_forest(rows: list[dict], outcome: str, path: Path) -> Path:
     return path
 
 
+def _timepoint(text: str) -> str:
+    number, _sep, unit = text.partition(" ")
+    if unit == "months":
+        return _("%(m)s months") % {"m": number}
+    return _(text)
+
+
 def _panel(ax, group: str, items: list[dict]) -> None:
     for y, row in enumerate(reversed(items)):
         ours = row["source"] == "stemdm"
         colour = "#1f5fa8" if ours else ("#333333" if not row["flags"] else "#b35900")
         ax.plot([row["ci_lb"], row["ci_ub"]], [y, y], color=colour, linewidth=1.6)
         ax.plot(row["estimate"], y, marker="D" if ours else "s", color=colour, markersize=6)
-        label = f"{row['review_id']} ({row['subgroup']}, {row['timepoint']})"
+        label = f"{row['review_id']} ({_(row['subgroup'])}, {_timepoint(row['timepoint'])})"
         if row["flags"]:
             label += " *"
         ax.text(-0.02, y, label, transform=ax.get_yaxis_transform(), ha="right", va="center", fontsize=7.5)
-    ax.axvline(0, color="#999999", linewidth=0.8, linestyle="--")
+    ratio = group.split(",")[0] in ("RR", "OR")
+    if ratio:  # ratios on a log axis around 1 (no effect), as in a forest plot of ratios
+        ax.set_xscale("log")
+    ax.axvline(1 if ratio else 0, color="#999999", linewidth=0.8, linestyle="--")
     ax.set_yticks([])
     ax.set_ylim(-0.8, len(items) - 0.2)
     ax.set_title(

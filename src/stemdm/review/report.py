@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2 import Environment, PackageLoader, Undefined, select_autoescape
 from markupsafe import Markup, escape
 
 from stemdm import NOT_MEDICAL_ADVICE_BY_LANGUAGE, __version__
@@ -131,7 +131,8 @@ def template_environment(lang: str = "en") -> Environment:
     )
     translation = translations(lang)
     env.install_gettext_translations(translation, newstyle=True)  # type: ignore[attr-defined]
-    english = Markup(' lang="en" translate="no"') if lang != "en" else Markup("")
+    # text quoted from a source or written by a user: shown as written, marked as such (and as English)
+    english = Markup(' lang="en" translate="no" data-verbatim') if lang != "en" else Markup(" data-verbatim")
 
     def term(value: object) -> str:
         return translation.gettext(str(value))
@@ -152,13 +153,14 @@ def template_environment(lang: str = "en") -> Environment:
         name, _, level = str(value).partition(": ")
         return escape(term(name)) + (escape(": ") + escape(term(level)) if level else Markup(""))
 
-    env.filters["num"] = lambda v, d=2: "—" if v is None else fmt(v, d)
+    env.filters["num"] = lambda v, d=2: "—" if v is None or isinstance(v, Undefined) else fmt(v, d)
     env.filters["pval"] = lambda p: "—" if p is None else ("<0.001" if p < 0.001 else f"{p:.3f}")
     env.filters["safe_url"] = safe_url
     env.filters["term"] = term
     env.filters["reason"] = marked
     env.filters["subgroup"] = subgroup
     env.filters["analysis_name"] = lambda name: analysis_label(str(name), lang)
+    env.filters["timepoint"] = lambda text: timepoint_label(str(text), lang)
     env.filters["prior"] = lambda text: "—" if not text else prior_text(str(text), lang)
     env.filters["percent"] = lambda p: "—" if p is None else percent(p)
     env.filters["record"] = lambda key: record_label(str(key), lang)
@@ -208,6 +210,15 @@ def analysis_label(name: str, lang: str) -> str:
     outcome, _sep, months = name.partition(" ")
     number = months.split(" ")[0]
     return f"{_(outcome)}, " + _("%(m)s months") % {"m": number} if number else _(outcome)
+
+
+def timepoint_label(text: str, lang: str) -> str:
+    """A published timepoint ("12 months", "not stated") in ``lang``."""
+    _ = translations(lang).gettext
+    number, _sep, unit = text.partition(" ")
+    if unit == "months" and number.replace(".", "", 1).isdigit():
+        return _("%(m)s months") % {"m": number}
+    return _(text)
 
 
 def group_label(group: str, lang: str) -> str:

@@ -277,8 +277,8 @@ def _flag_possible_se(row: StudyRow, rule: OutcomeRule, protocol: Protocol) -> N
     floor = SD_FLOORS[(rule.id, rule.unit)]
     row.flags = tuple(sorted({*row.flags, "possibly_se"}))
     row.steps += tuple(
-        msg("%(arm)s: possibly an SE: the unlabelled ± read as SD gives SD %(sd)s %(unit)s, below the smallest "
-            "SD plausible for %(outcome)s (%(floor)s)", arm=arm, sd=f"{sd:.3g}", unit=rule.unit,
+        msg("%(arm)s: possibly an SE: the unlabelled ± read as SD gives SD %(sd)s %(unit)s, below the "
+            "smallest SD plausible for %(outcome)s (%(floor)s)", arm=arm, sd=f"{sd:.3g}", unit=rule.unit,
             outcome=term(rule.id), floor=f"{floor:.3g}")
         for arm, sd in small
     )  # fmt: skip

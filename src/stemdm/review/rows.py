@@ -150,8 +150,12 @@ def count_row(
     steps = [note for values in per_role.values() for _, _, _, notes in values for note in notes]
     if len(per_role["experimental"]) > 1:
         names = ", ".join(m.arm_id for _, _, m, _ in per_role["experimental"])
-        steps.append(msg("cell-therapy arms %(arms)s combined: events and n summed (Cochrane Handbook 23.3.4)",
-                         arms=names))  # fmt: skip
+        steps.append(
+            msg(
+                "cell-therapy arms %(arms)s combined: events and n summed (Cochrane Handbook 23.3.4)",
+                arms=names,
+            )
+        )
     events1 = sum(e for e, _, _, _ in per_role["experimental"])
     n1 = sum(n for _, n, _, _ in per_role["experimental"])
     events2, n2, control, _ = per_role["control"][0]

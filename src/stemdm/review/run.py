@@ -250,9 +250,9 @@ def run_review(
             rows, skipped = study_rows(bundle, protocol, eligibility, rule, window)
             if not rows:
                 why = (
-                    "no eligible trial reports usable numbers in this window"
+                    msg("no eligible trial reports usable numbers in this window")
                     if skipped
-                    else "no eligible trial reports it in this window"
+                    else msg("no eligible trial reports it in this window")
                 )
                 skipped.append(Skipped(rule.id, window.months, "overall", why))
             results, tests, more_skipped, extras = analyse_outcome(rows, rule, protocol, window.months)

@@ -16,7 +16,7 @@ import re
 
 from stemdm.evidence.records import PublishedEstimate
 from stemdm.evidence.units import GLUCOSE_MG_DL_PER_MMOL_L
-from stemdm.i18n.messages import Message, clauses, msg, term, verbatim
+from stemdm.i18n.messages import Message, clauses, msg, term
 
 
 def harmonize(estimate: PublishedEstimate, unit: str) -> dict:
@@ -28,14 +28,15 @@ def harmonize(estimate: PublishedEstimate, unit: str) -> dict:
     ).lower()
     if "baseline minus follow-up" in note:
         value, lb, ub = -value, -ub, -lb
-        flags.append("sign flipped (review prints baseline minus follow-up)")
+        flags.append(msg("sign flipped (review prints baseline minus follow-up)"))
     elif "sign" in note:
-        flags.append("sign convention unclear (as printed)")
+        flags.append(msg("sign convention unclear (as printed)"))
     glucose = estimate.outcome_id in ("fbg", "ppbg")
     if estimate.measure == "MD" and glucose and "mmol/l" in note and unit == "mg/dL":
         value, lb, ub = (x * GLUCOSE_MG_DL_PER_MMOL_L for x in (value, lb, ub))
-        presumed = " (unit presumed, not printed)" if ("presum" in note or "probably" in note) else ""
-        flags.append(f"converted from mmol/L to mg/dL{presumed}")
+        presumed = "presum" in note or "probably" in note
+        flags.append(msg("converted from mmol/L to mg/dL (unit presumed, not printed)") if presumed
+                     else msg("converted from mmol/L to mg/dL"))  # fmt: skip
     elif estimate.measure == "MD" and (
         estimate.unit_note is None
         or "unclear" in note
@@ -43,21 +44,22 @@ def harmonize(estimate: PublishedEstimate, unit: str) -> dict:
         or "suggests" in note
         or "not stated" in note
     ):
-        flags.append("unit not stated by the review")
+        flags.append(msg("unit not stated by the review"))
     if estimate.comparison != "between_arm":
         flags.append(
-            f"{estimate.comparison.replace('_', '/')} comparison: not comparable with between-arm results"
-        )
+            msg("%(comparison)s comparison: not comparable with between-arm results",
+                comparison=term(estimate.comparison))
+        )  # fmt: skip
     if "not rct-only" in estimate.scope.lower():
-        flags.append("not RCT-only")
+        flags.append(msg("not RCT-only"))
     if "fixed-effect" in note or "fixed effect" in note:
-        flags.append("fixed-effect model (no between-trial heterogeneity allowed)")
+        flags.append(msg("fixed-effect model (no between-trial heterogeneity allowed)"))
     if "overlapping trial set" in note:
-        flags.append("trial set probably overlaps another review's")
+        flags.append(msg("trial set probably overlaps another review's"))
     group = f"{estimate.measure}, {estimate.comparison.replace('_', ' ')}"
     other_unit = _other_unit(note, unit)
     if other_unit:
-        flags.append(f"in {other_unit}, not {unit}: drawn on its own axis")
+        flags.append(msg("in %(unit)s, not %(ours)s: drawn on its own axis", unit=other_unit, ours=unit))
         group = f"{group} ({other_unit})"
     return {
         "review_id": estimate.review_id,
@@ -99,8 +101,8 @@ def umbrella(published: list[PublishedEstimate], reanalysis: list[dict], units: 
     subgroup)."""
     rows = [harmonize(p, units.get(p.outcome_id, "")) | {"source": "published"} for p in published]
     for result in reanalysis:
-        if result["subgroup"] != "overall":
-            continue
+        if result["subgroup"] != "overall" or result["estimate"] is None or result["ci_lb"] is None:
+            continue  # a result not estimable on its scale is not drawn (its explanation says so)
         rows.append(
             {
                 "review_id": "stemdm re-analysis",
@@ -156,8 +158,11 @@ def _inside(value: float, result: dict) -> list[Message]:
     """Which of our intervals contain a published estimate."""
     named = (("ci_lb", "ci_ub", msg("the confidence interval")), ("post_ci_lb", "post_ci_ub",
              msg("the credible interval")), ("pi_lb", "pi_ub", msg("the prediction interval")))  # fmt: skip
-    return [name for lb, ub, name in named
-            if result.get(lb) is not None and result.get(ub) is not None and result[lb] <= value <= result[ub]]  # fmt: skip
+    return [
+        name
+        for lb, ub, name in named
+        if result.get(lb) is not None and result.get(ub) is not None and result[lb] <= value <= result[ub]
+    ]
 
 
 def explanations(
@@ -179,9 +184,13 @@ def explanations(
         if ours is None:
             reason = next((s["reason"] for s in skipped if s["outcome"] == estimate.outcome_id
                            and s["subgroup"] == "overall"), msg("no eligible trial reports it"))  # fmt: skip
-            out.append(head | {"pooled": False, "text": msg(
-                "%(review)s pooled %(outcome)s; this re-analysis cannot: %(reason)s", review=estimate.review_id,
-                outcome=term(estimate.outcome_id), reason=reason)})  # fmt: skip
+            text = msg(
+                "%(review)s pooled %(outcome)s; this re-analysis cannot: %(reason)s",
+                review=estimate.review_id,
+                outcome=term(estimate.outcome_id),
+                reason=reason,
+            )
+            out.append(head | {"pooled": False, "text": text})
             continue
         out.append(head | {"pooled": True, "text": _compare(estimate, row, ours, model)})
     return out
@@ -203,7 +212,7 @@ def _compare(estimate: PublishedEstimate, row: dict, ours: dict, model: str) -> 
         differences.append(
             msg("their estimate is for the subgroup %(subgroup)s", subgroup=term(estimate.subgroup))
         )
-    differences += [verbatim(f) for f in row["flags"]]
+    differences += list(row["flags"])
     if not comparable or ours.get("estimate") is None:
         return clauses([size, msg("not compared on one scale (%(measure)s, %(comparison)s)",
                                   measure=estimate.measure, comparison=term(estimate.comparison)),

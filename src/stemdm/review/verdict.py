@@ -24,9 +24,24 @@ def effect_text(value: float | None, lb: float | None, ub: float | None, measure
     """An estimate with its interval ("-0.95 (-4.94 to 3.03)"), or not estimable."""
     if value is None or lb is None or ub is None:
         return msg("not estimable")
-    digits = 2 if max(abs(value), abs(lb), abs(ub)) < 10 else 1
+    if measure in ("RR", "OR"):
+        shown = [ratio_text(v) for v in (value, lb, ub)]
+    else:
+        digits = 2 if max(abs(value), abs(lb), abs(ub)) < 10 else 1
+        shown = [fmt(v, digits) for v in (value, lb, ub)]
     return msg("%(measure)s %(value)s (%(lb)s to %(ub)s)", measure=term(measure_name(measure)),
-               value=fmt(value, digits), lb=fmt(lb, digits), ub=fmt(ub, digits))  # fmt: skip
+               value=shown[0], lb=shown[1], ub=shown[2])  # fmt: skip
+
+
+def ratio_text(value: float) -> str:
+    """A ratio with the digits that keep it readable: 0.018, 1.53, 20.6, 1726 (never a misleading 0.0)."""
+    if value >= 100:
+        return f"{value:.0f}"
+    if value >= 10:
+        return f"{value:.1f}"
+    if value >= 0.1:
+        return f"{value:.2f}"
+    return f"{value:.2g}"
 
 
 def measure_name(measure: str) -> str:
@@ -145,9 +160,11 @@ def single_verdict(outcome: str, months: float, single: dict, better: str) -> di
     )
     side = msg("favours cells") if favours else msg("favours control")
     text = clauses([
-        msg("1 trial (%(trial)s, %(population)s, %(n)s patients): %(effect)s, %(side)s", trial=single["trial"],
-            population=term(single.get("diabetes_type") or "not stated"), n=single["n"],
-            effect=effect_text(estimate, single.get("ci_lb"), single.get("ci_ub"), single["measure"]), side=side),
+        msg("1 trial (%(trial)s, %(population)s, %(n)s patients): %(effect)s, %(side)s",
+            trial=single["trial"], n=single["n"],
+            population=term(single.get("diabetes_type") or "not stated"),
+            effect=effect_text(estimate, single.get("ci_lb"), single.get("ci_ub"), single["measure"]),
+            side=side),
         msg("not pooled"),
         msg("certainty %(certainty)s", certainty=term(single.get("certainty") or "not rated")),
     ])  # fmt: skip
