@@ -222,7 +222,11 @@ def test_a_protocol_pooling_the_risk_difference_gets_not_estimable_everywhere(tm
             outcome.update(measure="RD", mid=0.1, tau_prior="halfnormal(0.2)")
     review = run_review(load_bundled(), Protocol.model_validate(raw))
     row = next(r for r in review.summaries() if r["outcome"] == "responder_hba1c7_insulin50")
-    assert row["estimate"] is None and row["ci_lb"] is None and "possible range" in str(row["not_estimable"]["ci"])
+    assert (
+        row["estimate"] is None
+        and row["ci_lb"] is None
+        and "possible range" in str(row["not_estimable"]["ci"])
+    )
     zang = next(r for r in review.results if r.outcome == "responder_hba1c7_insulin50").rows[1]
     assert zang.yi == pytest.approx(9 / 45 - 2 / 44)  # recovered counts, no continuity correction
     write_report(review, tmp_path)
