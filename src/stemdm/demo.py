@@ -112,15 +112,26 @@ def run_simulation_demo(out: Path, console: Console) -> dict:
     payload = result.to_dict() | {"prediction_45_46": prediction}
     path = out / "sim_trial.json"
     path.write_text(json.dumps(json_safe(payload), indent=1))
-    console.print(result.summary())
+    week = design.visits[-1]
     console.print(
-        f"What a 45 + 46 patient trial would observe at week 48 (95 % predictive intervals over "
-        f"{prediction['posterior_draws']} posterior draws, its sampling error and, for HbA1c, between-trial "
-        "heterogeneity):"
+        f"At week {week}, therapy minus placebo: the true difference over {prediction['posterior_draws']} "
+        "posterior draws (median, 95 % interval), and what a 45 + 46 patient trial would observe (95 % "
+        "predictive interval: its sampling error and between-trial heterogeneity added):"
     )
     for row in prediction["effects"]:
-        if row["week"] == design.visits[-1] and row.get("pred_lb") is not None:
-            console.print(f"  {row['outcome']:>15}: {row['pred_lb']:.3g} to {row['pred_ub']:.3g}")
+        if row["week"] == week and row.get("pred_lb") is not None:
+            console.print(
+                f"  {row['outcome']:>15}: {row['param_median']:+.3g} ({row['param_lb']:.3g} to "
+                f"{row['param_ub']:.3g}); a 45 + 46 trial: {row['pred_lb']:.3g} to {row['pred_ub']:.3g}"
+            )
+    rates = prediction["responders"]
+    low, high = rates["difference_interval"]
+    console.print(
+        f"  responders, therapy minus placebo: {rates['difference_median']:+.1%} ({low:+.1%} to "
+        f"{high:+.1%}) over the posterior"
+    )
+    for note in result.warnings():
+        console.print(term(f"Warning: {note}"))
     console.print(f"Wrote {path}")
     return {"file": str(path), "parameters": result.parameters_version}
 

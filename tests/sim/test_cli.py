@@ -19,8 +19,26 @@ def test_simulate_json():
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)
     assert {"design", "arms", "effects"} <= set(payload)
-    assert set(payload["effects"][0]) == {"week", "outcome", "md", "ci_lb", "ci_ub"}
+    # the answer over the posterior first; the virtual cohort's Monte Carlo interval labelled as such
+    row = payload["effects"][0]
+    assert {"week", "outcome", "md", "ci_lb", "ci_ub", "param_median", "param_lb", "param_ub"} <= set(row)
+    assert "Monte Carlo" in row["ci_is"] and row["param_lb"] <= row["param_median"] <= row["param_ub"]
+    assert payload["headline"].startswith("the true between-arm MD over 40 posterior draws")
     assert payload["design"]["patients_per_arm"] == 20 and payload["disclaimer"]
+    assert isinstance(payload["warnings"], list) and payload["not_informed_by_data"]
+
+
+def test_simulate_central_is_one_labelled_parameter_set():
+    result = runner.invoke(
+        app,
+        ["simulate", "--patients", "20", "--weeks", "12", "--visits", "0,12", "--infusions", "1", "--json",
+         "--params", "central"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert "param_median" not in payload["effects"][0]
+    headline = payload["headline"]
+    assert headline.startswith("single parameter set") and "not a prediction" in headline
 
 
 def test_simulate_bad_input_exits_2():
@@ -60,7 +78,9 @@ def test_calibrate_writes_a_parameter_file(tmp_path):
     )
     assert result.exit_code == 0, result.output
     record = json.loads(result.output)
-    assert len(record["targets"]) == 7 and out.exists()
+    from stemdm.sim.calibrate import targets
+
+    assert len(record["targets"]) == len(targets()) == 8 and out.exists()
     saved = json.loads(out.read_text())
     assert saved["version"].startswith("1-calibrated") and saved["calibration"]["patients_per_arm"] == 10
 

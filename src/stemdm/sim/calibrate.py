@@ -42,9 +42,9 @@ from stemdm.sim.trial import TrialDesign, run_trial
 
 #: (block, name, lower, upper) of the fitted parameters
 FITTED = (
-    ("placebo", "e_sens", 0.0, 0.6),
+    ("placebo", "e_sens", 0.0, 0.3),
     ("placebo", "dose_reduction", 0.0, 0.4),
-    ("therapy", "e_sens", 0.0, 1.0),  # ASSUMPTION: MSC at most double insulin sensitivity at full signal
+    ("therapy", "e_sens", 0.0, 0.7),  # MSC raise sensitivity by at most 70 % at full signal (posterior.py)
     ("therapy", "signal_gain", 0.05, 5.0),
     ("therapy", "signal_half_life", 20.0, 400.0),
     ("physiology", "deescalate_below", 90.0, 170.0),
@@ -145,6 +145,12 @@ def targets() -> list[Target]:
             GIR_RATIO_SE,
             "Zang 2022 clamp GIR 3.12 -> 4.76 (MSC) vs 3.26 -> 3.60 mg/kg/min (placebo); SE assumed",
         ),
+        Target(
+            "placebo insulin sensitivity gain (ratio)",
+            gir[("control", 48.0)] / gir[("control", 0.0)],
+            GIR_RATIO_SE,
+            "Zang 2022 placebo clamp GIR 3.26 -> 3.60 mg/kg/min; SE assumed",
+        ),
     ]
 
 
@@ -199,6 +205,7 @@ def simulated_from(result) -> np.ndarray:
             change("therapy", "homa_b") - change("placebo", "homa_b"),
             md,
             sensitivity_gain("therapy") / sensitivity_gain("placebo"),
+            sensitivity_gain("placebo"),
         ]
     )
 

@@ -57,7 +57,10 @@ def simulate(
     source: Annotated[
         str, typer.Option(help="bone_marrow, umbilical_cord, wharton_jelly or adipose")
     ] = "umbilical_cord",
-    route: Annotated[str, typer.Option(help="iv or intra-arterial")] = "iv",
+    route: Annotated[
+        str,
+        typer.Option(help="iv, intra-arterial, or arterial-then-iv (the first dose arterial, the rest IV)"),
+    ] = "iv",
     dose: Annotated[
         float,
         typer.Option(
@@ -100,7 +103,11 @@ def simulate(
         ),
     ] = None,
     posterior_draws: Annotated[
-        int, typer.Option(help="with --trial-size: posterior draws simulated (parameter uncertainty)")
+        int,
+        typer.Option(
+            help="posterior draws simulated for the answer (the true MD's median and 95 % interval "
+            "over the calibration's posterior; with --trial-size also what such a trial sees)"
+        ),
     ] = 40,
     encapsulated: Annotated[
         bool, typer.Option("--encapsulated/--not-encapsulated", help="PSC grafts")
@@ -111,11 +118,12 @@ def simulate(
     ] = None,
     scheduler: Annotated[str | None, typer.Option(help="Use an existing Dask scheduler at ADDRESS")] = None,
     params: Annotated[
-        Path | None,
+        str | None,
         typer.Option(
             "--params",
-            help="Parameter file from `stemdm calibrate` (default: STEMDM_SIM_PARAMS, else the shipped "
-            "calibration); with --bayes its posterior draws come along",
+            help="'central' (one parameter set: the posterior's central draw, no posterior summary) or a "
+            "parameter file from `stemdm calibrate` (one set; a --bayes file brings its posterior draws). "
+            "Default: STEMDM_SIM_PARAMS, else the shipped calibration, summarised over its posterior",
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print design, arms and effects as JSON")] = False,
@@ -183,7 +191,9 @@ def simulate(
                 for e in error.errors()
             )
         )
-    _use_parameter_file(params)
+    single = params is not None and params.strip().lower() == "central"
+    _use_parameter_file(None if single else (Path(params) if params is not None else None))
+    single = single or not _has_posterior()
     try:
         result = _run_with_progress(design, workers, scheduler)
     except ValueError as error:
@@ -192,41 +202,29 @@ def simulate(
         _fail(f"--scheduler/--workers: cannot run on the Dask cluster: {type(error).__name__}: {error}")
     _figures(design, result, plot, responders)
     payload = result.to_dict() | {"parameter_file": str(chosen_parameter_file())}
-    prediction = _predict(design, size, posterior_draws) if size is not None else None
+    prediction = None if single and size is None else _predict(design, size, posterior_draws)
     if prediction is not None:
         _merge_prediction(payload, prediction)
+    payload["headline"] = (
+        "single parameter set (the central draw or the given file): not a prediction; the MD's interval is "
+        "the virtual cohort's Monte Carlo error only" if single else
+        f"the true between-arm MD over {prediction['posterior_draws']} posterior draws "
+        "(median, 95 % interval)"
+    )  # fmt: skip
     if as_json:
         typer.echo(json.dumps(json_safe(payload), indent=1))
         return
-    table = Table(title=f"{pathway} vs placebo: change from baseline at week {design.visits[-1]}")
-    columns = ["outcome", "therapy mean (SD)", "placebo mean (SD)", "MD of change (95% CI, Monte Carlo)"]
-    if prediction is not None:
-        n1, n2 = size
-        columns.append(f"a {n1} + {n2} trial would see (95% PI)")
-    for column in columns:
-        table.add_column(column)
-    arms = result.arm_summary()
-    last = {e["outcome"]: e for e in payload["effects"] if e["week"] == design.visits[-1]}
-    for endpoint in ENDPOINTS:
-        t, p = arms["therapy"][endpoint][-1], arms["placebo"][endpoint][-1]
-        e = last[endpoint]
-        cells = [
-            endpoint,
-            f"{t['mean']:.3g} ({t['sd']:.2g})",
-            f"{p['mean']:.3g} ({p['sd']:.2g})",
-            f"{e['md']:+.3g} ({e['ci_lb']:.3g} to {e['ci_ub']:.3g})",
-        ]
-        if prediction is not None:
-            cells.append("—" if e.get("pred_lb") is None else f"{e['pred_lb']:.3g} to {e['pred_ub']:.3g}")
-        table.add_row(*cells)
-    console.print(table)
-    if prediction is not None:
+    console.print(_table(design, result, payload, prediction, size, single))
+    console.print(term(f"Answer: {payload['headline']}."))
+    if prediction is not None and size is not None:
         console.print(
             f"Predictive intervals: {prediction['posterior_draws']} posterior draws (parameter uncertainty), "
             "the trial's sampling error, and between-trial heterogeneity where the evidence has it:"
         )
         for note in prediction["heterogeneity"].values():
             console.print(term(f"  {note}"))
+    for note in payload["warnings"]:
+        console.print("Warning: " + term(note))
     for note in result.not_informed():
         console.print(term(f"Not informed by data: {note}"))
     responders = result.responders()
@@ -235,6 +233,51 @@ def simulate(
         f"{responders['placebo']:.1%}. Parameters: {result.parameters_version}."
     )
     console.print(f"[italic]{NOT_MEDICAL_ADVICE}[/]")
+
+
+def _has_posterior() -> bool:
+    """Whether the chosen parameter file has posterior draws to summarise over."""
+    from stemdm.sim.parameters import chosen_parameter_file, chosen_posterior_file, shipped_parameter_file
+    from stemdm.sim.posterior import posterior_file
+
+    if chosen_parameter_file() == shipped_parameter_file():
+        return posterior_file().exists()
+    return chosen_posterior_file() is not None
+
+
+def _table(design: TrialDesign, result, payload: dict, prediction: dict | None, size, single: bool) -> Table:
+    """The terminal table: the answer over the posterior first (unless one parameter set was asked for),
+    the virtual cohort's Monte Carlo error labelled as what it is."""
+    week = design.visits[-1]
+    table = Table(title=f"{design.pathway} vs placebo: change from baseline at week {week}")
+    columns = ["outcome", "therapy mean (SD)", "placebo mean (SD)"]
+    if not single:
+        columns.append(
+            f"MD over the posterior: median (95 % interval, {prediction['posterior_draws']} draws)"
+        )
+    columns.append("MD of this virtual cohort (± Monte Carlo error)" if not single
+                   else "MD, one parameter set (95 % Monte Carlo interval; not a prediction)")  # fmt: skip
+    if size is not None:
+        columns.append(f"a {size[0]} + {size[1]} trial would see (95% PI)")
+    for column in columns:
+        table.add_column(column)
+    arms = result.arm_summary()
+    last = {e["outcome"]: e for e in payload["effects"] if e["week"] == week}
+    for endpoint in ENDPOINTS:
+        t, p, e = arms["therapy"][endpoint][-1], arms["placebo"][endpoint][-1], last[endpoint]
+        cells = [endpoint, f"{t['mean']:.3g} ({t['sd']:.2g})", f"{p['mean']:.3g} ({p['sd']:.2g})"]
+        if not single:
+            median = e.get("param_median")
+            shown = "—" if median is None else f"{median:+.3g} ({e['param_lb']:.3g} to {e['param_ub']:.3g})"
+            cells.append(shown)
+        if single:
+            cells.append(f"{e['md']:+.3g} ({e['ci_lb']:.3g} to {e['ci_ub']:.3g})")
+        else:
+            cells.append(f"{e['md']:+.3g} (± {(e['ci_ub'] - e['ci_lb']) / 2:.2g})")
+        if size is not None:
+            cells.append("—" if e.get("pred_lb") is None else f"{e['pred_lb']:.3g} to {e['pred_ub']:.3g}")
+        table.add_row(*cells)
+    return table
 
 
 def _trial_size(text: str | None) -> tuple[int, int] | None:
@@ -250,7 +293,7 @@ def _trial_size(text: str | None) -> tuple[int, int] | None:
     return n1, n2
 
 
-def _predict(design: TrialDesign, size: tuple[int, int], draws: int) -> dict:
+def _predict(design: TrialDesign, size: tuple[int, int] | None, draws: int) -> dict:
     from rich.progress import Progress
 
     from stemdm.sim.predict import predictive
@@ -269,7 +312,11 @@ def _merge_prediction(payload: dict, prediction: dict) -> None:
     by_key = {(row["outcome"], row["week"]): row for row in prediction["effects"]}
     for row in payload["effects"]:
         extra = by_key.get((row["outcome"], row["week"]), {})
-        row.update({key: extra.get(key) for key in ("pred_lb", "pred_ub", "param_lb", "param_ub")})
+        keys = ("param_median", "param_lb", "param_ub") + (
+            ("pred_lb", "pred_ub") if "pred_lb" in extra else ()
+        )
+        row.update({key: extra.get(key) for key in keys})
+        row["ci_is"] = "the virtual cohort's Monte Carlo error (not parameter uncertainty)"
     payload["responders"] |= {
         key: value for key, value in prediction["responders"].items() if key != "definition"
     }
@@ -346,9 +393,12 @@ def _calibrate_bayes(patients: int, seed: int, design_runs: int, out: Path | Non
     except OSError as error:
         _fail(f"--out: cannot write the posterior file: {error.strerror or error}")
     if as_json:
+        from stemdm.sim.posterior import coverage_by_outcome
+
         files = {"file": str(path), "parameter_file": str(params_path)}
-        typer.echo(json.dumps({k: v for k, v in record.items() if k != "draws"} | files,
-                              indent=1, default=float))  # fmt: skip
+        summary = {k: v for k, v in record.items() if k != "draws"} | files
+        summary["coverage_by_outcome"] = coverage_by_outcome(record)
+        typer.echo(json.dumps(summary, indent=1, default=float))
         return
     table = Table(
         title=f"Bayesian calibration: prior -> posterior (95 % intervals), {design_runs} design runs"

@@ -18,7 +18,8 @@ five 12-month MDs (as a T1DM/T2DM mix) and Zhang HC 2025's HbA1c and insulin tim
 overlap the trials above).
 
 Design details the sources do not give are ASSUMPTIONS, named on each design: baseline HbA1c, infusion
-interval and insulin use; intra-arterial routes are modelled as the simulator's intra-arterial route.
+interval where the record has none; routes, administrations, follow-up, diabetes type, dose and insulin use
+are read from the bundled records and checked against them (``design_disagreements``, tested).
 """
 
 from __future__ import annotations
@@ -105,19 +106,68 @@ class CalibrationTrial:
 
 
 def _lira_design(patients: int, seed: int) -> TrialDesign:
+    """The liraglutide + UC-MSC trial as its bundled record describes it: 1e6 cells/kg on days 1, 8, 15 and
+    22, the first into the pancreatic artery and the rest IV, 24 weeks, patients on insulin (with metformin,
+    a secretagogue and liraglutide). Baseline HbA1c 8.5 (1.0) % is an ASSUMPTION (inclusion 7-10 %)."""
     return TrialDesign(
-        pathway="msc", source="umbilical_cord", route="intra-arterial", dose=1.0, infusions=4,
-        interval_weeks=2, weeks=24, visits=[0, 24], patients_per_arm=patients, hba1c=8.5, hba1c_sd=1.0,
-        insulin_treated=False, seed=seed,
+        pathway="msc", source="umbilical_cord", route="arterial-then-iv", dose=1.0, infusions=4,
+        interval_weeks=1, weeks=24, visits=[0, 24], patients_per_arm=patients, hba1c=8.5, hba1c_sd=1.0,
+        insulin_treated=True, seed=seed,
     )  # fmt: skip
 
 
 def _bhansali_design(patients: int, seed: int) -> TrialDesign:
+    """Bhansali 2017 as its bundled record describes it: BM-MSC 1e6 cells/kg twice, first into the superior
+    pancreaticoduodenal artery, then IV, insulin-requiring T2DM, 1 year. The 12-week interval (Bhansali
+    2014's) and baseline HbA1c 8.0 (1.0) % are ASSUMPTIONS."""
     return TrialDesign(
-        pathway="msc", source="bone_marrow", route="intra-arterial", dose=1.0, infusions=2, interval_weeks=12,
-        weeks=52, visits=[0, 52], patients_per_arm=patients, hba1c=8.0, hba1c_sd=1.0, insulin_treated=True,
-        seed=seed,
+        pathway="msc", source="bone_marrow", route="arterial-then-iv", dose=1.0, infusions=2,
+        interval_weeks=12, weeks=52, visits=[0, 52], patients_per_arm=patients, hba1c=8.0, hba1c_sd=1.0,
+        insulin_treated=True, seed=seed,
     )  # fmt: skip
+
+
+#: the bundled records' routes as the simulator names them
+SIM_ROUTES = {"iv": "iv", "intra_arterial": "intra-arterial", "arterial_then_iv": "arterial-then-iv"}
+
+
+def design_disagreements(design: TrialDesign, trial) -> list[str]:
+    """Where an in-silico design departs from the bundled trial record (route, administrations, interval,
+    follow-up, diabetes type, dose, source, insulin treatment); a field the record leaves empty is not
+    checked (the design's value is then an ASSUMPTION, named on the design)."""
+    found = []
+
+    def differs(field: str, ours: object, theirs: object) -> None:
+        found.append(f"{trial.trial_id}: {field}: design {ours!r}, bundled record {theirs!r}")
+
+    if trial.route in SIM_ROUTES and SIM_ROUTES[trial.route] != design.route:
+        differs("route", design.route, trial.route)
+    if trial.n_infusions is not None and trial.n_infusions != design.infusions:
+        differs("infusions", design.infusions, trial.n_infusions)
+    interval = trial.infusion_interval_weeks
+    if interval is not None and design.infusions > 1 and not math.isclose(interval, design.interval_weeks):
+        differs("interval_weeks", design.interval_weeks, interval)
+    if trial.follow_up_weeks is not None and design.weeks != round(trial.follow_up_weeks):
+        differs("weeks", design.weeks, trial.follow_up_weeks)
+    if (
+        trial.diabetes_type is not None
+        and design.diabetes_type != {"T1DM": "t1", "T2DM": "t2"}[trial.diabetes_type]
+    ):
+        differs("diabetes_type", design.diabetes_type, trial.diabetes_type)
+    if (
+        trial.dose_unit == "cells/kg"
+        and trial.dose_per_infusion
+        and not math.isclose(design.dose, trial.dose_per_infusion / 1e6)
+    ):
+        differs("dose (1e6 cells/kg)", design.dose, trial.dose_per_infusion / 1e6)
+    if trial.cell_source in ("bone_marrow", "umbilical_cord", "wharton_jelly", "adipose") and (
+        trial.cell_source != design.source
+    ):
+        differs("source", design.source, trial.cell_source)
+    population = (trial.population or "").lower()
+    if "insulin" in population and "non-insulin" not in population and not design.insulin_treated:
+        differs("insulin_treated", design.insulin_treated, trial.population)
+    return found
 
 
 def _cai_design(patients: int, seed: int) -> TrialDesign:
@@ -246,8 +296,8 @@ def _lira(bundle) -> CalibrationTrial:
                      math.sqrt(msc.pm**2 / msc.n + ctl.pm**2 / ctl.n),
                      f"LIRA_hUCMSC2016: {msc.mean} ± {msc.pm} vs {ctl.mean} ± {ctl.pm} % "
                      f"(n {msc.n}/{ctl.n}; ± read as SD)"),),
-        "baseline HbA1c 8.5 (1.0) %, not on insulin, infusions every 2 weeks: ASSUMPTIONS (not in the "
-        "curated data)",
+        "baseline HbA1c 8.5 (1.0) %: an ASSUMPTION (not in the curated data); schedule, routes and insulin "
+        "treatment as the bundled record gives them",
     )  # fmt: skip
 
 
@@ -348,7 +398,7 @@ def calibration_trials() -> tuple[CalibrationTrial, ...]:
         _bhansali_design,
         _responder_rd,
         (_responder_target(bundle, "Bhansali2017", False, ""),),
-        "baseline HbA1c 8.0 (1.0) %, two infusions 12 weeks apart: ASSUMPTIONS (not in the curated data)",
+        "baseline HbA1c 8.0 (1.0) % and the 12-week interval: ASSUMPTIONS (not in the curated data)",
     )
     bhansali_2014 = CalibrationTrial(
         "Bhansali2014",

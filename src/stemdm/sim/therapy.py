@@ -29,7 +29,9 @@ from stemdm.sim.parameters import Therapy
 
 Pathway = Literal["msc", "psc-islet", "exosome"]
 Source = Literal["bone_marrow", "umbilical_cord", "wharton_jelly", "adipose"]
-Route = Literal["iv", "intra-arterial"]
+#: "arterial-then-iv": the first administration into the pancreatic artery, the rest intravenous (Bhansali
+#: 2017, LIRA_hUCMSC2016 as the bundled records describe them)
+Route = Literal["iv", "intra-arterial", "arterial-then-iv"]
 
 #: Source potency multipliers: no quantitative source-specific data were found (design doc 6.2): all 1.
 SOURCE_POTENCY: dict[str, float] = {
@@ -58,8 +60,12 @@ class Regimen:
             raise ValueError(f"unknown pathway {self.pathway!r}; one of msc, psc-islet, exosome")
         if self.source not in SOURCE_POTENCY:
             raise ValueError(f"unknown source {self.source!r}; one of {', '.join(SOURCE_POTENCY)}")
-        if self.route not in ("iv", "intra-arterial"):
-            raise ValueError(f"unknown route {self.route!r}; one of iv, intra-arterial")
+        if self.route not in ("iv", "intra-arterial", "arterial-then-iv"):
+            raise ValueError(f"unknown route {self.route!r}; one of iv, intra-arterial, arterial-then-iv")
+
+    def arterial(self, day: int) -> bool:
+        """Whether the administration on ``day`` goes into the pancreatic artery."""
+        return self.route == "intra-arterial" or (self.route == "arterial-then-iv" and day == self.days[0])
 
 
 @dataclass
@@ -67,6 +73,8 @@ class TherapyState:
     """Per-patient pharmacology state (arrays of shape (n,))."""
 
     cells: np.ndarray
+    #: the part of ``cells`` given into the pancreatic artery (same clearance; sets the local share)
+    arterial: np.ndarray
     e_sys: np.ndarray
     e_islet: np.ndarray
     graft_immature: np.ndarray
@@ -75,7 +83,7 @@ class TherapyState:
     @classmethod
     def empty(cls, n: int) -> TherapyState:
         zeros = np.zeros(n)
-        return cls(zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy())
+        return cls(zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy(), zeros.copy())
 
 
 #: Topp, Promislow, deVries, Miura & Finegood 2000 (J Theor Biol 206:605), beta-cell mass dynamics
@@ -117,6 +125,8 @@ def step_therapy(
         return
     if given:
         state.cells += regimen.dose * SOURCE_POTENCY[regimen.source]
+        if regimen.arterial(day):
+            state.arterial += regimen.dose * SOURCE_POTENCY[regimen.source]
     half_life = t.msc_half_life if regimen.pathway == "msc" else t.exosome_half_life
     emax = 1.0 if regimen.pathway == "msc" else t.exosome_emax
     decay = math.log(2) / half_life
@@ -124,8 +134,12 @@ def step_therapy(
     after = before * math.exp(-decay * dt)
     # exact area under the saturating signal C / (C + EC50) while C decays exponentially over the day
     area = emax / decay * np.log((before + t.msc_ec50) / (after + t.msc_ec50))
+    # the islet share of the signal: each administration's cells keep the share of their route (arterial or
+    # IV); both clear alike, so the mixture's share is the arterial fraction of what remains
+    arterial_fraction = np.divide(state.arterial, before, out=np.zeros_like(before), where=before > 0)
+    local = t.f_local_iv + (t.f_local_arterial - t.f_local_iv) * arterial_fraction
     state.cells = after
-    local = t.f_local_arterial if regimen.route == "intra-arterial" else t.f_local_iv
+    state.arterial = state.arterial * math.exp(-decay * dt)
     keep = math.exp(-math.log(2) / t.signal_half_life * dt)
     state.e_sys = state.e_sys * keep + t.signal_gain * area
     state.e_islet = state.e_islet * keep + t.signal_gain * area * local / t.f_local_arterial

@@ -302,34 +302,23 @@ class TrialResult:
                 "responders": self.responders(),
                 "cohort_acceptance_rate": self.acceptance_rate,
                 "not_informed_by_data": self.not_informed(),
+                "warnings": self.warnings(),
                 "disclaimer": NOT_MEDICAL_ADVICE,
             }
         )
 
     def not_informed(self) -> list[str]:
-        """What this design's result rests on that no data inform (said with every result)."""
-        pathway = self.design.pathway
-        notes = []
-        if pathway == "msc":
-            notes.append(
-                f"cell source ({self.design.source}): all sources have the same potency in the model, "
-                "because no data tell them apart; results do not depend on the source"
-            )
-        if pathway == "exosome":
-            notes.append(
-                "exosome dose and effect: the dose has no physical unit (particles or protein) and the "
-                "effect size is an assumption with no human data; the result is not informed by data"
-            )
-        if pathway == "psc-islet":
-            notes.append(
-                "PSC-islet graft maturation, loss and secretion efficiency are assumptions (no trial data in "
-                "the evidence base)"
-            )
-        notes.append(
-            "beta-cell protection, regeneration, islet microenvironment and immunomodulation keep their "
-            "prior effect sizes: no bundled trial separates them (docs/MODEL.md)"
-        )
-        return notes
+        """What this design's result rests on that no data inform (said with every result; generated from
+        the calibration record by ``stemdm.sim.domain``)."""
+        from stemdm.sim.domain import not_informed
+
+        return not_informed(self.design)
+
+    def warnings(self) -> list[str]:
+        """Where the design leaves the calibrated domain, and what the time course rests on."""
+        from stemdm.sim.domain import out_of_domain, time_course
+
+        return out_of_domain(self.design) + time_course(self.design, self.effects())
 
     def summary(self) -> str:
         lines = [
@@ -348,6 +337,7 @@ class TrialResult:
             f"  responders ({rates['definition']}): therapy {rates['therapy']:.1%}, "
             f"placebo {rates['placebo']:.1%}"
         )
+        lines += [f"  warning: {note}" for note in self.warnings()]
         lines += [f"  not informed by data: {note}" for note in self.not_informed()]
         lines.append(NOT_MEDICAL_ADVICE)
         return "\n".join(lines)
@@ -577,12 +567,15 @@ def simulate_arm(
     response = 1.0 if cohort.response is None else cohort.response
     offset = 0.0 if cohort.titration_offset is None else cohort.titration_offset
     for day in range(weeks * 7 + 1):
-        e_sys = np.clip(ther.e_sys, 0, 1) * response
-        e_islet = np.clip(ther.e_islet, 0, 1) * response
+        # a patient's response scales the signal, which saturates at the full signal (an Emax model: no
+        # patient exceeds what full exposure does, so mechanism magnitudes stay within the prior's range)
+        e_sys = np.clip(ther.e_sys * response, 0, 1)
+        e_islet = np.clip(ther.e_islet * response, 0, 1)
         trial_effect = placebo.e_sens * (1 - math.exp(-day / placebo.onset))
         sp, sh = effective_sensitivity(p, s.Sp, s.Sh, s.Z, t.e_sens * e_sys + trial_effect)
         bfun = s.B * s.F * s.Q + graft_efficiency * ther.graft_mature
-        dose_taken = s.dose * (1 - placebo.dose_reduction * (1 - math.exp(-day / placebo.onset)))
+        care = 1 - math.exp(-day / placebo.onset)  # how far the trial's closer care has taken effect
+        dose_taken = s.dose * (1 - placebo.dose_reduction * care)
         G, insulin = fasting_state(p, bfun, sp, sh, p.exo_per_iu * dose_taken, s.G)
         s.G = G
         if day > 0 and day % p.representative_day_every == 0:
@@ -594,7 +587,7 @@ def simulate_arm(
                 sp,
                 sh,
                 cohort.weight,
-                p.meal_carbs,
+                p.meal_carbs * (1 - placebo.e_diet * care),
                 p.meals_per_day,
                 p.meal_window,
             )
@@ -634,14 +627,19 @@ def _titrate(
 ) -> None:  # fmt: skip
     """Weekly basal-insulin adjustment (ASSUMPTION modelled on trial practice and Treat-to-Target steps), in
     both directions: -4 IU below 72 mg/dL; -2 IU below ``deescalate_below`` (de-escalation as glucose
-    improves); +2 IU when fasting glucose rises 20 mg/dL above its baseline (deterioration), and +2 IU above
-    ``fpg_target`` while the dose is below the starting dose (insulin removed during the trial is given back
-    when the effect fades; before, de-escalation was a one-way ratchet). Patients on insulin at the start
-    only; a dose stopped at 0 can be restarted. ``offset`` (mg/dL, per patient) shifts the de-escalation
+    improves); +2 IU when fasting glucose rises 20 mg/dL above its baseline (deterioration), and +2 IU while
+    the dose is below the starting dose and fasting glucose is above ``deescalate_below + titration_band``
+    (at most ``fpg_target``): insulin removed during the trial is given back as soon as glucose leaves a
+    narrow band above the de-escalation threshold, so both arms settle in the same band whichever way they
+    came and an effect that comes and goes cannot leave a patient worse than placebo through the dose rule
+    alone (issue 21: with the give-back threshold at ``fpg_target`` the 26-mg/dL dead band left type 1 cell
+    arms at a higher glucose and a lower dose than placebo after the effect faded). Patients on insulin at the
+    start only; a dose stopped at 0 can be restarted. ``offset`` (mg/dL, per patient) shifts the de-escalation
     and target thresholds: patients and physicians apply the algorithm differently (``titration_sd``)."""
     treated = s.insulin_treated
     deteriorates = baseline_fpg + 20 < G
-    gives_back = (p.fpg_target + offset < G) & (s.dose < starting_dose)
+    give_back_above = np.minimum(p.fpg_target, p.deescalate_below + p.titration_band) + offset
+    gives_back = (give_back_above < G) & (s.dose < starting_dose)
     up = np.where(deteriorates | gives_back, 2.0, 0.0)
     change = np.where(G < 72, -4.0, np.where(p.deescalate_below + offset > G, -2.0, up))
     s.dose = np.where(treated, np.maximum(s.dose + change, 0.0), s.dose)

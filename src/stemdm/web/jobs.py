@@ -440,6 +440,26 @@ def _run_simulation(db_url: str, job_id: int, out: str) -> None:
         _fail(db_url, job_id, error)
 
 
+#: posterior draws a workbench simulation summarises over (the answer shown first; stemdm simulate's default)
+WEB_POSTERIOR_DRAWS = 40
+
+
+def _posterior_summary(design, tick) -> dict[str, Any] | None:
+    """The true between-arm MD over posterior draws (median, 95 % interval), or None without a posterior."""
+    from stemdm.sim.predict import predictive
+
+    done = [0]
+
+    def draw(n: int) -> None:
+        done[0] += n
+        tick(0.5 + 0.3 * done[0] / WEB_POSTERIOR_DRAWS)
+
+    try:
+        return predictive(design, None, WEB_POSTERIOR_DRAWS, progress=draw)
+    except FileNotFoundError:
+        return None
+
+
 def _simulate(store: Store, job: dict[str, Any], job_id: int, folder: Path) -> None:
     """A simulation run's work (in a worker, inside its heartbeat): the trial, responders, figures, JSON."""
     from stemdm.i18n import figure_language
@@ -455,7 +475,7 @@ def _simulate(store: Store, job: dict[str, Any], job_id: int, folder: Path) -> N
 
     def days(n: float) -> None:
         done[0] += n
-        tick(0.8 * done[0] / total)  # the last fifth: figures
+        tick(0.5 * done[0] / total)  # then the posterior draws (0.5-0.8) and the figures
 
     scheduler = os.environ.get("STEMDM_DASK_SCHEDULER") or None
     result = run_trial(
@@ -467,6 +487,6 @@ def _simulate(store: Store, job: dict[str, Any], job_id: int, folder: Path) -> N
     with figure_language(job["lang"]):  # labels in the language of the page that started the run
         trajectory_plot(result, folder / "trajectories.png")
         responder_plot(table, folder / "responders.png")
-    payload = result.to_dict()
+    payload = result.to_dict() | {"posterior": _posterior_summary(design, tick)}
     (folder / "result.json").write_text(json.dumps(json_safe(payload), ensure_ascii=False), encoding="utf-8")
     _finish(store, job_id, payload)
