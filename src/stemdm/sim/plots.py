@@ -78,8 +78,18 @@ def trajectory_plot(result: TrialResult, path: str | Path, contributions: pd.Dat
         "version": result.parameters_version,
     }  # fmt: skip
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout(rect=(0, 0.02, 1, 0.97))
+    fig.tight_layout(rect=(0, 0.045, 1, 0.97))
+    fig.text(0.01, 0.025, caption(result), fontsize=6.5, color="#7a3d00")
     return _save(fig, path)
+
+
+def caption(result: TrialResult) -> str:
+    """What the bands are, and where the design leaves the calibrated domain (the warnings' headings)."""
+    heads = [warning.split(":")[0] for warning in result.warnings()]
+    text = _("Bands: this virtual cohort's Monte Carlo error with the central parameters, not a prediction.")
+    if heads:
+        text += " " + _("Outside what the calibration saw: %(list)s.") % {"list": "; ".join(heads)}
+    return text
 
 
 def responder_plot(table: pd.DataFrame, path: str | Path) -> Path:
