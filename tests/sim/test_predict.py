@@ -54,3 +54,25 @@ def test_cli_trial_size_adds_predictive_columns():
     assert payload["prediction"]["posterior_draws"] == 3 and "difference_pred" in payload["responders"]
     bad = runner.invoke(app, [*args, "--trial-size", "45"])
     assert bad.exit_code == 2 and "N_THERAPY,N_PLACEBO" in bad.output
+
+
+def test_batched_posterior_draws_equal_one_by_one():
+    """The default answer simulates all posterior draws at once (per-patient parameter arrays): the same
+    numbers as simulating each draw alone."""
+    import numpy as np
+
+    from stemdm.sim.calibrate import zang_design
+    from stemdm.sim.parameters import default_parameters
+    from stemdm.sim.posterior import load_draws, params_for_draw
+    from stemdm.sim.predict import batched_paired_runs, paired_run, replace_design
+
+    base = default_parameters()
+    names, values, _ = load_draws()
+    design = replace_design(zang_design(30, 2), 30)
+    picks = values[[1, 9, 33]]
+    batched = batched_paired_runs(design, base, names, picks)
+    for j, draw in enumerate(picks):
+        alone = paired_run(design, params_for_draw(base, names, draw))
+        for arm in ("therapy", "placebo"):
+            for endpoint, v in alone.arms[arm].values.items():
+                np.testing.assert_allclose(batched[j].arms[arm].values[endpoint], v, rtol=1e-9, atol=1e-9)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import json
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -36,33 +37,39 @@ def _record(path: str) -> dict[str, Any]:
 def posterior_record() -> dict[str, Any] | None:
     """The calibration record of the chosen parameter file's posterior (the shipped one by default)."""
     from stemdm.sim.parameters import chosen_posterior_file
-    from stemdm.sim.posterior import posterior_file
 
-    path = chosen_posterior_file() or posterior_file()
+    path = chosen_posterior_file() or Path(str(resources.files("stemdm.sim") / "data" / "posterior.json"))
     return _record(str(path)) if path.exists() else None
+
+
+#: the bundled records' routes as the simulator names them
+SIM_ROUTES = {"iv": "iv", "intra_arterial": "intra-arterial", "arterial_then_iv": "arterial-then-iv"}
 
 
 @functools.cache
 def calibrated_domain() -> dict[str, Any]:
-    """What the fitted trials' designs span (the trials in the likelihood, not the held-out checks)."""
-    from stemdm.sim.evidence_trials import calibration_trials
+    """What the fitted trials span (the trials whose numbers are in the likelihood, read from the posterior
+    record; their designs from the bundled trial records, which the in-silico designs are tested to match:
+    ``evidence_trials.design_disagreements``). Read from data, so this module imports no simulator code."""
+    from stemdm.evidence.bundled import load_bundled
 
-    designs = []
-    for trial in calibration_trials():
-        if all(t.held_out for t in trial.targets):
-            continue
-        made = trial.design(10, 1)
-        designs += list(made) if isinstance(made, tuple) else [made]
+    record = posterior_record() or {}
+    fitted = sorted({t["trial"] for t in record.get("targets", []) if t.get("in_likelihood")})
+    trials = [t for t in load_bundled()["trials"] if t.trial_id in fitted]
+    doses = [t.dose_per_infusion / 1e6 for t in trials if t.dose_unit == "cells/kg" and t.dose_per_infusion]
+    infusions = [t.n_infusions for t in trials if t.n_infusions]
     return {
-        "trials": sorted({t.trial for t in calibration_trials() if not all(x.held_out for x in t.targets)}),
-        "pathways": sorted({d.pathway for d in designs}),
-        "sources": sorted({d.source for d in designs}),
-        "routes": sorted({d.route for d in designs}),
-        "dose": (min(d.dose for d in designs), max(d.dose for d in designs)),
-        "infusions": (min(d.infusions for d in designs), max(d.infusions for d in designs)),
-        "weeks": max(d.weeks for d in designs),
-        "diabetes_types": sorted({d.diabetes_type for d in designs}),
-        "insulin_treated": sorted({d.insulin_treated for d in designs}),
+        "trials": fitted,
+        "pathways": ["msc"] if trials else [],
+        "sources": sorted({t.cell_source for t in trials if t.cell_source}),
+        "routes": sorted({SIM_ROUTES[t.route] for t in trials if t.route in SIM_ROUTES}),
+        "dose": (min(doses), max(doses)) if doses else (1.0, 1.0),
+        "infusions": (min(infusions), max(infusions)) if infusions else (1, 1),
+        "weeks": int(max((t.follow_up_weeks or 0) for t in trials)) if trials else 0,
+        "diabetes_types": sorted(
+            {{"T1DM": "t1", "T2DM": "t2"}[t.diabetes_type] for t in trials if t.diabetes_type}
+        ),
+        "insulin_treated": sorted({"insulin" in (t.population or "").lower() for t in trials}),
     }
 
 

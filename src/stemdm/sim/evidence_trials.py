@@ -32,6 +32,7 @@ import numpy as np
 
 from stemdm.evidence.bundled import load_bundled
 from stemdm.sim.calibrate import simulated_from, targets, zang_design
+from stemdm.sim.domain import SIM_ROUTES
 from stemdm.sim.parameters import Parameters
 from stemdm.sim.trial import TrialDesign, TrialResult, run_trial
 
@@ -125,10 +126,6 @@ def _bhansali_design(patients: int, seed: int) -> TrialDesign:
         interval_weeks=12, weeks=52, visits=[0, 52], patients_per_arm=patients, hba1c=8.0, hba1c_sd=1.0,
         insulin_treated=True, seed=seed,
     )  # fmt: skip
-
-
-#: the bundled records' routes as the simulator names them
-SIM_ROUTES = {"iv": "iv", "intra_arterial": "intra-arterial", "arterial_then_iv": "arterial-then-iv"}
 
 
 def design_disagreements(design: TrialDesign, trial) -> list[str]:

@@ -40,6 +40,61 @@ PATIENTS_PER_DRAW = 200
 PAIRED_PATIENTS_PER_DRAW = 60
 
 
+def _tiled(cohort, k: int):
+    """``k`` copies of a cohort side by side (every per-patient array tiled)."""
+    import dataclasses
+
+    def copies(v: np.ndarray) -> np.ndarray:  # patients are the first axis (rbc, a1c: patients x cohorts)
+        return np.concatenate([v] * k, axis=0)
+
+    state = type(cohort.state)(**{name: copies(v) for name, v in vars(cohort.state).items()})
+    arrays = {f.name: copies(getattr(cohort, f.name)) for f in dataclasses.fields(cohort)
+              if isinstance(getattr(cohort, f.name), np.ndarray)}  # fmt: skip
+    return dataclasses.replace(cohort, state=state, **arrays)
+
+
+def batched_paired_runs(design: TrialDesign, base, names: list[str], draws: np.ndarray) -> list[TrialResult]:
+    """``paired_run`` for every posterior draw at once: the same virtual patients repeated once per draw,
+    each block carrying its draw's parameters as per-patient arrays (the model is elementwise over patients),
+    so the 40 draws cost about one simulation of 40 x n patients instead of 40 simulations. Identical to
+    running the draws one by one (tested)."""
+    import dataclasses
+
+    from stemdm.sim.cohort import make_cohort
+    from stemdm.sim.trial import simulate_arm, with_titration_spread
+
+    n, k = design.patients_per_arm, len(draws)
+    physiology = dataclasses.replace(base.physiology, titration=design.titration)
+    rng = np.random.default_rng(design.seed)
+    cohort = make_cohort(physiology, design.baseline(), n, rng)
+    cohort = with_titration_spread(cohort, physiology.titration_sd, design.seed)
+    z = np.random.default_rng([design.seed, 7]).standard_normal(n)  # with_response's stream
+    blocks = {"physiology": physiology, "therapy": base.therapy, "placebo": base.placebo}
+    for j, name in enumerate(names):
+        block, field = name.split(".")
+        blocks[block] = dataclasses.replace(blocks[block], **{field: np.repeat(draws[:, j], n)})
+    params = dataclasses.replace(base, **blocks)
+    sd = np.broadcast_to(np.asarray(params.therapy.response_sd_log, dtype=float), (n * k,))
+    response = np.clip(np.exp(sd * np.tile(z, k) - sd**2 / 2), 0.0, 3.0)
+    tiled = dataclasses.replace(_tiled(cohort, k), response=response)
+    therapy = simulate_arm("therapy", tiled, design.regimen(), params, design.weeks, design.visits)
+    placebo = simulate_arm("placebo", tiled, None, params, design.weeks, design.visits)
+    out = []
+    for j in range(k):
+        part = slice(j * n, (j + 1) * n)
+        arms = {name: _arm_part(run, part) for name, run in (("therapy", therapy), ("placebo", placebo))}
+        out.append(TrialResult(design, base.version, arms, cohort.acceptance_rate))
+    return out
+
+
+def _arm_part(run, part: slice):
+    """The patients ``part`` of an arm run."""
+    import dataclasses
+
+    values = {endpoint: v[:, part] for endpoint, v in run.values.items()}
+    return dataclasses.replace(run, values=values, sensitivity=run.sensitivity[:, part])
+
+
 def paired_run(design: TrialDesign, params) -> TrialResult:
     """The same virtual patients with and without cells (the counterfactual pair): the arms' difference is
     the draw's effect on that cohort, without two cohorts' sampling difference."""
@@ -181,11 +236,9 @@ def predictive(
     base = default_parameters()
     if trial_size is None:
         draw_design = replace_design(design, min(design.patients_per_arm, PAIRED_PATIENTS_PER_DRAW))
-        runs = []
-        for index in chosen:
-            runs.append(paired_run(draw_design, params_for_draw(base, names, values[index])))
-            if progress is not None:
-                progress(1)
+        runs = batched_paired_runs(draw_design, base, names, values[chosen])
+        if progress is not None:
+            progress(len(runs))
         return _posterior_only(design, runs, date, draw_design.patients_per_arm)
     draw_design = replace_design(design, min(design.patients_per_arm, PATIENTS_PER_DRAW))
     runs = []

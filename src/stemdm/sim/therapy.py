@@ -140,6 +140,6 @@ def step_therapy(
     local = t.f_local_iv + (t.f_local_arterial - t.f_local_iv) * arterial_fraction
     state.cells = after
     state.arterial = state.arterial * math.exp(-decay * dt)
-    keep = math.exp(-math.log(2) / t.signal_half_life * dt)
+    keep = np.exp(-math.log(2) / np.asarray(t.signal_half_life) * dt)  # per patient when draws are batched
     state.e_sys = state.e_sys * keep + t.signal_gain * area
     state.e_islet = state.e_islet * keep + t.signal_gain * area * local / t.f_local_arterial
