@@ -13,10 +13,10 @@ import itertools
 import numpy as np
 import pytest
 
-from stemdm.sim.cohort import make_cohort
 from stemdm.sim.parameters import default_parameters
 from stemdm.sim.posterior import load_draws, params_for_draw
-from stemdm.sim.trial import TrialDesign, simulate_arm, with_response, with_titration_spread
+from stemdm.sim.predict import paired_run
+from stemdm.sim.trial import TrialDesign
 
 #: tolerance of a paired mean difference (the titration steps are discrete: 2 IU)
 TOLERANCE = {"hba1c": 0.01, "fbg": 0.5}
@@ -39,12 +39,8 @@ def test_type_1_cell_arm_never_worse_than_placebo(params):
             visits=[0, 13, 26, 52, 78], patients_per_arm=150, hba1c=8.65, hba1c_sd=0.86, bmi=21.0,
             duration_years=8.0, insulin_treated=True, diabetes_type="t1", seed=5,
         )  # fmt: skip
-        rng = np.random.default_rng(design.seed)
-        cohort = make_cohort(params.physiology, design.baseline(), design.patients_per_arm, rng)
-        cohort = with_response(cohort, params.therapy.response_sd_log, design.seed)
-        cohort = with_titration_spread(cohort, params.physiology.titration_sd, design.seed)
-        cells = simulate_arm("therapy", cohort, design.regimen(), params, design.weeks, design.visits)
-        none = simulate_arm("placebo", cohort, None, params, design.weeks, design.visits)
+        pair = paired_run(design, params)  # the same patients with and without cells
+        cells, none = pair.arms["therapy"], pair.arms["placebo"]
         for outcome, tolerance in TOLERANCE.items():
             paired = np.nanmean(cells.values[outcome] - none.values[outcome], axis=1)
             assert np.all(paired <= tolerance), (dose, infusions, route, outcome, paired.round(3))

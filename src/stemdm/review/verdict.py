@@ -49,9 +49,10 @@ def measure_name(measure: str) -> str:
             "OR": "odds ratio", "RD": "risk difference"}.get(measure, measure)  # fmt: skip
 
 
-def _favours_cells(estimate: float, better: str, ratio: bool) -> bool:
-    null = 0.0 if ratio else 0.0
-    return (estimate < null) if better == "lower" else (estimate > null)
+def _favours_cells(estimate: float, better: str) -> bool:
+    """Whether an effect on the analysis scale (log for ratios, so no effect is 0) lies on the side of
+    benefit."""
+    return (estimate < 0) if better == "lower" else (estimate > 0)
 
 
 def trial_effects(result) -> list[dict[str, Any]]:
@@ -61,7 +62,7 @@ def trial_effects(result) -> list[dict[str, Any]]:
         half = 1.959963984540054 * math.sqrt(r.vi)
         values = (r.yi, r.yi - half, r.yi + half)
         shown = tuple(math.exp(v) for v in values) if result.is_ratio else values
-        favours = _favours_cells(r.yi, result.better, result.is_ratio)
+        favours = _favours_cells(r.yi, result.better)
         clear = (values[1] > 0 or values[2] < 0) and favours
         out.append({"trial": r.trial_id, "estimate": shown[0], "ci_lb": shown[1], "ci_ub": shown[2],
                     "favours_cells": favours, "clear": clear,
@@ -155,9 +156,8 @@ def _frequentist_part(summary: dict, result, sensitivity: list[dict] | None, mix
 def single_verdict(outcome: str, months: float, single: dict, better: str) -> dict[str, Any]:
     """A verdict for an outcome only one trial reports: its own effect, its population, its certainty."""
     estimate = single.get("estimate")
-    favours = estimate is not None and _favours_cells(
-        math.log(estimate) if single["measure"] in ("RR", "OR") else estimate, better, False
-    )
+    on_analysis_scale = math.log(estimate) if estimate and single["measure"] in ("RR", "OR") else estimate
+    favours = estimate is not None and _favours_cells(on_analysis_scale, better)
     side = msg("favours cells") if favours else msg("favours control")
     text = clauses([
         msg("1 trial (%(trial)s, %(population)s, %(n)s patients): %(effect)s, %(side)s",

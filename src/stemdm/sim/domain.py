@@ -1,7 +1,7 @@
 """Where a simulated design lies against what the calibration saw, and what its result rests on that no data
 inform: said with every output (CLI, JSON, the workbench, figure captions).
 
-- ``calibrated_domain()``: the designs of the trials in the calibration's likelihood (``evidence_trials``):
+- ``calibrated_domain()``: what the trials in the calibration's likelihood span, from their bundled records:
   pathways, sources, routes, doses, administrations, follow-up, diabetes type, insulin treatment.
 - ``out_of_domain(design)``: each way a design leaves that domain, and the held-out checks the model missed
   when the design resembles them (read from the posterior record, so they follow the shipped calibration).
@@ -46,20 +46,26 @@ def posterior_record() -> dict[str, Any] | None:
 SIM_ROUTES = {"iv": "iv", "intra_arterial": "intra-arterial", "arterial_then_iv": "arterial-then-iv"}
 
 
-@functools.cache
 def calibrated_domain() -> dict[str, Any]:
-    """What the fitted trials span (the trials whose numbers are in the likelihood, read from the posterior
-    record; their designs from the bundled trial records, which the in-silico designs are tested to match:
-    ``evidence_trials.design_disagreements``). Read from data, so this module imports no simulator code."""
+    """What the fitted trials span (the trials whose numbers are in the likelihood, read from the chosen
+    posterior record; their designs from the bundled trial records, which the in-silico designs are tested
+    to match: ``evidence_trials.design_disagreements``). Read from data, so this module imports no simulator
+    code."""
+    record = posterior_record() or {}
+    return _domain_of(
+        tuple(sorted({t["trial"] for t in record.get("targets", []) if t.get("in_likelihood")}))
+    )
+
+
+@functools.cache
+def _domain_of(fitted: tuple[str, ...]) -> dict[str, Any]:
     from stemdm.evidence.bundled import load_bundled
 
-    record = posterior_record() or {}
-    fitted = sorted({t["trial"] for t in record.get("targets", []) if t.get("in_likelihood")})
     trials = [t for t in load_bundled()["trials"] if t.trial_id in fitted]
     doses = [t.dose_per_infusion / 1e6 for t in trials if t.dose_unit == "cells/kg" and t.dose_per_infusion]
     infusions = [t.n_infusions for t in trials if t.n_infusions]
     return {
-        "trials": fitted,
+        "trials": list(fitted),
         "pathways": ["msc"] if trials else [],
         "sources": sorted({t.cell_source for t in trials if t.cell_source}),
         "routes": sorted({SIM_ROUTES[t.route] for t in trials if t.route in SIM_ROUTES}),
